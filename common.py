@@ -147,6 +147,10 @@ def log_magnitude(spectrum: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- safe loading
 
 
+class _RefusedGlobal(pickle.UnpicklingError):
+    pass
+
+
 class _NumpyOnlyUnpickler(pickle.Unpickler):
     """Admits only the globals a pickled NumPy array needs; anything else is refused by name.
 
@@ -167,7 +171,7 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) in self.ALLOWED:
             return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refused to load global '{module}.{name}' (only NumPy arrays are allowed)")
+        raise _RefusedGlobal(f"refused to load global '{module}.{name}' (only NumPy arrays are allowed)")
 
 
 def _read_untrusted_array(path: Path) -> object:
@@ -187,9 +191,9 @@ def load_array(path, ndim: int, what: str) -> np.ndarray:
         raise DataError(f"{path}: file not found (expected {what}; run `make data` to write the default data)")
     try:
         array = _read_untrusted_array(path)
-    except pickle.UnpicklingError as error:
+    except _RefusedGlobal as error:
         raise DataError(f"{path}: not a safe pickle of a NumPy array: {error}") from None
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, OSError, MemoryError) as error:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, OSError, MemoryError) as error:
         raise DataError(f"{path}: could not read a pickled array (truncated or not a pickle?): {error}") from None
     if not isinstance(array, np.ndarray):
         raise DataError(f"{path}: expected a NumPy array ({what}), found a {type(array).__name__}")
