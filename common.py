@@ -110,7 +110,7 @@ def stft(x: np.ndarray, n_fft: int = 1024, hop: int = 512, convention: str = "li
         raise ValueError(f"reflect padding needs more than n_fft//2 = {half} samples, got {n_samples}")
 
     n_frames = stft_frame_count(n_samples, n_fft, hop, convention)
-    padded_length = (n_frames - 1) * hop + n_fft
+    padded_length = max((n_frames - 1) * hop + n_fft, n_samples + 2 * half)
     window = hann_window(n_fft, np.float64)
     if convention == "scipy":
         window = window / window.sum()
@@ -119,11 +119,11 @@ def stft(x: np.ndarray, n_fft: int = 1024, hop: int = 512, convention: str = "li
 
     def transform_rows(first: int, last: int) -> None:
         rows = batch[first:last].astype(real_dtype, copy=False)
-        if convention == "librosa":
-            padded = np.pad(rows, ((0, 0), (half, half)), mode="reflect")
-        else:
-            padded = np.zeros((last - first, padded_length), dtype=real_dtype)
-            padded[:, half : half + n_samples] = rows
+        padded = np.zeros((last - first, padded_length), dtype=real_dtype)
+        padded[:, half : half + n_samples] = rows
+        if convention == "librosa":  # reflect about the first and last samples (not repeating them)
+            padded[:, :half] = rows[:, half:0:-1]
+            padded[:, half + n_samples :] = rows[:, -2 : -half - 2 : -1]
         frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[:, ::hop]  # view
         windowed = frames * window  # (rows, T, n_fft)
         spectrum[first:last] = scipy.fft.rfft(windowed, axis=-1, workers=1, overwrite_x=True)
