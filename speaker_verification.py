@@ -1,0 +1,550 @@
+"""Problem 1: a Siamese speaker verifier. Do two utterances come from the same speaker?
+
+Reads the homework's speech pickles (default data/trs.pkl, data/tes.pkl: rows = speakers x 10
+utterances, ordered by speaker, one row per utterance of any length) and, top to bottom:
+
+1. Features: the hand-written STFT of common.py (n_fft 1024, hop 512, periodic Hann, centred frames
+   with reflect padding: the librosa convention), then log(1 + |X|), a 513 x T log-magnitude
+   spectrogram per utterance, normalised per frequency bin with the mean and standard deviation
+   of the fitting speakers' frames. Computed once per run.
+2. Split: --validation-speakers of the training speakers (drawn with --seed) are held out; the
+   others ("fitting speakers") train the network. The test speakers never choose anything.
+3. Pairs, as the homework builds them (common.speaker_pairs): per speaker L positive pairs out of
+   the C(10, 2) = 45 pairs of its utterances and L negative pairs (its utterances against random
+   utterances of random other speakers), one balanced minibatch of 2L pairs per speaker,
+   negatives re-drawn every epoch. Validation and test pairs are drawn once, with fixed seeds.
+4. Model: one shared encoder f maps a 513 x T spectrogram (any T) to a unit-length embedding:
+   dilated 1-D convolutions over time (the 513 bins are the input channels), statistics pooling
+   (mean and standard deviation over time), a linear layer, then division by the norm.
+   The pair probability is p(same | a, b) = sigmoid(w <f(a), f(b)> + c): the inner product of the
+   two unit embeddings (a cosine) with a learned scalar scale w and bias c.
+   Within a minibatch the encoder runs once per distinct utterance; the 2L scores index the
+   embeddings.
+5. Loss: binary cross-entropy, -mean(y log p + (1 - y) log(1 - p)), from the logits.
+6. Training: Adam for --epochs epochs. After every epoch the model scores the validation pairs;
+   the reported model is the epoch with the highest validation pair accuracy at threshold 0.5
+   (ties: lower validation loss). Test numbers are those of that model; the per-epoch test
+   accuracy is recorded for the curves only.
+7. Evaluation: test pair accuracy at the homework's threshold 0.5, ROC AUC and equal error rate
+   (EER) on the test pairs, EER over all C(n, 2) pairs of test utterances. Baseline without
+   training (common.cosine_baseline_scores): its accuracy uses the threshold that maximises
+   accuracy on the validation speakers' pairs; its accuracy at the best test threshold (optimistic:
+   that threshold sees the test labels) is reported beside it.
+
+Writes to --out: metrics.json, model.pt (state dict + settings; `--eval-only` re-scores from it
+without training), curves.png, score_histogram.png, roc.png, embeddings_pca.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from common import (
+    DEFAULT_DATA_DIR,
+    UTTERANCES_PER_SPEAKER,
+    DataError,
+    best_threshold_accuracy,
+    cosine_baseline_scores,
+    equal_error_rate,
+    load_speech,
+    log_magnitude,
+    new_figure,
+    pick_device,
+    roc_auc,
+    roc_curve,
+    run_cli,
+    save_figure,
+    save_torch,
+    seed_everything,
+    sha256_file,
+    speaker_pairs,
+    stft,
+    write_json,
+)
+
+N_FFT = 1024  # the homework's STFT: 513 frequency bins
+HOP = 512
+DECISION_THRESHOLD = 0.5  # the homework's: "same speaker" when p >= 0.5
+TEST_PAIRS_SEED = 3  # test pairs are fixed, whatever --seed trains the model
+VALIDATION_PAIRS_SEED = 1  # mixed with --seed: validation speakers change with the seed
+TRAIN_PAIRS_SEED = 2  # the fixed training pairs on which train_accuracy is measured
+NORM_FLOOR = 1e-12  # keeps x / |x| finite for an all-zero vector
+STD_FLOOR = 1e-5  # keeps sqrt(var) differentiable and finite for a constant (silent) input
+
+DEFAULTS = dict(
+    epochs=30,
+    pairs=45,
+    validation_speakers=10,
+    channels=128,
+    embedding_dim=64,
+    learning_rate=1e-3,
+    weight_decay=1e-4,
+    initial_scale=5.0,
+)
+QUICK = dict(epochs=2, pairs=10)  # seconds, for CI and the slow CLI test; not the report's numbers
+
+
+# ---------------------------------------------------------------- command line
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="folder with trs.pkl and tes.pkl (default: data/)")
+    parser.add_argument("--out", type=Path, default=Path("results/speaker_verification"), help="output folder (default: results/speaker_verification/)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for initialisation, split and pairs (default 0)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto takes CUDA when present (default auto)")
+    parser.add_argument("--epochs", type=int, default=DEFAULTS["epochs"], help=f"training epochs (default {DEFAULTS['epochs']})")
+    parser.add_argument("--pairs", type=int, default=DEFAULTS["pairs"], help=f"L: positive (and negative) pairs per speaker per minibatch (default {DEFAULTS['pairs']})")
+    parser.add_argument(
+        "--validation-speakers",
+        type=int,
+        default=DEFAULTS["validation_speakers"],
+        help=f"training speakers held out to choose the epoch and the baseline's threshold (default {DEFAULTS['validation_speakers']})",
+    )
+    parser.add_argument("--channels", type=int, default=DEFAULTS["channels"], help=f"convolution channels (default {DEFAULTS['channels']})")
+    parser.add_argument("--embedding-dim", type=int, default=DEFAULTS["embedding_dim"], help=f"embedding size (default {DEFAULTS['embedding_dim']})")
+    parser.add_argument("--learning-rate", type=float, default=DEFAULTS["learning_rate"], help=f"Adam step size (default {DEFAULTS['learning_rate']})")
+    parser.add_argument("--weight-decay", type=float, default=DEFAULTS["weight_decay"], help=f"Adam L2 weight decay (default {DEFAULTS['weight_decay']})")
+    parser.add_argument("--quick", action="store_true", help=f"tiny run for CI and tests: {QUICK} (overrides those options)")
+    parser.add_argument("--eval-only", action="store_true", help="no training: load --out/model.pt and re-score the test data")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    if args.quick:
+        for name, value in QUICK.items():
+            setattr(args, name, value)
+    for name in ("epochs", "pairs", "channels", "embedding_dim"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.validation_speakers < 2:
+        parser.error("--validation-speakers must be at least 2 (negative pairs need another speaker)")
+    return args
+
+
+# ---------------------------------------------------------------- data and features
+
+
+def load_corpus(data_dir: Path):
+    """The two speech matrices, and for metrics.json their shapes and hashes."""
+    corpus, description = {}, {}
+    for name in ("trs", "tes"):
+        path = Path(data_dir) / f"{name}.pkl"
+        signals = load_speech(path)
+        if signals.shape[1] <= N_FFT // 2:
+            raise DataError(f"{path}: expected utterances longer than {N_FFT // 2} samples (n_fft/2), found {signals.shape[1]}")
+        corpus[name] = signals
+        description[path.name] = {"shape": list(signals.shape), "sha256": sha256_file(path)}
+    return corpus["trs"], corpus["tes"], description
+
+
+def spectrograms(signals: np.ndarray) -> np.ndarray:
+    """(B, N) signals -> (B, 513, T) log(1 + |STFT|), float32."""
+    return log_magnitude(stft(signals, N_FFT, HOP)).astype(np.float32)
+
+
+def normalisation_statistics(features: np.ndarray):
+    """Per-bin mean and standard deviation over all frames of all given utterances: (513,) each."""
+    mean = features.mean(axis=(0, 2))
+    std = features.std(axis=(0, 2))
+    return mean, np.maximum(std, STD_FLOOR)
+
+
+def speaker_rows(speakers: np.ndarray, utterances_per_speaker: int = UTTERANCES_PER_SPEAKER) -> np.ndarray:
+    """Row indices of the given speakers' utterances, speaker by speaker: (len(speakers) * u,)."""
+    return (np.asarray(speakers)[:, None] * utterances_per_speaker + np.arange(utterances_per_speaker)).ravel()
+
+
+def split_speakers(n_speakers: int, n_validation: int, seed: int):
+    """Hold out n_validation training speakers, drawn with the seed; both lists sorted."""
+    if n_speakers - n_validation < 2:
+        raise DataError(
+            f"trs.pkl: expected at least {n_validation + 2} training speakers ({n_validation} held out for "
+            f"validation, 2 to train), found {n_speakers}"
+        )
+    permutation = np.random.default_rng([seed, VALIDATION_PAIRS_SEED]).permutation(n_speakers)
+    return np.sort(permutation[n_validation:]), np.sort(permutation[:n_validation])
+
+
+def pairs_within(rows: np.ndarray, rng: np.random.Generator, pairs_per_speaker: int):
+    """The homework's pairs among a subset of speakers, as global row indices: (S, 2L) each."""
+    n_speakers = len(rows) // UTTERANCES_PER_SPEAKER
+    left, right, same = speaker_pairs(rng, n_speakers, UTTERANCES_PER_SPEAKER, pairs_per_speaker)
+    return rows[left], rows[right], same
+
+
+def all_pairs(n_utterances: int):
+    """Every unordered pair of utterances (C(n, 2) of them) and whether they share a speaker."""
+    left, right = np.triu_indices(n_utterances, k=1)
+    same = (left // UTTERANCES_PER_SPEAKER == right // UTTERANCES_PER_SPEAKER).astype(np.float32)
+    return left, right, same
+
+
+# ---------------------------------------------------------------- model
+
+
+class SiameseVerifier(nn.Module):
+    """Shared encoder f: (B, 513, T) -> (B, E) unit vectors; p(same) = sigmoid(w <f(a), f(b)> + c)."""
+
+    KERNEL = 3
+    DILATIONS = (1, 2, 3)  # receptive field 1 + 2 * (1 + 2 + 3) = 13 frames, about 0.4 s at hop 512
+
+    def __init__(self, n_bins: int, channels: int, embedding_dim: int, initial_scale: float = DEFAULTS["initial_scale"]):
+        super().__init__()
+        self.register_buffer("feature_mean", torch.zeros(n_bins))
+        self.register_buffer("feature_std", torch.ones(n_bins))
+        layers, width = [], n_bins
+        for dilation in self.DILATIONS:
+            layers += [
+                nn.Conv1d(width, channels, self.KERNEL, dilation=dilation, padding=dilation),  # "same" length
+                nn.BatchNorm1d(channels),
+                nn.ReLU(),
+            ]
+            width = channels
+        self.frames = nn.Sequential(*layers)
+        self.project = nn.Linear(2 * channels, embedding_dim)
+        self.scale = nn.Parameter(torch.tensor(float(initial_scale)))
+        self.bias = nn.Parameter(torch.tensor(0.0))
+
+    def set_normalisation(self, mean: np.ndarray, std: np.ndarray) -> None:
+        self.feature_mean.copy_(torch.as_tensor(mean))
+        self.feature_std.copy_(torch.as_tensor(std))
+
+    def embed(self, spectrogram: torch.Tensor) -> torch.Tensor:
+        """(B, 513, T) log-magnitudes -> (B, E) unit embeddings; any T >= 1."""
+        normalised = (spectrogram - self.feature_mean[:, None]) / self.feature_std[:, None]
+        hidden = self.frames(normalised)  # (B, C, T)
+        # Statistics pooling: mean and standard deviation over time, so any length gives 2C numbers.
+        mean = hidden.mean(dim=-1)
+        std = torch.sqrt(hidden.var(dim=-1, unbiased=False) + STD_FLOOR**2)
+        embedding = self.project(torch.cat([mean, std], dim=-1))
+        return embedding / embedding.norm(dim=-1, keepdim=True).clamp_min(NORM_FLOOR)
+
+    def pair_logits(self, embeddings: torch.Tensor, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+        """logit = w <e_left, e_right> + c, by indexing rows of (U, E) embeddings."""
+        return self.scale * torch.sum(embeddings[left] * embeddings[right], dim=-1) + self.bias
+
+
+def minibatch_logits(model: SiameseVerifier, features: torch.Tensor, left: np.ndarray, right: np.ndarray) -> torch.Tensor:
+    """Logits of the pairs (left[k], right[k]) (rows of `features`), encoding each distinct row once."""
+    distinct, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
+    embeddings = model.embed(features[torch.as_tensor(distinct, device=features.device)])  # (U, E), U <= 4L
+    inverse = torch.as_tensor(inverse, device=features.device)
+    return model.pair_logits(embeddings, inverse[: len(left)], inverse[len(left) :])
+
+
+def logistic_loss(logits: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy -mean(y log sigmoid(z) + (1 - y) log(1 - sigmoid(z))), stable in z."""
+    return F.binary_cross_entropy_with_logits(logits, same)
+
+
+# ---------------------------------------------------------------- training and scoring
+
+
+@torch.no_grad()
+def embed_all(model: SiameseVerifier, features: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    model.eval()
+    return torch.cat([model.embed(features[start : start + batch_size]) for start in range(0, len(features), batch_size)])
+
+
+@torch.no_grad()
+def pair_probabilities(model: SiameseVerifier, embeddings: torch.Tensor, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    device = embeddings.device
+    logits = model.pair_logits(embeddings, torch.as_tensor(left, device=device), torch.as_tensor(right, device=device))
+    return torch.sigmoid(logits).cpu().numpy()
+
+
+def pair_report(probabilities: np.ndarray, same: np.ndarray) -> dict:
+    """Accuracy at the homework's threshold, mean log loss, ROC AUC and EER of one set of pairs."""
+    clipped = np.clip(probabilities, 1e-7, 1 - 1e-7)
+    return {
+        "accuracy": float(np.mean((probabilities >= DECISION_THRESHOLD) == (same > 0.5))),
+        "loss": float(-np.mean(same * np.log(clipped) + (1 - same) * np.log(1 - clipped))),
+        "auc": roc_auc(probabilities, same),
+        "eer": equal_error_rate(probabilities, same)[0],
+    }
+
+
+def train_one_epoch(model, optimiser, features, fitting_rows, rng, pairs_per_speaker, progress):
+    """One minibatch of 2L pairs per fitting speaker, in random order; returns mean loss and accuracy."""
+    model.train()
+    left, right, same = pairs_within(fitting_rows, rng, pairs_per_speaker)
+    losses, accuracies = [], []
+    for speaker in rng.permutation(len(left)):
+        labels = torch.as_tensor(same[speaker], device=features.device)
+        logits = minibatch_logits(model, features, left[speaker], right[speaker])
+        loss = logistic_loss(logits, labels)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        losses.append(loss.item())
+        accuracies.append(((logits >= 0).float() == labels).float().mean().item())  # p >= 0.5 <=> z >= 0
+        progress.update(1)
+        progress.set_postfix(loss=f"{np.mean(losses):.3f}", acc=f"{np.mean(accuracies):.3f}")
+    return float(np.mean(losses)), float(np.mean(accuracies))
+
+
+def train(args, model, train_features, fitting_rows, validation_pairs, test_features, test_pairs, device):
+    """Train for args.epochs; keep the state of the epoch with the best validation accuracy."""
+    optimiser = torch.optim.Adam(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay)
+    rng = np.random.default_rng([args.seed, TRAIN_PAIRS_SEED, 1])
+    history = {name: [] for name in ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy", "validation_auc", "test_accuracy")}
+    best_key, best_state, chosen_epoch = None, None, 0
+    n_batches = len(fitting_rows) // UTTERANCES_PER_SPEAKER
+    for epoch in tqdm(range(1, args.epochs + 1), desc="epochs", unit="epoch", disable=args.quiet):
+        with tqdm(total=n_batches, desc=f"epoch {epoch}", unit="batch", leave=False, disable=args.quiet) as progress:
+            train_loss, train_accuracy = train_one_epoch(model, optimiser, train_features, fitting_rows, rng, args.pairs, progress)
+        validation = pair_report(pair_probabilities(model, embed_all(model, train_features), *validation_pairs[:2]), validation_pairs[2])
+        test_accuracy = pair_report(pair_probabilities(model, embed_all(model, test_features), *test_pairs[:2]), test_pairs[2])["accuracy"]
+        for name, value in (
+            ("train_loss", train_loss),
+            ("train_accuracy", train_accuracy),
+            ("validation_loss", validation["loss"]),
+            ("validation_accuracy", validation["accuracy"]),
+            ("validation_auc", validation["auc"]),
+            ("test_accuracy", test_accuracy),  # for the curves only: never used to choose
+        ):
+            history[name].append(value)
+        key = (validation["accuracy"], -validation["loss"])
+        if best_key is None or key > best_key:
+            best_key, best_state, chosen_epoch = key, copy.deepcopy(model.state_dict()), epoch
+    model.load_state_dict(best_state)
+    return history, chosen_epoch
+
+
+# ---------------------------------------------------------------- baseline
+
+
+def accuracy_maximising_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The threshold t (predict "same" when score >= t) with the highest accuracy on these pairs.
+
+    Among the ROC's thresholds (the distinct scores), midway to the next lower score so that a
+    new set of scores is not decided by exact ties.
+    """
+    fpr, tpr, thresholds = roc_curve(scores, labels)
+    labels = np.ravel(labels).astype(bool)
+    correct = tpr * labels.sum() + (1 - fpr) * (~labels).sum()
+    k = int(np.argmax(correct))
+    if k == 0:  # nothing accepted: any threshold above the top score
+        return float(thresholds[1]) + 1.0
+    lower = thresholds[k + 1] if k + 1 < len(thresholds) else thresholds[k] - 1.0
+    return float((thresholds[k] + lower) / 2)
+
+
+def baseline_report(train_signals, validation_rows, validation_pairs, test_signals, test_pairs, test_all_pairs) -> dict:
+    """The no-training cosine baseline; its threshold comes from the validation speakers."""
+    validation_scores = cosine_baseline_scores(train_signals[validation_rows], *local_pairs(validation_rows, validation_pairs))
+    threshold = accuracy_maximising_threshold(validation_scores, validation_pairs[2])
+    test_scores = cosine_baseline_scores(test_signals, test_pairs[0], test_pairs[1])
+    all_scores = cosine_baseline_scores(test_signals, test_all_pairs[0], test_all_pairs[1])
+    return {
+        "baseline_test_accuracy": float(np.mean((test_scores >= threshold) == (test_pairs[2] > 0.5))),
+        "baseline_threshold": threshold,
+        "baseline_test_best_threshold_accuracy": best_threshold_accuracy(test_scores, test_pairs[2]),
+        "baseline_test_auc": roc_auc(test_scores, test_pairs[2]),
+        "baseline_test_eer": equal_error_rate(test_scores, test_pairs[2])[0],
+        "baseline_all_pairs_eer": equal_error_rate(all_scores, test_all_pairs[2])[0],
+        "baseline_validation_accuracy": best_threshold_accuracy(validation_scores, validation_pairs[2]),
+        "_test_scores": test_scores,
+    }
+
+
+def local_pairs(rows: np.ndarray, pairs):
+    """Global row indices of pairs -> positions within `rows`."""
+    position = np.full(rows.max() + 1, -1)
+    position[rows] = np.arange(len(rows))
+    return position[pairs[0]], position[pairs[1]]
+
+
+# ---------------------------------------------------------------- figures
+
+
+def plot_curves(history: dict, chosen_epoch: int, path: Path) -> None:
+    figure, (loss_axes, accuracy_axes) = new_figure(1, 2, figsize=(10, 3.8))
+    epochs = np.arange(1, len(history["train_loss"]) + 1)
+    loss_axes.plot(epochs, history["train_loss"], label="train (running)")
+    loss_axes.plot(epochs, history["validation_loss"], label="validation")
+    loss_axes.set(xlabel="epoch", ylabel="binary cross-entropy", title="loss")
+    for name, label in (("train_accuracy", "train (running)"), ("validation_accuracy", "validation"), ("test_accuracy", "test")):
+        accuracy_axes.plot(epochs, history[name], label=label)
+    accuracy_axes.set(xlabel="epoch", ylabel="pair accuracy at p = 0.5", title="accuracy")
+    for axes in (loss_axes, accuracy_axes):
+        axes.axvline(chosen_epoch, color="grey", linestyle=":", label=f"chosen (epoch {chosen_epoch})")
+        axes.legend()
+        axes.grid(alpha=0.3)
+    save_figure(figure, path)
+
+
+def plot_score_histogram(probabilities: np.ndarray, same: np.ndarray, path: Path) -> None:
+    figure, axes = new_figure(figsize=(6, 3.8))
+    bins = np.linspace(0, 1, 41)
+    axes.hist(probabilities[same > 0.5], bins=bins, alpha=0.6, label="same speaker")
+    axes.hist(probabilities[same < 0.5], bins=bins, alpha=0.6, label="different speakers")
+    axes.axvline(DECISION_THRESHOLD, color="black", linestyle="--", label=f"threshold {DECISION_THRESHOLD}")
+    axes.set(xlabel="p(same)", ylabel="test pairs", title="test pair scores")
+    axes.legend()
+    save_figure(figure, path)
+
+
+def plot_roc(curves: dict, path: Path) -> None:
+    """curves: name -> (scores, labels)."""
+    figure, axes = new_figure(figsize=(4.6, 4.6))
+    for name, (scores, labels) in curves.items():
+        fpr, tpr, _ = roc_curve(scores, labels)
+        eer = equal_error_rate(scores, labels)[0]
+        line = axes.plot(fpr, tpr, label=f"{name} (AUC {roc_auc(scores, labels):.3f})")[0]
+        axes.plot([eer], [1 - eer], "o", color=line.get_color(), label=f"{name} EER {eer:.3f}")
+    axes.plot([0, 1], [1, 0], color="grey", linestyle=":", linewidth=0.8)  # where fpr = 1 - tpr
+    axes.set(xlabel="false acceptance rate", ylabel="true acceptance rate", title="ROC, test pairs", xlim=(0, 1), ylim=(0, 1))
+    axes.legend(loc="lower right", fontsize=8)
+    save_figure(figure, path)
+
+
+def principal_components(points: np.ndarray, n_components: int = 2) -> np.ndarray:
+    """Coordinates of the centred points along their top principal directions (SVD)."""
+    centred = points - points.mean(axis=0)
+    _, _, directions = np.linalg.svd(centred, full_matrices=False)
+    return centred @ directions[:n_components].T
+
+
+def plot_embeddings(embeddings: np.ndarray, path: Path) -> None:
+    coordinates = principal_components(embeddings)
+    speakers = np.arange(len(embeddings)) // UTTERANCES_PER_SPEAKER
+    figure, axes = new_figure(figsize=(5.5, 5))
+    axes.scatter(coordinates[:, 0], coordinates[:, 1], c=speakers, cmap="tab20", s=14)
+    axes.set(xlabel="PC 1", ylabel="PC 2", title=f"test embeddings, {speakers.max() + 1} speakers (colour)")
+    save_figure(figure, path)
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv=None) -> None:
+    started = time.perf_counter()
+    args = parse_args(argv)
+    device = pick_device(args.device)
+    model_path = args.out / "model.pt"
+    if args.eval_only:  # the saved run's seed and L rebuild its validation split and pairs
+        model, training = load_model(model_path, device)
+        args.seed, args.pairs = training["seed"], training["pairs_per_speaker"]
+    seed_everything(args.seed)
+
+    train_signals, test_signals, data_description = load_corpus(args.data_dir)
+    n_train_speakers = len(train_signals) // UTTERANCES_PER_SPEAKER
+    n_test_speakers = len(test_signals) // UTTERANCES_PER_SPEAKER
+    fitting_speakers, validation_speakers = split_speakers(n_train_speakers, args.validation_speakers, args.seed)
+    fitting_rows, validation_rows = speaker_rows(fitting_speakers), speaker_rows(validation_speakers)
+
+    train_spectrograms, test_spectrograms = spectrograms(train_signals), spectrograms(test_signals)
+    validation_pairs = tuple(a.ravel() for a in pairs_within(validation_rows, np.random.default_rng([args.seed, VALIDATION_PAIRS_SEED]), args.pairs))
+    test_pairs = tuple(a.ravel() for a in speaker_pairs(np.random.default_rng(TEST_PAIRS_SEED), n_test_speakers, UTTERANCES_PER_SPEAKER, args.pairs))
+    test_all_pairs = all_pairs(len(test_signals))
+    train_pairs = tuple(a.ravel() for a in pairs_within(fitting_rows, np.random.default_rng([args.seed, TRAIN_PAIRS_SEED]), args.pairs))
+
+    train_features = torch.as_tensor(train_spectrograms, device=device)
+    test_features = torch.as_tensor(test_spectrograms, device=device)
+    if not args.eval_only:
+        model = SiameseVerifier(train_spectrograms.shape[1], args.channels, args.embedding_dim).to(device)
+        model.set_normalisation(*normalisation_statistics(train_spectrograms[fitting_rows]))
+        train_started = time.perf_counter()
+        history, chosen_epoch = train(args, model, train_features, fitting_rows, validation_pairs, test_features, test_pairs, device)
+        training = {
+            "history": history,
+            "chosen_epoch": chosen_epoch,
+            "epochs": args.epochs,
+            "train_seconds": time.perf_counter() - train_started,
+            "seed": args.seed,
+            "pairs_per_speaker": args.pairs,
+            "validation_speakers": validation_speakers.tolist(),
+            "settings": {"channels": args.channels, "embedding_dim": args.embedding_dim, "n_bins": int(train_spectrograms.shape[1])},
+        }
+        save_torch(model_path, {"state_dict": model.state_dict(), "training": training})
+
+    train_embeddings, test_embeddings = embed_all(model, train_features), embed_all(model, test_features)
+    test_probabilities = pair_probabilities(model, test_embeddings, test_pairs[0], test_pairs[1])
+    test = pair_report(test_probabilities, test_pairs[2])
+    all_pairs_probabilities = pair_probabilities(model, test_embeddings, test_all_pairs[0], test_all_pairs[1])
+    validation = pair_report(pair_probabilities(model, train_embeddings, *validation_pairs[:2]), validation_pairs[2])
+    fitted = pair_report(pair_probabilities(model, train_embeddings, *train_pairs[:2]), train_pairs[2])
+    baseline = baseline_report(train_signals, validation_rows, validation_pairs, test_signals, test_pairs, test_all_pairs)
+    baseline_scores = baseline.pop("_test_scores")
+
+    if not args.eval_only:
+        plot_curves(training["history"], training["chosen_epoch"], args.out / "curves.png")
+    plot_score_histogram(test_probabilities, test_pairs[2], args.out / "score_histogram.png")
+    plot_roc({"Siamese": (test_probabilities, test_pairs[2]), "baseline": (baseline_scores, test_pairs[2])}, args.out / "roc.png")
+    plot_embeddings(test_embeddings.cpu().numpy(), args.out / "embeddings_pca.png")
+
+    metrics = {
+        "test_accuracy": test["accuracy"],
+        "test_auc": test["auc"],
+        "test_eer": test["eer"],
+        "test_all_pairs_eer": equal_error_rate(all_pairs_probabilities, test_all_pairs[2])[0],
+        "test_loss": test["loss"],
+        "decision_threshold": DECISION_THRESHOLD,
+        **baseline,
+        "baseline_threshold_choice": "the cosine threshold with the best accuracy on the validation speakers' pairs",
+        "train_accuracy": fitted["accuracy"],
+        "validation_accuracy": validation["accuracy"],
+        "validation_auc": validation["auc"],
+        "validation_eer": validation["eer"],
+        "chosen_epoch": training["chosen_epoch"],
+        "epoch_choice": "highest validation pair accuracy at p = 0.5 (ties: lower validation loss); test data never chooses",
+        "epochs": training["epochs"],
+        "train_seconds": training["train_seconds"],
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "seed": training["seed"],
+        "pairs_per_speaker": training["pairs_per_speaker"],
+        "test_pairs": int(len(test_pairs[2])),
+        "test_all_pairs": int(len(test_all_pairs[2])),
+        "training_speakers": int(n_train_speakers - len(validation_speakers)),
+        "validation_speakers": training["validation_speakers"],
+        "test_speakers": int(n_test_speakers),
+        "device": str(device),
+        "feature": f"log(1 + |STFT|), n_fft {N_FFT}, hop {HOP}, periodic Hann, librosa convention (centred, reflect padding); "
+        "per-bin mean/std normalisation from the training (fitting) speakers",
+        "model": describe_model(training["settings"]),
+        "data": data_description,
+        "eval_only": bool(args.eval_only),
+        "history": training["history"],
+    }
+    metrics["total_seconds"] = time.perf_counter() - started
+    write_json(args.out / "metrics.json", metrics)
+    print(
+        f"test pair accuracy {metrics['test_accuracy']:.1%} at p = 0.5 (AUC {metrics['test_auc']:.3f}, EER {metrics['test_eer']:.1%}; "
+        f"baseline {metrics['baseline_test_accuracy']:.1%}), chosen epoch {metrics['chosen_epoch']}/{metrics['epochs']}, "
+        f"{metrics['total_seconds']:.0f} s; outputs in {args.out}/"
+    )
+
+
+def describe_model(settings: dict) -> str:
+    return (
+        f"Siamese: {len(SiameseVerifier.DILATIONS)} dilated Conv1d layers of {settings['channels']} channels + BatchNorm + ReLU, "
+        f"mean/std pooling over time, Linear to {settings['embedding_dim']}, unit length; "
+        "p = sigmoid(w <e_a, e_b> + c) with learned scalars w, c"
+    )
+
+
+def load_model(path: Path, device):
+    """The saved model and its training summary (weights_only: a tensor/number/list dict, no code)."""
+    if not path.is_file():
+        raise DataError(f"{path}: file not found (expected a model saved by a training run; train without --eval-only first)")
+    try:
+        checkpoint = torch.load(path, map_location=device, weights_only=True)
+        settings = checkpoint["training"]["settings"]
+        model = SiameseVerifier(settings["n_bins"], settings["channels"], settings["embedding_dim"]).to(device)
+        model.load_state_dict(checkpoint["state_dict"])
+    except (RuntimeError, KeyError, TypeError, ValueError, OSError) as error:
+        raise DataError(f"{path}: not a model saved by this script: {str(error).splitlines()[0]}") from None
+    return model, checkpoint["training"]
+
+
+if __name__ == "__main__":
+    run_cli(main)
