@@ -29,3 +29,43 @@ bench: $(SETUP)
 
 clean:
 	rm -rf results results-quick report/generated report/report.pdf
+
+# ---------------------------------------------------------------- report (issue 5)
+# make report          default runs into results/, then report/report.pdf
+# make report QUICK=1  tiny runs (--quick) into results-quick/, the same report.tex built from them (CI)
+# Chain: report.pdf <- generated/results.tex + figures <- metrics.json <- script + common.py + data.
+# Each metrics.json is written last by its script, so it stands for the figures beside it.
+QUICK_RUN := $(filter 1 yes true,$(QUICK))
+RESULTS := $(if $(QUICK_RUN),results-quick,results)
+RUN_FLAGS := $(if $(QUICK_RUN),--quick --quiet)
+SPEAKER_RESULTS := $(RESULTS)/speaker_verification
+VAE_RESULTS := $(RESULTS)/vae_sevens_k3
+RESULTS_TEX := report/generated/results.tex
+# results.tex and report.pdf are shared by both modes; this file names the folder they were made from.
+RESULTS_SOURCE := report/generated/source
+
+.PHONY: report report-force
+
+report: report/report.pdf
+
+$(SPEAKER_RESULTS)/metrics.json: speaker_verification.py common.py data/trs.pkl data/tes.pkl | $(SETUP)
+	$(PYTHON) speaker_verification.py $(RUN_FLAGS) --out $(SPEAKER_RESULTS)
+
+$(VAE_RESULTS)/metrics.json: vae_sevens.py common.py data/tr7.pkl data/te7.pkl | $(SETUP)
+	$(PYTHON) vae_sevens.py --k 3 $(RUN_FLAGS) --out $(VAE_RESULTS)
+
+# Rewritten only when QUICK switches folders, so switching rebuilds the PDF and repeating does not.
+$(RESULTS_SOURCE): report-force
+	@mkdir -p $(@D); echo '$(RESULTS)' | cmp -s - $@ || echo '$(RESULTS)' > $@
+
+$(RESULTS_TEX): report/make_results_tex.py $(SPEAKER_RESULTS)/metrics.json $(VAE_RESULTS)/metrics.json \
+		$(RESULTS_SOURCE) | $(SETUP)
+	$(PYTHON) report/make_results_tex.py --speaker $(SPEAKER_RESULTS) --vae $(VAE_RESULTS) --out $@ \
+		$(if $(QUICK_RUN),--quick)
+
+# -g: make has already decided the PDF is out of date; latexmk must not second-guess it.
+report/report.pdf: report/report.tex $(RESULTS_TEX) report/ensure_tex.sh
+	sh report/ensure_tex.sh
+	cd report && latexmk -pdf -g -quiet -interaction=nonstopmode -halt-on-error -file-line-error report.tex \
+		>/dev/null || { grep -A4 -e '^!' -e '^\./.*:[0-9]*:' report.log | head -30; rm -f report.pdf; exit 1; }
+	@echo "wrote report/report.pdf (from $(RESULTS)/)"
