@@ -351,7 +351,7 @@ def vae_run_macros(metrics: dict, folder: str) -> list[str]:
 
 
 def script_constant(module, name: str):
-    """A constant of speaker_verification.py or vae_sevens.py (a dotted name reaches into a class)."""
+    """A constant of one of the scripts (a dotted name reaches into a class)."""
     value = module
     for part in name.split("."):
         if not hasattr(value, part):
@@ -360,8 +360,9 @@ def script_constant(module, name: str):
     return value
 
 
-def architecture_macros(speaker_metrics: dict) -> list[str]:
-    """The architectures' fixed sizes, read from the scripts themselves so the text cannot drift from them."""
+def script_macros(speaker_metrics: dict) -> list[str]:
+    """Sizes fixed in the scripts (architectures, the default data), read from them so the text cannot drift."""
+    import make_data
     import speaker_verification
     import vae_sevens
 
@@ -374,7 +375,14 @@ def architecture_macros(speaker_metrics: dict) -> list[str]:
               for split in ("trs.pkl", "tes.pkl")}
     first, second = script_constant(vae_sevens, "CONV_CHANNELS")
     limit, step = script_constant(vae_sevens, "TRAVERSAL_LIMIT"), script_constant(vae_sevens, "TRAVERSAL_STEP")
+    angle_low, angle_high = script_constant(make_data, "SEVENS_EFFECTS")["rotation"]
+    snr_low, snr_high = script_constant(make_data, "SNR_DB")
     return [
+        macro("DataSampleRateKHz", number(script_constant(make_data, "SAMPLE_RATE") / 1000)),
+        macro("DataSNRLow", number(snr_low)),
+        macro("DataSNRHigh", number(snr_high)),
+        macro("SevensAngleLow", number(angle_low)),
+        macro("SevensAngleHigh", number(angle_high)),
         macro("SpeakerNFFT", integer(n_fft)),
         macro("SpeakerHop", integer(hop)),
         macro("SpeakerBins", integer(n_fft // 2 + 1)),
@@ -442,7 +450,7 @@ def main(argv=None) -> None:
         plain_vae = read_metrics(plain_folder, VAE_FIGURES)
     text = results_tex(speaker, tex_path(args.speaker, args.tex_dir), vae, tex_path(args.vae, args.tex_dir),
                        plain_vae, tex_path(plain_folder, args.tex_dir), args.quick)
-    text += "\n".join(architecture_macros(speaker)) + "\n"
+    text += "\n".join(script_macros(speaker)) + "\n"
     with atomic_path(args.out) as temporary:
         temporary.write_text(text)
     print(f"wrote {args.out}")
