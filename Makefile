@@ -24,8 +24,10 @@ $(DATA_FILES) &: | $(SETUP)
 test: $(SETUP)
 	$(PYTHON) -m pytest -q
 
-bench: $(SETUP)
+# About half an hour on 2 cores; run it on a quiet machine (timings are wall clock).
+bench: $(SETUP) $(DATA_FILES)
 	$(PYTHON) bench/stft_speed.py
+	$(PYTHON) bench/experiments.py
 
 clean:
 	rm -rf results results-quick report/generated report/report.pdf
