@@ -194,6 +194,7 @@ CHANNEL_HIGHPASS_HZ = (50.0, 200.0)  # corner of the channel's low cut
 CHANNEL_LOWPASS_HZ = (6000.0, 7800.0)  # corner of the channel's high cut
 TRANSITION_SECONDS = 0.04  # formant movements are smoothed over this window
 GAIN_SMOOTHING_SECONDS = 0.016  # onsets and offsets of voicing and noise
+TILT_PIVOT_HZ = 500.0  # the speaker's spectral tilt acts above this frequency
 FRICATION_LEVEL = 0.05  # white-noise amplitude that puts a sibilant about 10 dB below a vowel
 
 
@@ -207,6 +208,7 @@ def draw_speaker(rng: np.random.Generator) -> dict:
     upper = UPPER_FORMANTS * (1.0 + UPPER_FORMANT_OFFSET_STD * rng.standard_normal(2))
     speaker["upper_formants"] = upper * speaker["tract_scale"]  # (2,) Hz
     speaker["vowel_preference"] = rng.dirichlet(np.full(len(VOWEL_FORMANTS), VOWEL_PREFERENCE_CONCENTRATION))
+    speaker["utterance_seed"] = int(rng.integers(2**63))  # what they say is theirs too: rows do not depend on order
     return speaker
 
 
@@ -398,6 +400,7 @@ def synthesise_utterance(speaker: dict, rng: np.random.Generator, n_samples: int
     tracks = parameter_tracks(segment_sequence(speaker, rng, n_frames), n_frames, speaker)
     f0 = pitch_contour(speaker, rng, n_samples)
     voiced, breath = glottal_source(f0, speaker, rng)
+    tracks["f0"] = f0[::SYNTH_HOP]  # (n_samples // hop,) Hz at each frame's first sample
     frication_noise = rng.standard_normal(n_samples)
 
     def spectra(signal):
@@ -418,8 +421,9 @@ def synthesise_utterance(speaker: dict, rng: np.random.Generator, n_samples: int
     nasal = zeros > 0
     if nasal.any():
         tract[nasal] -= resonance_log_gain(zeros[nasal, None], np.full((nasal.sum(), 1), NASAL_ZERO_BANDWIDTH_HZ), omega)
-    octaves = np.log2(np.maximum(frequencies, 50.0) / 500.0)
-    tilt = speaker["tilt_db_per_octave"] * octaves * np.log(10) / 20  # (F,)
+    # Tilt is a roll-off (or lift) of the highs: it pivots at TILT_PIVOT_HZ and leaves the lows alone.
+    octaves = np.log2(np.maximum(frequencies, TILT_PIVOT_HZ) / TILT_PIVOT_HZ)
+    tilt = speaker["tilt_db_per_octave"] * octaves * np.log(10) / 20  # (F,) natural log of amplitude
     shape = tracks["noise_shape"][frame_of]
     voicing = tracks["voicing"][frame_of, None]
     frication = tracks["frication"][frame_of, None]
@@ -453,11 +457,11 @@ def add_recording_conditions(speech: np.ndarray, tracks: dict, rng: np.random.Ge
     return np.clip(recorded, -FULL_SCALE, FULL_SCALE).astype(np.float32)  # a loud take clips, as a recorder would
 
 
-def synthesise_speakers(speakers: list, utterances_per_speaker: int, n_samples: int, seed, progress=None) -> np.ndarray:
+def synthesise_speakers(speakers: list, utterances_per_speaker: int, n_samples: int, progress=None) -> np.ndarray:
     """(len(speakers) * utterances_per_speaker, n_samples) float32, rows ordered by speaker."""
     rows = []
-    for index, speaker in enumerate(speakers):
-        rng = np.random.default_rng([*seed, index])
+    for speaker in speakers:
+        rng = np.random.default_rng(speaker["utterance_seed"])
         for _ in range(utterances_per_speaker):
             rows.append(synthesise_utterance(speaker, rng, n_samples)[0])
         if progress is not None:
@@ -473,7 +477,7 @@ def speech_corpus(n_speakers: int, utterances_per_speaker: int, n_samples: int, 
     """
     speaker_rng = np.random.default_rng([seed, 5, split])
     speakers = [draw_speaker(speaker_rng) for _ in range(n_speakers)]
-    signals = synthesise_speakers(speakers, utterances_per_speaker, n_samples, (seed, 5, split, 1), progress)
+    signals = synthesise_speakers(speakers, utterances_per_speaker, n_samples, progress)
     return signals, speakers
 
 
