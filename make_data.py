@@ -100,9 +100,14 @@ def load_mnist_sevens() -> dict[str, np.ndarray]:
 #   N  white noise for frication and stop bursts, shaped by a broad resonance R at the place of
 #      articulation
 #
+# The filters act frame by frame in the STFT domain (32 ms frames, 8 ms hop, overlap-add): a
+# zero-phase stand-in for time-varying IIR filtering, vectorised, so both matrices take seconds.
+#
 # Speaker identity (draw_speaker) lives in parameters drawn from overlapping ranges: mean pitch and
-# pitch range, vocal-tract length (all formants scaled together), spectral tilt, breathiness, open
-# quotient, speaking rate and accent-like offsets of each vowel's formant targets. Every utterance
+# pitch range, vocal-tract length (all formants scaled together), the speaker's own F4/F5 and
+# side-cavity anti-resonance, spectral tilt, breathiness, open quotient, formant bandwidths,
+# speaking rate, jitter and shimmer, accent-like offsets of each vowel's formant targets and how
+# often they use each vowel. Every utterance
 # (synthesise_utterance) has its own content, pitch offset, loudness, background noise at a random
 # SNR and a mild random channel colouring (a smooth random gain curve over frequency), which blur
 # the long-term spectrum that the no-training baseline compares.
@@ -143,6 +148,17 @@ BURST_NOISE = {"labial": (1200, 2000), "alveolar": (4000, 2500), "velar": (2200,
 NASAL_POLE = (250.0, 100.0)  # Hz: the low resonance of the nasal cavity (centre, bandwidth)
 NASAL_ZERO = {"labial": 1000.0, "alveolar": 1600.0, "velar": 3000.0}  # Hz: the anti-resonance by place
 NASAL_ZERO_BANDWIDTH_HZ = 150.0
+# Source levels of the consonants (a vowel's voicing is 1). Voiced stops keep a weak "voice bar"
+# in their closure; sibilants (s, sh) are louder than the other fricatives.
+VOICE_BAR_LEVEL = 0.15
+VOICED_FRICATIVE_VOICING = 0.4
+NASAL_VOICING = 0.35
+BURST_LEVEL = 1.0
+ASPIRATION_LEVEL = 0.25
+ASPIRATION_NOISE = (1500.0, 3000.0)  # Hz: centre, bandwidth of the breathy noise after a voiceless stop
+SIBILANT_LEVEL, FRICATIVE_LEVEL = 0.5, 0.2
+VOICED_STOP_PROBABILITY, VOICED_FRICATIVE_PROBABILITY = 0.5, 0.35
+SPEECH_SEED_STREAM = 5  # mixed into the seed, so speech and sevens (7) draw different numbers
 
 # Segment durations in seconds at a speaking rate of 1 (uniform ranges).
 VOWEL_SECONDS = (0.07, 0.20)
@@ -239,23 +255,28 @@ def segment_sequence(speaker: dict, rng: np.random.Generator, n_frames: int) -> 
         kind = rng.choice(place_kinds)
         place = str(rng.choice(["labial", "alveolar", "velar"]))
         if kind == "stop":
-            voiced = rng.random() < 0.5
+            voiced = rng.random() < VOICED_STOP_PROBABILITY
+            # Noise spectra follow the (front) cavity in front of the constriction: they shift with
+            # the tract's size, but less than the formants do.
             noise = np.array(BURST_NOISE[place]) * np.sqrt(speaker["tract_scale"])
-            parts = [("closure", frames(CLOSURE_SECONDS), locus(place), 0.15 if voiced else 0.0, 0.0, noise, 0.0)]
-            parts.append(("burst", frames(BURST_SECONDS), locus(place), 0.0, 1.0, noise, 0.0))
+            voice_bar = VOICE_BAR_LEVEL if voiced else 0.0
+            parts = [("closure", frames(CLOSURE_SECONDS), locus(place), voice_bar, 0.0, noise, 0.0)]
+            parts.append(("burst", frames(BURST_SECONDS), locus(place), 0.0, BURST_LEVEL, noise, 0.0))
             if not voiced:
-                parts.append(("aspiration", frames(ASPIRATION_SECONDS), locus(place), 0.0, 0.25, (1500.0, 3000.0), 0.0))
+                aspiration = ("aspiration", frames(ASPIRATION_SECONDS), locus(place), 0.0, ASPIRATION_LEVEL)
+                parts.append((*aspiration, ASPIRATION_NOISE, 0.0))
             return parts
         if kind == "fricative":
             fric_place = str(rng.choice(list(FRICATIVE_NOISE)))
-            voiced = rng.random() < 0.35
+            voiced = rng.random() < VOICED_FRICATIVE_PROBABILITY
             noise = np.array(FRICATIVE_NOISE[fric_place]) * np.sqrt(speaker["tract_scale"])
-            level = 0.5 if fric_place in ("alveolar", "postalveolar") else 0.2  # sibilants are loud
-            return [("fricative", frames(FRICATIVE_SECONDS), locus(place), 0.4 if voiced else 0.0, level, noise, 0.0)]
+            level = SIBILANT_LEVEL if fric_place in ("alveolar", "postalveolar") else FRICATIVE_LEVEL
+            voicing = VOICED_FRICATIVE_VOICING if voiced else 0.0
+            return [("fricative", frames(FRICATIVE_SECONDS), locus(place), voicing, level, noise, 0.0)]
         nasal_tract = locus(place)
         nasal_tract[0] = NASAL_POLE[0] * speaker["tract_scale"]
         zero = NASAL_ZERO[place] * speaker["tract_scale"]
-        return [("nasal", frames(NASAL_SECONDS), nasal_tract, 0.35, 0.0, (0.0, 1.0), zero)]
+        return [("nasal", frames(NASAL_SECONDS), nasal_tract, NASAL_VOICING, 0.0, (0.0, 1.0), zero)]
 
     silence = ("pause", frames(LEADING_SILENCE_SECONDS), None, 0.0, 0.0, (0.0, 1.0), 0.0)
     segments, total = [silence], silence[1]
@@ -407,7 +428,7 @@ def synthesise_utterance(speaker: dict, rng: np.random.Generator, n_samples: int
         return scipy.signal.stft(signal, nperseg=SYNTH_WINDOW, noverlap=SYNTH_WINDOW - SYNTH_HOP)[2]
 
     source, breath_spec, noise_spec = spectra(voiced), spectra(breath), spectra(frication_noise)  # (F, T')
-    n_bins, n_stft = source.shape
+    n_stft = source.shape[1]
     frequencies = np.fft.rfftfreq(SYNTH_WINDOW, 1 / SAMPLE_RATE)  # (F,)
     omega = 2 * np.pi * frequencies / SAMPLE_RATE
     frame_of = np.minimum(np.arange(n_stft), n_frames - 1)  # scipy's frames are centred every hop
@@ -475,7 +496,7 @@ def speech_corpus(n_speakers: int, utterances_per_speaker: int, n_samples: int, 
     Each split draws its speakers from its own generator, so train and test speakers are disjoint
     and neither depends on the other's size.
     """
-    speaker_rng = np.random.default_rng([seed, 5, split])
+    speaker_rng = np.random.default_rng([seed, SPEECH_SEED_STREAM, split])
     speakers = [draw_speaker(speaker_rng) for _ in range(n_speakers)]
     signals = synthesise_speakers(speakers, utterances_per_speaker, n_samples, progress)
     return signals, speakers
