@@ -1,0 +1,316 @@
+"""vae_sevens.py: the VAE's hand-written math against NumPy and torch.distributions, and the CLI."""
+
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.ndimage
+import torch
+
+import vae_sevens as vae
+from common import run_cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def random_posterior(seed=0, batch=6, latent_dims=3):
+    generator = torch.Generator().manual_seed(seed)
+    mu = torch.randn(batch, latent_dims, generator=generator, dtype=torch.float64)
+    log_variance = torch.randn(batch, latent_dims, generator=generator, dtype=torch.float64) * 0.7
+    return mu, log_variance
+
+
+# ---------------------------------------------------------------- KL and reparameterisation
+
+
+def test_closed_form_kl_matches_numpy_monte_carlo_within_one_percent():
+    mu, log_variance = np.array([0.8, -1.5, 0.1]), np.array([-1.0, 0.5, -2.0])
+    sigma = np.exp(0.5 * log_variance)
+    rng = np.random.default_rng(0)
+    z = mu + sigma * rng.standard_normal((1_000_000, 3))
+    log_q = -0.5 * (np.log(2 * np.pi) + log_variance + ((z - mu) / sigma) ** 2)
+    log_p = -0.5 * (np.log(2 * np.pi) + z**2)
+    monte_carlo = (log_q - log_p).mean(axis=0)  # (3,)
+    closed = vae.kl_to_standard_normal(torch.tensor(mu), torch.tensor(log_variance)).numpy()
+    np.testing.assert_allclose(closed, monte_carlo, rtol=0.01)
+
+
+def test_closed_form_kl_matches_torch_distributions():
+    mu, log_variance = random_posterior()
+    q = torch.distributions.Normal(mu, torch.exp(0.5 * log_variance))
+    p = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
+    reference = torch.distributions.kl_divergence(q, p)
+    torch.testing.assert_close(vae.kl_to_standard_normal(mu, log_variance), reference)
+
+
+def test_reparameterisation_gradients_are_one_and_half_sigma_eps():
+    mu, log_variance = random_posterior()
+    mu.requires_grad_(True)
+    log_variance.requires_grad_(True)
+    noise = torch.randn(mu.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    z = vae.ConvVAE.reparameterize(mu, log_variance, noise)
+    grad_mu, grad_log_variance = torch.autograd.grad(z.sum(), (mu, log_variance))
+    torch.testing.assert_close(grad_mu, torch.ones_like(mu))
+    torch.testing.assert_close(grad_log_variance, 0.5 * torch.exp(0.5 * log_variance) * noise)
+
+
+def test_reparameterised_samples_have_mean_mu_and_variance_sigma_squared():
+    mu = torch.tensor([1.5, -0.5], dtype=torch.float64)
+    log_variance = torch.tensor([0.4, -1.2], dtype=torch.float64)
+    noise = torch.randn((200_000, 2), generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    z = vae.ConvVAE.reparameterize(mu, log_variance, noise)
+    torch.testing.assert_close(z.mean(0), mu, atol=0.01, rtol=0)
+    torch.testing.assert_close(z.var(0), log_variance.exp(), atol=0.0, rtol=0.02)
+
+
+# ---------------------------------------------------------------- likelihoods and the loss
+
+
+def test_continuous_bernoulli_normaliser_matches_torch_log_prob():
+    # Beyond |logit| ~ 30 torch clamps the probability itself; within it both are exact.
+    logits = torch.tensor([-15.0, -4.0, -0.3, -1e-4, 0.0, 1e-3, 0.02, 2.5, 15.0], dtype=torch.float64)
+    x = torch.linspace(0, 1, len(logits), dtype=torch.float64)
+    ours = -vae.reconstruction_nll(logits.view(1, 1, -1), x.view(1, 1, -1), "continuous-bernoulli")
+    reference = torch.distributions.ContinuousBernoulli(logits=logits).log_prob(x).sum()
+    torch.testing.assert_close(ours[0], reference, rtol=1e-6, atol=1e-6)
+
+
+def test_continuous_bernoulli_normaliser_tends_to_log_abs_logit_for_confident_pixels():
+    logits = torch.tensor([-60.0, 40.0, 200.0], dtype=torch.float64)
+    torch.testing.assert_close(vae.continuous_bernoulli_log_normaliser(logits), logits.abs().log())
+
+
+def numpy_loss(logits, images, mu, log_variance, noise, likelihood):
+    """The negative ELBO of one batch, written out in NumPy from the formulas of the module docstring."""
+    probability = 1 / (1 + np.exp(-logits))
+    log_likelihood = images * np.log(probability) + (1 - images) * np.log(1 - probability)
+    if likelihood == "continuous-bernoulli":
+        lam = probability
+        log_likelihood = log_likelihood + np.log(2 * np.arctanh(1 - 2 * lam) / (1 - 2 * lam))
+    reconstruction = -log_likelihood.reshape(len(images), -1).sum(1)
+    kl = -0.5 * (1 + log_variance - mu**2 - np.exp(log_variance)).sum(1)
+    return reconstruction.mean(), kl.mean()
+
+
+@pytest.mark.parametrize("likelihood", ["bernoulli", "continuous-bernoulli"])
+def test_loss_on_a_tiny_batch_equals_the_numpy_formula(likelihood):
+    torch.manual_seed(0)
+    model = vae.ConvVAE(3).double()
+    images = torch.rand(4, 28, 28, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    generator = torch.Generator().manual_seed(5)
+    terms = vae.loss_terms(model, images, likelihood, "vae", 1.0, 1.0, 100, generator)
+    # Replay the same noise by hand.
+    mu, log_variance = model.encode(images)
+    noise = torch.randn(mu.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    logits = model.decode(mu + torch.exp(0.5 * log_variance) * noise)
+    as_numpy = lambda t: t.detach().numpy()  # noqa: E731
+    reconstruction, kl = numpy_loss(as_numpy(logits), images.numpy(), as_numpy(mu), as_numpy(log_variance), None,
+                                    likelihood)
+    assert terms["reconstruction"].item() == pytest.approx(reconstruction, rel=1e-9)
+    assert terms["kl"].item() == pytest.approx(kl, rel=1e-9)
+    assert terms["objective"].item() == pytest.approx(reconstruction + kl, rel=1e-9)
+
+
+def test_beta_scales_only_the_kl_term():
+    torch.manual_seed(0)
+    model = vae.ConvVAE(2).double()
+    images = torch.rand(3, 28, 28, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    plain = vae.loss_terms(model, images, "bernoulli", "vae", 1.0, 1.0, 10, torch.Generator().manual_seed(1))
+    heavy = vae.loss_terms(model, images, "bernoulli", "vae", 4.0, 1.0, 10, torch.Generator().manual_seed(1))
+    expected = plain["reconstruction"] + 4.0 * plain["kl"]
+    torch.testing.assert_close(heavy["objective"], expected)
+
+
+def numpy_total_correlation(z, mu, log_variance, dataset_size):
+    batch, latent_dims = z.shape
+    log_q = -0.5 * (np.log(2 * np.pi) + log_variance[None] + (z[:, None] - mu[None]) ** 2 / np.exp(log_variance[None]))
+    log_nm = np.log(dataset_size * batch)
+    log_joint = np.log(np.exp(log_q.sum(2)).sum(1)) - log_nm
+    log_marginals = sum(np.log(np.exp(log_q[:, :, k]).sum(1)) - log_nm for k in range(latent_dims))
+    return float((log_joint - log_marginals).mean())
+
+
+def test_minibatch_weighted_total_correlation_equals_the_numpy_formula():
+    mu, log_variance = random_posterior(batch=7)
+    z = mu + torch.exp(0.5 * log_variance) * torch.randn(mu.shape, generator=torch.Generator().manual_seed(4),
+                                                         dtype=torch.float64)
+    ours = vae.total_correlation(z, mu, log_variance, dataset_size=500).item()
+    assert ours == pytest.approx(numpy_total_correlation(z.numpy(), mu.numpy(), log_variance.numpy(), 500), rel=1e-9)
+
+
+def test_total_correlation_estimate_is_larger_for_correlated_latents():
+    """Codes on a diagonal line (z0 = z1) share information: their TC must exceed independent codes'."""
+    rng = np.random.default_rng(0)
+    scale = torch.full((256, 2), -6.0, dtype=torch.float64)  # tight posteriors
+    independent = torch.tensor(rng.standard_normal((256, 2)))
+    line = torch.tensor(np.repeat(rng.standard_normal((256, 1)), 2, axis=1))
+    tc_independent = vae.total_correlation(independent, independent, scale, 256).item()
+    tc_line = vae.total_correlation(line, line, scale, 256).item()
+    assert tc_line > tc_independent + 1.0
+
+
+def test_tc_vae_objective_adds_the_weighted_total_correlation():
+    torch.manual_seed(0)
+    model = vae.ConvVAE(3).double()
+    images = torch.rand(5, 28, 28, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    terms = vae.loss_terms(model, images, "bernoulli", "tc-vae", 1.0, 6.0, 50, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(terms["objective"], terms["neg_elbo"] + 5.0 * terms["tc"])
+
+
+# ---------------------------------------------------------------- traversals and statistics
+
+
+@pytest.mark.parametrize("dimension", [0, 2, 4])
+def test_traversal_codes_vary_one_column_from_minus_five_to_five_by_half(dimension):
+    fixed = np.array([0.3, -1.2, 0.7, 2.0, -0.1])
+    codes = vae.traversal_codes(dimension, fixed)
+    assert codes.shape == (21, 5)
+    np.testing.assert_allclose(codes[:, dimension], np.arange(-5.0, 5.01, 0.5))
+    others = np.delete(codes, dimension, axis=1)
+    np.testing.assert_array_equal(others, np.tile(np.delete(fixed, dimension), (21, 1)))
+
+
+def bar_image(angle_degrees, width=3, length=18):
+    """A bar through the centre, rotated counter-clockwise on screen by `angle_degrees` from horizontal."""
+    image = np.zeros((28, 28))
+    image[14 - width // 2 : 14 - width // 2 + width, 14 - length // 2 : 14 + length // 2] = 1.0
+    return np.clip(scipy.ndimage.rotate(image, angle_degrees, reshape=False, order=1), 0, 1)
+
+
+@pytest.mark.parametrize("angle", [-60.0, -25.0, 0.0, 15.0, 45.0, 80.0])
+def test_orientation_statistic_recovers_a_rotated_bar_within_two_degrees(angle):
+    orientation = vae.image_statistics(bar_image(angle))["orientation"]
+    assert vae.unwrap_orientation(orientation, angle) == pytest.approx(angle, abs=2.0)
+
+
+def test_stroke_width_measures_a_bar_and_ignores_contrast():
+    for width in (2, 3, 5):
+        for angle in (0.0, 20.0, 45.0):
+            stats = vae.image_statistics(bar_image(angle, width=width, length=20))
+            assert stats["stroke_width"] == pytest.approx(width, rel=0.06)
+    faint = vae.image_statistics(0.3 * bar_image(0.0, width=3))
+    bold = vae.image_statistics(bar_image(0.0, width=3))
+    assert faint["stroke_width"] == pytest.approx(bold["stroke_width"], rel=1e-9)
+    assert faint["ink_intensity"] == pytest.approx(0.3 * bold["ink_intensity"], rel=1e-9)
+
+
+def test_centre_of_mass_follows_a_shift():
+    image = bar_image(30.0)
+    shifted = np.roll(image, 4, axis=1)
+    moved = vae.image_statistics(shifted)["centre_x"] - vae.image_statistics(image)["centre_x"]
+    assert moved == pytest.approx(4.0, abs=1e-9)
+
+
+def test_traversal_evidence_names_the_latent_that_moves_a_statistic():
+    grid = vae.traversal_grid()
+    rng = np.random.default_rng(0)
+    flat = lambda: rng.normal(0, 0.05, size=(8, 21))  # noqa: E731
+    stats = {
+        "orientation": np.stack([flat(), flat(), np.tile(12.0 * np.tanh(grid / 2), (8, 1)) + flat()]),
+        "centre_x": np.stack([flat(), flat(), flat()]),
+    }
+    data = {"orientation": rng.normal(0, 20, 1000), "centre_x": rng.normal(14, 1, 1000)}
+    evidence = vae.traversal_evidence(stats, data, grid)
+    assert evidence["effect_dimension"] == 2 and evidence["effect_statistic"] == "orientation"
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def write_sevens(folder, n_train=64, n_test=24, shape=(28, 28), seed=0):
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, count in (("tr7", n_train), ("te7", n_test)):
+        images = np.zeros((count, *shape), dtype=np.float32)
+        angles = rng.uniform(-60, 60, count).astype(np.float32)
+        if shape == (28, 28):
+            images = np.stack([bar_image(angle) for angle in angles]).astype(np.float32)
+        with open(folder / f"{name}.pkl", "wb") as stream:
+            pickle.dump(images, stream)
+        np.save(folder / f"{name}_angles.npy", angles)
+
+
+def run_script(*arguments):
+    return subprocess.run([sys.executable, str(REPO / "vae_sevens.py"), *arguments], capture_output=True, text=True,
+                          cwd=REPO)
+
+
+def run_in_process(capsys, *arguments):
+    """The CLI's main under run_cli, without paying for a new interpreter: (exit status, stdout, stderr)."""
+    status = 0
+    try:
+        run_cli(lambda: vae.main(list(arguments)))
+    except SystemExit as exit:
+        status = exit.code
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(arguments, status, captured.out, captured.err)
+
+
+EXPECTED_OUTPUTS = ["metrics.json", "test_latents.npz", "model.pt", "traversal.png", "traversal_rows.png",
+                    "traversal_stats.png", "samples.png", "reconstructions.png", "curves.png"]
+
+
+@pytest.mark.slow
+def test_quick_run_writes_every_output_for_both_models_and_repeats_exactly(tmp_path, capsys):
+    write_sevens(tmp_path / "data")
+    common_arguments = ["--quick", "--quiet", "--k", "2", "--data-dir", str(tmp_path / "data")]
+    finished = run_script(*common_arguments, "--out", str(tmp_path / "a"))
+    assert finished.returncode == 0, finished.stderr
+    assert len(finished.stdout.strip().splitlines()) == 1  # one summary line
+    for folder in (tmp_path / "a", tmp_path / "a" / "plain_vae"):
+        for name in EXPECTED_OUTPUTS:
+            assert (folder / name).is_file(), folder / name
+    first = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert first["objective"] == "tc-vae" and first["plain_vae"]["objective"] == "vae"
+    assert first["plain_vae"]["beta"] == 1.0
+    assert len(first["spearman_with_truth"]) == 2 and first["truth_file"] == "te7_angles.npy"
+    latents = np.load(tmp_path / "a" / "test_latents.npz")
+    assert latents["mu"].shape == (24, 2) and latents["log_variance"].shape == (24, 2)
+
+    again = run_in_process(capsys, *common_arguments, "--no-plain-vae", "--out", str(tmp_path / "b"))
+    assert again.returncode == 0, again.stderr
+    second = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    for key in ("test_neg_elbo", "kl_per_dimension", "spearman_with_truth", "effect_dimension", "effect_statistic"):
+        assert first[key] == second[key], key
+    np.testing.assert_array_equal(np.load(tmp_path / "b" / "test_latents.npz")["mu"], latents["mu"])
+
+
+def assert_one_line_error(finished, *fragments):
+    assert finished.returncode == 2
+    lines = finished.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), finished.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.mark.parametrize("k", ["0", "9"])
+def test_latent_count_outside_one_to_five_is_one_clear_error(tmp_path, capsys, k):
+    write_sevens(tmp_path, n_train=4, n_test=2)
+    finished = run_in_process(capsys, "--k", k, "--data-dir", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert_one_line_error(finished, f"--k {k}")
+    assert not (tmp_path / "out").exists()
+
+
+def test_wrong_image_size_is_one_clear_error(tmp_path, capsys):
+    write_sevens(tmp_path, n_train=4, n_test=2, shape=(32, 32))
+    finished = run_in_process(capsys, "--quick", "--data-dir", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert_one_line_error(finished, "tr7.pkl", "28, 28", "(4, 32, 32)")
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_file_is_one_clear_error(tmp_path, capsys):
+    finished = run_in_process(capsys, "--quick", "--data-dir", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert_one_line_error(finished, "tr7.pkl", "not found")
+    assert not (tmp_path / "out").exists()
+
+
+def test_values_outside_zero_one_are_one_clear_error(tmp_path, capsys):
+    write_sevens(tmp_path, n_train=4, n_test=2)
+    with open(tmp_path / "te7.pkl", "wb") as stream:
+        pickle.dump(np.full((2, 28, 28), 255.0, dtype=np.float32), stream)
+    finished = run_in_process(capsys, "--quick", "--data-dir", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert_one_line_error(finished, "te7.pkl", "[0, 1]")

@@ -1,0 +1,766 @@
+"""Problem 2: a convolutional VAE on the "poor sevens", and evidence of which latent carries the effect.
+
+    python vae_sevens.py --k 3            # data/tr7.pkl, data/te7.pkl -> results/vae_sevens_k3/
+
+Model (Kingma & Welling, 2014):
+    encoder  q(z|x) = N(mu(x), diag sigma^2(x)): two strided convolutions, a hidden layer, two heads
+    reparameterisation  z = mu + exp(1/2 log sigma^2) * eps,  eps ~ N(0, I)
+    decoder  p(x|z): a hidden layer to a 7x7 feature map, two transposed convolutions to 28x28 logits
+    negative ELBO per image = -E_q[log p(x|z)] + KL(q(z|x) || N(0, I)),
+    KL = -1/2 sum_k (1 + log sigma_k^2 - mu_k^2 - sigma_k^2)
+
+Likelihood (--likelihood): the pixels are grey values in [0, 1], not binary.
+    bernoulli             -sum_i [x_i log l_i + (1 - x_i) log(1 - l_i)], the cross-entropy the homework
+                          uses; for grey x it is not a normalised density, so its "nats" are a loss.
+    continuous-bernoulli  the same plus log C(l) per pixel, C(l) = 2 artanh(1 - 2l) / (1 - 2l), which
+                          makes it a density on [0, 1] (Loaiza-Ganem & Cunningham, 2019).
+
+Objective (--objective):
+    vae      the homework's plain VAE: negative ELBO, with --beta scaling the KL (beta = 1: plain).
+    tc-vae   beta-TC-VAE (Chen et al., 2018): negative ELBO + (tc_weight - 1) * TC, where
+             TC = KL(q(z) || prod_k q(z_k)) is the total correlation of the aggregate posterior,
+             estimated on each minibatch by minibatch-weighted sampling. Penalising it pushes each
+             factor of the data onto one axis; a plain VAE's isotropic prior has no preferred axes.
+The default is tc-vae; the plain VAE (beta = 1) is always trained as well, with the same settings
+and budget, into OUT/plain_vae/ (--no-plain-vae skips it), so the two are reported side by side.
+
+Evidence (no ground truth needed): for each latent k, traversal rows fix the other latents at one
+draw from N(0, 1) and move z_k from -5 to 5 in steps of 0.5; simple statistics of the decoded sevens
+(orientation from second moments, centre of mass, ink mass, stroke width, ink intensity) are measured
+along each row. The effect dimension is the one that moves one statistic furthest, consistently
+across rows, measured in units of that statistic's spread over the training images.
+When te7_angles.npy or te7_effect.npy lies beside te7.pkl, the Spearman correlation of each latent's
+test posterior mean with it is reported too (it is never used to choose anything).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.stats
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from common import (
+    DEFAULT_DATA_DIR,
+    DataError,
+    load_array,
+    load_images,
+    new_figure,
+    pick_device,
+    run_cli,
+    save_figure,
+    save_torch,
+    seed_everything,
+    sha256_file,
+    write_json,
+)
+
+REPO = Path(__file__).resolve().parent
+IMAGE_SIDE = 28
+LATENT_RANGE = (1, 5)  # the homework asks for 1 <= K <= 5
+
+# Architecture (fixed in advance).
+CONV_CHANNELS = (32, 64)  # 28 -> 14 -> 7 with 4x4 kernels, stride 2, padding 1
+HIDDEN_UNITS = 256
+FEATURE_SIDE = IMAGE_SIDE // 4  # 7
+
+# Optimisation defaults (fixed in advance; see --help).
+DEFAULT_EPOCHS = 30
+DEFAULT_BATCH = 128
+DEFAULT_LR = 1e-3
+DEFAULT_TC_WEIGHT = 6.0
+VALIDATION_FRACTION = 0.1  # of tr7, held out for the validation curve
+
+# Traversals, as the homework describes them.
+TRAVERSAL_LIMIT = 5.0
+TRAVERSAL_STEP = 0.5
+EVIDENCE_ROWS = 16  # rows per latent behind the statistics (different fixed draws)
+FIGURE_ROWS = 4  # rows per latent drawn in traversal_rows.png
+EVIDENCE_SPAN = 2.0  # movement is measured between z_k = -2 and +2: where 95% of the prior lies
+
+QUICK = dict(epochs=2, train_images=512, evidence_rows=4)
+
+
+# ---------------------------------------------------------------- data
+
+
+def load_sevens(data_dir: Path):
+    """tr7 and te7 (N, 28, 28) in [0, 1], and the test ground truth when it lies beside them."""
+    train = load_images(data_dir / "tr7.pkl")
+    test = load_images(data_dir / "te7.pkl")
+    for path, images in ((data_dir / "tr7.pkl", train), (data_dir / "te7.pkl", test)):
+        if images.min() < 0.0 or images.max() > 1.0:
+            raise DataError(
+                f"{path}: expected grey values in [0, 1], found [{images.min():.3g}, {images.max():.3g}]"
+            )
+    truths = {}
+    for prefix, count in (("tr7", len(train)), ("te7", len(test))):
+        for name in ("angles", "effect"):
+            path = data_dir / f"{prefix}_{name}.npy"
+            if path.is_file():
+                values = load_array(path, 1, f"one ground-truth value per image of {prefix}.pkl")
+                if len(values) != count:
+                    raise DataError(f"{path}: expected {count} values (one per image), found {len(values)}")
+                truths[prefix] = (path.name, values)
+                break
+    return train, test, truths
+
+
+def split_validation(n_images: int, rng: np.random.Generator, fraction: float = VALIDATION_FRACTION):
+    """Random disjoint (train, validation) row indices of tr7; at least one validation image."""
+    order = rng.permutation(n_images)
+    n_validation = max(1, int(round(fraction * n_images))) if n_images > 1 else 0
+    return np.sort(order[n_validation:]), np.sort(order[:n_validation])
+
+
+# ---------------------------------------------------------------- model
+
+
+class ConvVAE(nn.Module):
+    """q(z|x) and p(x|z) as in the module docstring; `decode` returns per-pixel logits."""
+
+    def __init__(self, latent_dims: int):
+        super().__init__()
+        c1, c2 = CONV_CHANNELS
+        flat = c2 * FEATURE_SIDE * FEATURE_SIDE
+        self.encoder = nn.Sequential(
+            nn.Conv2d(1, c1, 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(c1, c2, 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(flat, HIDDEN_UNITS),
+            nn.ReLU(),
+        )
+        # 1 for a latent in use, 0 for one held at the prior (see `open_latents`); all 1 after training.
+        self.register_buffer("latent_open", torch.ones(latent_dims))
+        self.mean_head = nn.Linear(HIDDEN_UNITS, latent_dims)
+        self.log_variance_head = nn.Linear(HIDDEN_UNITS, latent_dims)
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dims, HIDDEN_UNITS),
+            nn.ReLU(),
+            nn.Linear(HIDDEN_UNITS, flat),
+            nn.ReLU(),
+            nn.Unflatten(1, (c2, FEATURE_SIDE, FEATURE_SIDE)),
+            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1),
+            nn.ReLU(),
+            nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1),
+        )
+
+    def encode(self, images: torch.Tensor):
+        """(B, 28, 28) -> mu, log sigma^2, each (B, K)."""
+        hidden = self.encoder(images.unsqueeze(1))
+        # A closed latent's posterior is the prior N(0, 1) (mu = 0, log sigma^2 = 0): KL 0, no information.
+        return self.mean_head(hidden) * self.latent_open, self.log_variance_head(hidden) * self.latent_open
+
+    def open_latents(self, count: int) -> None:
+        """Use only the first `count` latents; the rest stay at the prior."""
+        self.latent_open.copy_((torch.arange(len(self.latent_open)) < count).to(self.latent_open))
+
+    @staticmethod
+    def reparameterize(mu: torch.Tensor, log_variance: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """z = mu + exp(1/2 log sigma^2) * eps: the sample is a differentiable function of mu, sigma."""
+        return mu + torch.exp(0.5 * log_variance) * noise
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, K) -> logits (B, 28, 28)."""
+        return self.decoder(z).squeeze(1)
+
+    def forward(self, images: torch.Tensor, generator: torch.Generator | None = None):
+        mu, log_variance = self.encode(images)
+        noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        z = self.reparameterize(mu, log_variance, noise)
+        return self.decode(z), z, mu, log_variance
+
+
+# ---------------------------------------------------------------- loss
+
+
+def kl_to_standard_normal(mu: torch.Tensor, log_variance: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, sigma^2) || N(0, 1)) per latent, (B, K): -1/2 (1 + log sigma^2 - mu^2 - sigma^2).
+
+    Kingma & Welling (2014), appendix B; summed over k it is the KL of the diagonal Gaussian.
+    """
+    return -0.5 * (1.0 + log_variance - mu.pow(2) - log_variance.exp())
+
+
+def continuous_bernoulli_log_normaliser(logits: torch.Tensor) -> torch.Tensor:
+    """log C(l), C(l) = 2 artanh(1 - 2l) / (1 - 2l), l = sigmoid(eta); in logits C = eta / tanh(eta / 2).
+
+    Near eta = 0 the ratio is 0/0; its Taylor series 2 + eta^2 / 6 is exact there to float precision.
+    """
+    small = logits.abs() < 1e-2
+    safe = torch.where(small, torch.ones_like(logits), logits)
+    exact = torch.log(safe / torch.tanh(safe / 2.0))
+    taylor = torch.log(2.0 + logits.pow(2) / 6.0)
+    return torch.where(small, taylor, exact)
+
+
+def reconstruction_nll(logits: torch.Tensor, images: torch.Tensor, likelihood: str) -> torch.Tensor:
+    """-log p(x|z) per image, (B,), in nats, summed over the 784 pixels."""
+    cross_entropy = F.binary_cross_entropy_with_logits(logits, images, reduction="none")
+    if likelihood == "continuous-bernoulli":
+        cross_entropy = cross_entropy - continuous_bernoulli_log_normaliser(logits)
+    return cross_entropy.flatten(1).sum(1)
+
+
+def gaussian_log_density(z: torch.Tensor, mu: torch.Tensor, log_variance: torch.Tensor) -> torch.Tensor:
+    """log N(z; mu, sigma^2) elementwise."""
+    return -0.5 * (math.log(2.0 * math.pi) + log_variance + (z - mu).pow(2) / log_variance.exp())
+
+
+def total_correlation(z: torch.Tensor, mu: torch.Tensor, log_variance: torch.Tensor, dataset_size: int):
+    """Minibatch-weighted-sampling estimate of TC = E_q(z)[log q(z) - sum_k log q(z_k)] (Chen et al., 2018).
+
+    With M samples z_i ~ q(z|x_i) of a minibatch drawn from N training images:
+        log q(z_i)    ~ logsumexp_j log q(z_i | x_j)    - log(N M)
+        log q(z_ik)   ~ logsumexp_j log q(z_ik | x_j)   - log(N M)
+    Returns the batch mean (a scalar).
+    """
+    batch = z.shape[0]
+    pairwise = gaussian_log_density(z.unsqueeze(1), mu.unsqueeze(0), log_variance.unsqueeze(0))  # (M, M, K)
+    log_normaliser = math.log(dataset_size * batch)
+    log_joint = torch.logsumexp(pairwise.sum(2), dim=1) - log_normaliser  # (M,)
+    log_marginals = (torch.logsumexp(pairwise, dim=1) - log_normaliser).sum(1)  # (M,)
+    return (log_joint - log_marginals).mean()
+
+
+def loss_terms(model, images, likelihood, objective, beta, tc_weight, dataset_size, generator=None):
+    """Per-batch means: the objective to minimise and the parts of the negative ELBO."""
+    logits, z, mu, log_variance = model(images, generator)
+    reconstruction = reconstruction_nll(logits, images, likelihood).mean()
+    kl_per_dimension = kl_to_standard_normal(mu, log_variance).mean(0)  # (K,)
+    kl = kl_per_dimension.sum()
+    terms = {"reconstruction": reconstruction, "kl": kl, "neg_elbo": reconstruction + kl}
+    if objective == "vae":
+        terms["objective"] = reconstruction + beta * kl
+    else:
+        tc = total_correlation(z, mu, log_variance, dataset_size)
+        terms["tc"] = tc
+        terms["objective"] = reconstruction + beta * kl + (tc_weight - 1.0) * tc
+    terms["kl_per_dimension"] = kl_per_dimension
+    return terms
+
+
+# ---------------------------------------------------------------- train and evaluate
+
+
+def batches(n: int, size: int, generator: torch.Generator | None):
+    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+    for first in range(0, n, size):
+        yield order[first : first + size]
+
+
+def kl_weight(progress: float, beta: float, beta_start: float | None) -> float:
+    """The KL weight after `progress` (0..1) of the warm start: beta_start -> beta geometrically.
+
+    A large weight early lets only the latent with the biggest pay-off open (the factor that
+    explains most pixels), on one axis; the weight then relaxes to beta.
+    """
+    if beta_start is None or progress >= 1.0:
+        return beta
+    if beta > 0 and beta_start > 0:
+        return float(beta_start ** (1.0 - progress) * beta**progress)
+    return float(beta_start + (beta - beta_start) * progress)
+
+
+def train_epoch(model, optimiser, images, config, generator, epoch: int) -> dict:
+    """One pass over the training images; `epoch` counts from 0 and drives the KL warm start."""
+    model.train()
+    sums, count = {}, 0
+    steps = -(-len(images) // config.batch_size)
+    for step, index in enumerate(batches(len(images), config.batch_size, generator)):
+        if len(index) < 2 and config.objective == "tc-vae":
+            continue  # the TC estimate needs other samples of the batch
+        progress = (epoch + step / steps) / config.beta_anneal_epochs if config.beta_anneal_epochs else 1.0
+        terms = loss_terms(
+            model, images[index], config.likelihood, config.objective,
+            kl_weight(progress, config.beta, config.beta_start), config.tc_weight, len(images), generator,
+        )
+        optimiser.zero_grad(set_to_none=True)
+        terms["objective"].backward()
+        optimiser.step()
+        for name in ("objective", "neg_elbo", "reconstruction", "kl"):
+            sums[name] = sums.get(name, 0.0) + terms[name].item() * len(index)
+        count += len(index)
+    return {name: value / max(count, 1) for name, value in sums.items()}
+
+
+@torch.no_grad()
+def evaluate(model, images, likelihood, batch_size, seed) -> dict:
+    """Negative ELBO per image (one posterior sample each, fixed noise), its parts, and the posterior."""
+    model.eval()
+    generator = torch.Generator(device=images.device).manual_seed(seed)
+    recon, kl, mus, log_variances = [], [], [], []
+    for index in batches(len(images), batch_size, None):
+        logits, _, mu, log_variance = model(images[index], generator)
+        recon.append(reconstruction_nll(logits, images[index], likelihood))
+        kl.append(kl_to_standard_normal(mu, log_variance))
+        mus.append(mu)
+        log_variances.append(log_variance)
+    recon, kl = torch.cat(recon), torch.cat(kl)
+    return {
+        "neg_elbo": float((recon + kl.sum(1)).mean()),
+        "reconstruction": float(recon.mean()),
+        "kl": float(kl.sum(1).mean()),
+        "kl_per_dimension": kl.mean(0).tolist(),
+        "mu": torch.cat(mus).cpu().numpy(),
+        "log_variance": torch.cat(log_variances).cpu().numpy(),
+    }
+
+
+def pixel_means(logits: torch.Tensor, likelihood: str) -> torch.Tensor:
+    """E[x|z] per pixel: sigmoid for the Bernoulli; the continuous Bernoulli's mean otherwise."""
+    if likelihood == "continuous-bernoulli":
+        return torch.distributions.ContinuousBernoulli(logits=logits).mean
+    return torch.sigmoid(logits)
+
+
+@torch.no_grad()
+def decode_means(model, codes: np.ndarray, likelihood: str, device) -> np.ndarray:
+    """(..., K) codes -> (..., 28, 28) decoded mean images."""
+    model.eval()
+    flat = torch.as_tensor(codes.reshape(-1, codes.shape[-1]), dtype=torch.float32, device=device)
+    images = pixel_means(model.decode(flat), likelihood).cpu().numpy()
+    return images.reshape(*codes.shape[:-1], IMAGE_SIDE, IMAGE_SIDE)
+
+
+# ---------------------------------------------------------------- traversals and their statistics
+
+
+def traversal_grid(limit: float = TRAVERSAL_LIMIT, step: float = TRAVERSAL_STEP) -> np.ndarray:
+    """-limit .. +limit in `step`s: 21 values for the homework's -5..5 by 0.5."""
+    count = int(round(2 * limit / step)) + 1
+    return np.linspace(-limit, limit, count)
+
+
+def traversal_codes(dimension: int, fixed: np.ndarray, limit: float = TRAVERSAL_LIMIT, step: float = TRAVERSAL_STEP):
+    """(21, K) codes: every row is `fixed` (K,) except column `dimension`, which walks the grid."""
+    grid = traversal_grid(limit, step)
+    codes = np.tile(np.asarray(fixed, dtype=np.float64), (len(grid), 1))
+    codes[:, dimension] = grid
+    return codes
+
+
+def traversal_images(model, latent_dims, rows, likelihood, device, rng):
+    """Decoded traversals (K, rows, 21, 28, 28) and their codes (K, rows, 21, K).
+
+    Row r of every latent shares the same draw of the other latents, so latents are compared on
+    the same sevens.
+    """
+    fixed = rng.standard_normal((rows, latent_dims))
+    codes = np.stack([[traversal_codes(k, fixed[r]) for r in range(rows)] for k in range(latent_dims)])
+    return decode_means(model, codes, likelihood, device), codes
+
+
+STATISTICS = {
+    "orientation": "degrees, counter-clockwise, of the principal axis (second moments)",
+    "centre_x": "pixels, column of the centre of mass",
+    "centre_y": "pixels, row of the centre of mass",
+    "ink_mass": "sum of grey values",
+    "stroke_width": "pixels, the short side of the rectangle with the ink's area and perimeter",
+    "ink_intensity": "ink-weighted mean grey value, sum(x^2) / sum(x)",
+}
+
+
+def image_statistics(images: np.ndarray) -> dict[str, np.ndarray]:
+    """Simple, label-free statistics of each image (..., 28, 28) -> dict of (...) arrays.
+
+    Orientation: with central second moments mu20 (x), mu02 (y), mu11, the principal axis makes
+    theta = 1/2 atan2(2 mu11, mu20 - mu02) with the x axis; rows grow downwards, so the sign is
+    flipped to read counter-clockwise on screen. It is an axis (defined modulo 180 degrees).
+    Stroke width: a stroke of width w and length L is a bent rectangle with area A = w L and
+    perimeter P = 2 (w + L), so w is the smaller root of t^2 - (P/2) t + A = 0:
+    w = P/4 - sqrt((P/4)^2 - A). A is the ink divided by the ink intensity and P the image's
+    isotropic total variation sum |grad x| divided by it too, so a contrast change leaves w alone.
+    """
+    images = np.asarray(images, dtype=np.float64)
+    rows, columns = np.mgrid[0:IMAGE_SIDE, 0:IMAGE_SIDE].astype(np.float64)
+    mass = images.sum(axis=(-2, -1))
+    safe_mass = np.maximum(mass, 1e-12)
+    centre_x = (images * columns).sum(axis=(-2, -1)) / safe_mass
+    centre_y = (images * rows).sum(axis=(-2, -1)) / safe_mass
+    dx = columns - centre_x[..., None, None]
+    dy = rows - centre_y[..., None, None]
+    mu20 = (images * dx * dx).sum(axis=(-2, -1)) / safe_mass
+    mu02 = (images * dy * dy).sum(axis=(-2, -1)) / safe_mass
+    mu11 = (images * dx * dy).sum(axis=(-2, -1)) / safe_mass
+    orientation = -0.5 * np.degrees(np.arctan2(2.0 * mu11, mu20 - mu02))
+    intensity = (images**2).sum(axis=(-2, -1)) / safe_mass
+    safe_intensity = np.maximum(intensity, 1e-12)
+    gradient_x = np.diff(images, axis=-1)[..., :-1, :]  # forward differences on the common (27, 27) grid
+    gradient_y = np.diff(images, axis=-2)[..., :, :-1]
+    perimeter = np.sqrt(gradient_x**2 + gradient_y**2).sum(axis=(-2, -1)) / safe_intensity
+    area = mass / safe_intensity
+    quarter_perimeter = perimeter / 4.0
+    width = quarter_perimeter - np.sqrt(np.maximum(quarter_perimeter**2 - area, 0.0))
+    return {
+        "orientation": orientation,
+        "centre_x": centre_x,
+        "centre_y": centre_y,
+        "ink_mass": mass,
+        "stroke_width": width,
+        "ink_intensity": intensity,
+    }
+
+
+def unwrap_orientation(orientation: np.ndarray, reference: float) -> np.ndarray:
+    """Orientation is an axis: bring it into reference +- 90 degrees so it moves continuously."""
+    return reference + (orientation - reference + 90.0) % 180.0 - 90.0
+
+
+def circular_axis_mean(orientation: np.ndarray) -> float:
+    """Mean direction of axes (angles modulo 180): average the doubled angles on the circle."""
+    doubled = np.radians(2.0 * orientation)
+    return float(np.degrees(np.arctan2(np.sin(doubled).mean(), np.cos(doubled).mean())) / 2.0)
+
+
+def traversal_evidence(traversal_stats: dict, data_stats: dict, grid: np.ndarray, span: float = EVIDENCE_SPAN):
+    """Which latent moves which statistic, in units of the statistic's spread over the training images.
+
+    For latent k and statistic s, along every row: movement = s(z_k = +span) - s(z_k = -span),
+    and monotonicity = Spearman(z_k, s) over the whole -5..5 row. The score is
+    |mean movement over rows| / std of s over the data, times the mean |monotonicity|: large when
+    the statistic moves far, the same way in every row, and steadily. The effect is the
+    (latent, statistic) pair with the largest score.
+    """
+    low, high = int(np.argmin(np.abs(grid + span))), int(np.argmin(np.abs(grid - span)))
+    scores, movements, monotonicity = {}, {}, {}
+    for name, values in traversal_stats.items():  # values (K, rows, 21)
+        spread = float(np.std(data_stats[name])) or 1.0
+        movement = (values[..., high] - values[..., low]).mean(axis=1) / spread  # (K,)
+        steadiness = np.array(
+            [[_spearman_or_zero(grid, row) for row in latent_rows] for latent_rows in values]
+        )  # (K, rows)
+        movements[name] = movement
+        monotonicity[name] = np.abs(steadiness).mean(axis=1)
+        scores[name] = np.abs(movement) * monotonicity[name]
+    table = np.stack([scores[name] for name in traversal_stats])  # (S, K)
+    statistic_index, dimension = np.unravel_index(int(np.argmax(table)), table.shape)
+    statistic = list(traversal_stats)[statistic_index]
+    return {
+        "effect_dimension": int(dimension),
+        "effect_statistic": statistic,
+        "effect_score": float(table[statistic_index, dimension]),
+        "scores": {name: scores[name].tolist() for name in scores},
+        "movement_in_data_std": {name: movements[name].tolist() for name in movements},
+        "monotonicity": {name: monotonicity[name].tolist() for name in monotonicity},
+    }
+
+
+def _spearman_or_zero(a: np.ndarray, b: np.ndarray) -> float:
+    if np.ptp(b) == 0:
+        return 0.0
+    return float(scipy.stats.spearmanr(a, b).statistic)
+
+
+def correlations_with_truth(mu: np.ndarray, truth: np.ndarray) -> list[float]:
+    """Spearman correlation of each latent's posterior mean with the true effect, (K,)."""
+    return [_spearman_or_zero(truth, mu[:, k]) for k in range(mu.shape[1])]
+
+
+# ---------------------------------------------------------------- figures
+
+
+def image_grid(images: np.ndarray, pad: int = 1) -> np.ndarray:
+    """(R, C, 28, 28) -> one (R*29-1, C*29-1) mosaic with thin white separators."""
+    n_rows, n_columns = images.shape[:2]
+    cell = IMAGE_SIDE + pad
+    mosaic = np.ones((n_rows * cell - pad, n_columns * cell - pad))
+    for r in range(n_rows):
+        for c in range(n_columns):
+            mosaic[r * cell : r * cell + IMAGE_SIDE, c * cell : c * cell + IMAGE_SIDE] = images[r, c]
+    return mosaic
+
+
+def plot_mosaic(images, path, title, row_labels=None, column_labels=None):
+    n_rows, n_columns = images.shape[:2]
+    figure, axis = new_figure(figsize=(0.45 * n_columns + 1.2, 0.45 * n_rows + 0.8))
+    axis.imshow(1.0 - image_grid(images), cmap="gray", vmin=0, vmax=1)
+    cell = IMAGE_SIDE + 1
+    axis.set_xticks([c * cell + IMAGE_SIDE / 2 for c in range(n_columns)] if column_labels else [])
+    axis.set_xticklabels(column_labels or [], fontsize=6)
+    axis.set_yticks([r * cell + IMAGE_SIDE / 2 for r in range(n_rows)] if row_labels else [])
+    axis.set_yticklabels(row_labels or [], fontsize=7)
+    axis.set_title(title, fontsize=9)
+    save_figure(figure, path)
+
+
+def plot_traversal_stats(traversal_stats, grid, evidence, path):
+    names = list(traversal_stats)
+    latent_dims = traversal_stats[names[0]].shape[0]
+    figure, axes = new_figure(1, len(names), figsize=(3.0 * len(names), 2.8), squeeze=False)
+    colours = ["C0", "C1", "C2", "C3", "C4"]
+    for axis, name in zip(axes[0], names):
+        for k in range(latent_dims):
+            rows = traversal_stats[name][k]  # (rows, 21)
+            for row in rows:
+                axis.plot(grid, row, color=colours[k], alpha=0.15, linewidth=0.7)
+            axis.plot(grid, rows.mean(0), color=colours[k], linewidth=2, label=f"z{k}")
+        marked = name == evidence["effect_statistic"]
+        axis.set_title(f"{name}{'  <- effect' if marked else ''}", fontsize=9, fontweight="bold" if marked else None)
+        axis.set_xlabel("z_k")
+        axis.axvspan(-EVIDENCE_SPAN, EVIDENCE_SPAN, color="0.92", zorder=0)
+    axes[0][0].legend(fontsize=7)
+    figure.suptitle(
+        f"statistics of decoded traversals (thin: rows, thick: mean); effect: z{evidence['effect_dimension']} "
+        f"moves {evidence['effect_statistic']}",
+        fontsize=10,
+    )
+    save_figure(figure, path)
+
+
+def plot_curves(history, path):
+    figure, axes = new_figure(1, 3, figsize=(12, 3.2))
+    epochs = [entry["epoch"] for entry in history]
+    for axis, term in zip(axes, ("neg_elbo", "reconstruction", "kl")):
+        for split in ("train", "validation", "test"):
+            axis.plot(epochs, [entry[split][term] for entry in history], label=split, marker=".")
+        axis.set_title(f"{term} (nats per image)")
+        axis.set_xlabel("epoch")
+    axes[0].legend()
+    save_figure(figure, path)
+
+
+# ---------------------------------------------------------------- one experiment
+
+
+def run_experiment(config, objective, beta, train_images, validation_images, test_images, data_stats, truths, out,
+                   device, quiet) -> dict:
+    """Train one model, evaluate it on te7, draw the figures and return its metrics."""
+    started = time.perf_counter()
+    seed_everything(config.seed)
+    generator = torch.Generator(device=device).manual_seed(config.seed)
+    model = ConvVAE(config.k).to(device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+    run = argparse.Namespace(**{**vars(config), "objective": objective, "beta": beta})
+    if objective == "vae" and beta == 1.0:
+        run.beta_start, run.beta_anneal_epochs, run.open_every = None, 0, 0  # the homework's plain VAE, as it is
+    history = []
+    progress = tqdm(range(1, config.epochs + 1), desc=f"{objective} beta={beta:g}", disable=quiet, unit="epoch")
+    for epoch in progress:
+        if run.open_every:
+            model.open_latents(1 + (epoch - 1) // run.open_every)
+        train_terms = train_epoch(model, optimiser, train_images, run, generator, epoch - 1)
+        model.open_latents(config.k)
+        entry = {"epoch": epoch, "train": train_terms}
+        for split, images in (("validation", validation_images), ("test", test_images)):
+            result = evaluate(model, images, config.likelihood, config.eval_batch, config.seed + 1)
+            entry[split] = {term: result[term] for term in ("neg_elbo", "reconstruction", "kl")}
+            if split == "validation" and "validation" in truths:  # recorded to see the dynamics, never to choose
+                entry[split]["spearman_with_truth"] = correlations_with_truth(result["mu"], truths["validation"])
+        history.append(entry)
+        progress.set_postfix(train=f"{train_terms['neg_elbo']:.1f}", test=f"{entry['test']['neg_elbo']:.1f}")
+
+    test = evaluate(model, test_images, config.likelihood, config.eval_batch, config.seed + 1)
+    validation = evaluate(model, validation_images, config.likelihood, config.eval_batch, config.seed + 1)
+    rng = np.random.default_rng(config.seed)
+    grid = traversal_grid()
+    decoded, _ = traversal_images(model, config.k, config.evidence_rows, config.likelihood, device, rng)
+    traversal_stats = image_statistics(decoded)  # each (K, rows, 21)
+    reference = circular_axis_mean(data_stats["orientation"])
+    traversal_stats["orientation"] = unwrap_orientation(traversal_stats["orientation"], reference)
+    evidence = traversal_evidence(traversal_stats, data_stats, grid)
+
+    metrics = {
+        "objective": objective,
+        "beta": beta,
+        "tc_weight": config.tc_weight if objective == "tc-vae" else None,
+        "beta_start": run.beta_start,
+        "beta_anneal_epochs": run.beta_anneal_epochs,
+        "open_every": run.open_every,
+        "likelihood": config.likelihood,
+        "k": config.k,
+        "test_neg_elbo": test["neg_elbo"],
+        "test_reconstruction": test["reconstruction"],
+        "test_kl": test["kl"],
+        "kl_per_dimension": test["kl_per_dimension"],
+        "validation_neg_elbo": validation["neg_elbo"],
+        "effect_dimension": evidence["effect_dimension"],
+        "effect_statistic": evidence["effect_statistic"],
+        "effect_score": evidence["effect_score"],
+        "traversal_evidence": {**evidence, "statistics": STATISTICS, "rows_per_dimension": config.evidence_rows,
+                               "span": EVIDENCE_SPAN},
+        "spearman_with_truth": None,
+        "best_abs_spearman": None,
+        "best_spearman_dimension": None,
+        "effect_dimension_abs_spearman": None,
+        "truth_file": None,
+        "validation_spearman_with_truth": None,
+    }
+    if "te7" in truths:
+        name, values = truths["te7"]
+        correlations = correlations_with_truth(test["mu"], values)
+        metrics.update(
+            spearman_with_truth=correlations,
+            best_abs_spearman=float(np.max(np.abs(correlations))),
+            best_spearman_dimension=int(np.argmax(np.abs(correlations))),
+            effect_dimension_abs_spearman=float(abs(correlations[evidence["effect_dimension"]])),
+            truth_file=name,
+        )
+    if "validation" in truths:
+        metrics["validation_spearman_with_truth"] = correlations_with_truth(validation["mu"], truths["validation"])
+    metrics.update(seed=config.seed, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
+                   history=history)
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_figures(model, config, decoded, traversal_stats, grid, evidence, test_images, history, out, device, objective,
+                  beta)
+    save_torch(out / "model.pt", {"state_dict": model.state_dict(), "k": config.k, "likelihood": config.likelihood,
+                                  "objective": objective, "beta": beta})
+    with _atomic_npz(out / "test_latents.npz") as temporary:
+        np.savez(temporary, mu=test["mu"], log_variance=test["log_variance"])
+    metrics["seconds"] = time.perf_counter() - started
+    return metrics
+
+
+def _atomic_npz(path):
+    from common import atomic_path
+
+    return atomic_path(path)
+
+
+def write_figures(model, config, decoded, traversal_stats, grid, evidence, test_images, history, out, device,
+                  objective, beta):
+    label = f"{objective}, beta={beta:g}, K={config.k}"
+    column_labels = [f"{value:g}" for value in grid]
+    effect = evidence["effect_dimension"]
+    plot_mosaic(decoded[:, 0], out / "traversal.png", f"latent traversals ({label}); effect: z{effect}",
+                [f"z{k}" for k in range(config.k)], column_labels)
+    rows = min(FIGURE_ROWS, decoded.shape[1])
+    plot_mosaic(decoded[:, :rows].reshape(-1, len(grid), IMAGE_SIDE, IMAGE_SIDE), out / "traversal_rows.png",
+                f"{rows} rows per latent, each with its own draw of the other latents ({label})",
+                [f"z{k} row {r}" for k in range(config.k) for r in range(rows)], column_labels)
+    plot_traversal_stats(traversal_stats, grid, evidence, out / "traversal_stats.png")
+    rng = np.random.default_rng(config.seed + 2)
+    samples = decode_means(model, rng.standard_normal((8, 12, config.k)), config.likelihood, device)
+    plot_mosaic(samples, out / "samples.png", f"samples from the prior ({label})")
+    with torch.no_grad():
+        originals = test_images[:12]
+        mu, _ = model.encode(originals)
+        reconstructions = pixel_means(model.decode(mu), config.likelihood).cpu().numpy()
+    pairs = np.stack([originals.cpu().numpy(), reconstructions])
+    plot_mosaic(pairs, out / "reconstructions.png", f"test sevens (top) and reconstructions from mu ({label})",
+                ["original", "reconstruction"])
+    plot_curves(history, out / "curves.png")
+
+
+# ---------------------------------------------------------------- main
+
+
+def parse_arguments(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--k", type=int, default=3, help="latent dimensions, 1..5 (default 3)")
+    parser.add_argument("--objective", choices=["tc-vae", "vae"], default="tc-vae",
+                        help="tc-vae (default: beta-TC-VAE) or vae (the homework's plain VAE)")
+    parser.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (default 1)")
+    parser.add_argument("--tc-weight", type=float, default=DEFAULT_TC_WEIGHT,
+                        help=f"beta-TC-VAE's weight on the total correlation (default {DEFAULT_TC_WEIGHT:g})")
+    parser.add_argument("--beta-start", type=float, default=None,
+                        help="KL weight at the start of training, relaxing geometrically to --beta (default: none)")
+    parser.add_argument("--beta-anneal-epochs", type=float, default=0.0,
+                        help="epochs over which the KL weight relaxes from --beta-start to --beta (default 0)")
+    parser.add_argument("--open-every", type=int, default=0,
+                        help="open the latents one at a time, a new one every this many epochs (default 0: all at once)")
+    parser.add_argument("--likelihood", choices=["bernoulli", "continuous-bernoulli"], default="bernoulli",
+                        help="pixel likelihood of the reconstruction term (default bernoulli)")
+    parser.add_argument("--no-plain-vae", action="store_true",
+                        help="do not also train the plain VAE (beta=1) into OUT/plain_vae/")
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"(default {DEFAULT_EPOCHS})")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"(default {DEFAULT_BATCH})")
+    parser.add_argument("--lr", type=float, default=DEFAULT_LR, help=f"Adam learning rate (default {DEFAULT_LR:g})")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="folder with tr7.pkl, te7.pkl")
+    parser.add_argument("--out", type=Path, help="output folder (default results/vae_sevens_k{K}/)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"tiny settings for a smoke test: {QUICK['epochs']} epochs on "
+                             f"{QUICK['train_images']} training images")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    if not LATENT_RANGE[0] <= args.k <= LATENT_RANGE[1]:
+        raise DataError(f"--k {args.k}: expected {LATENT_RANGE[0]} <= K <= {LATENT_RANGE[1]} latent dimensions")
+    if args.epochs < 1 or args.batch_size < 2 or args.lr <= 0 or args.beta < 0 or args.tc_weight < 0:
+        raise DataError("expected --epochs >= 1, --batch-size >= 2, --lr > 0, --beta >= 0 and --tc-weight >= 0")
+    args.evidence_rows = EVIDENCE_ROWS
+    args.train_images = None
+    if args.quick:
+        args.epochs = QUICK["epochs"]
+        args.train_images = QUICK["train_images"]
+        args.evidence_rows = QUICK["evidence_rows"]
+    args.eval_batch = 512
+    if args.out is None:
+        args.out = REPO / "results" / f"vae_sevens_k{args.k}"
+    return args
+
+
+def main(argv=None) -> None:
+    args = parse_arguments(argv)
+    started = time.perf_counter()
+    device = pick_device(args.device)
+    train_all, test, truths = load_sevens(args.data_dir)
+    rng = np.random.default_rng(args.seed)
+    train_rows, validation_rows = split_validation(len(train_all), rng)
+    if args.train_images is not None:
+        train_rows = train_rows[: args.train_images]
+    if "tr7" in truths:
+        truths["validation"] = truths["tr7"][1][validation_rows]
+    data_stats = image_statistics(train_all[train_rows])
+    data_stats["orientation"] = unwrap_orientation(data_stats["orientation"], circular_axis_mean(data_stats["orientation"]))
+    as_tensor = lambda array: torch.as_tensor(array, dtype=torch.float32, device=device)  # noqa: E731
+    train_images, validation_images, test_images = (
+        as_tensor(train_all[train_rows]), as_tensor(train_all[validation_rows]), as_tensor(test))
+
+    data = {
+        "train": {"path": str(args.data_dir / "tr7.pkl"), "shape": list(train_all.shape),
+                  "sha256": sha256_file(args.data_dir / "tr7.pkl"), "train_rows": len(train_rows),
+                  "validation_rows": len(validation_rows)},
+        "test": {"path": str(args.data_dir / "te7.pkl"), "shape": list(test.shape),
+                 "sha256": sha256_file(args.data_dir / "te7.pkl")},
+    }
+    experiments = [(args.objective, args.beta, args.out)]
+    if not args.no_plain_vae and (args.objective, args.beta) != ("vae", 1.0):
+        experiments.append(("vae", 1.0, args.out / "plain_vae"))
+    results = []
+    for objective, beta, out in experiments:
+        metrics = run_experiment(args, objective, beta, train_images, validation_images, test_images, data_stats,
+                                 truths, out, device, args.quiet)
+        metrics["data"] = data
+        metrics["quick"] = args.quick
+        metrics["device"] = str(device)
+        metrics["torch_threads"] = torch.get_num_threads()
+        results.append(metrics)
+    main_metrics = results[0]
+    if len(results) > 1:
+        plain = {key: value for key, value in results[1].items() if key != "history"}
+        main_metrics["plain_vae"] = plain
+        write_json(args.out / "plain_vae" / "metrics.json", results[1])
+    main_metrics["total_seconds"] = time.perf_counter() - started
+    write_json(args.out / "metrics.json", main_metrics)
+    print(summary_line(results, args.out, main_metrics["total_seconds"]))
+
+
+def summary_line(results, out, seconds) -> str:
+    parts = []
+    for metrics in results:
+        name = "plain VAE" if metrics["objective"] == "vae" and metrics["beta"] == 1.0 else (
+            f"beta-TC-VAE (tc_weight={metrics['tc_weight']:g})" if metrics["objective"] == "tc-vae"
+            else f"beta-VAE (beta={metrics['beta']:g})")
+        text = (f"{name}: test -ELBO {metrics['test_neg_elbo']:.1f} nats/image ({metrics['likelihood']}), "
+                f"effect z{metrics['effect_dimension']} moves {metrics['effect_statistic']}")
+        if metrics["best_abs_spearman"] is not None:
+            text += (f", |Spearman| with truth: effect dim {metrics['effect_dimension_abs_spearman']:.3f}, "
+                     f"best {metrics['best_abs_spearman']:.3f}")
+        parts.append(text)
+    return f"K={results[0]['k']}: " + "; ".join(parts) + f" [{seconds:.0f} s, {out}]"
+
+
+if __name__ == "__main__":
+    run_cli(main)
