@@ -46,9 +46,13 @@ RESULTS_TEX := report/generated/results.tex
 # results.tex and report.pdf are shared by both modes; this file names the folder they were made from.
 RESULTS_SOURCE := report/generated/source
 
-.PHONY: report report-force
+.PHONY: report report-force report-tex
 
-report: report/report.pdf
+# TeX is checked (or installed) first, so a machine without it fails before minutes of training.
+report: report-tex report/report.pdf
+
+report-tex:
+	@sh report/ensure_tex.sh
 
 $(SPEAKER_RESULTS)/metrics.json: speaker_verification.py common.py data/trs.pkl data/tes.pkl | $(SETUP)
 	$(PYTHON) speaker_verification.py $(RUN_FLAGS) --out $(SPEAKER_RESULTS)
@@ -67,8 +71,7 @@ $(RESULTS_TEX): report/make_results_tex.py $(SPEAKER_RESULTS)/metrics.json $(VAE
 		$(if $(QUICK_RUN),--quick)
 
 # -g: make has already decided the PDF is out of date; latexmk must not second-guess it.
-report/report.pdf: report/report.tex $(RESULTS_TEX) report/ensure_tex.sh
-	sh report/ensure_tex.sh
+report/report.pdf: report/report.tex $(RESULTS_TEX) | report-tex
 	cd report && latexmk -pdf -g -quiet -interaction=nonstopmode -halt-on-error -file-line-error report.tex \
 		>/dev/null || { grep -A4 -e '^!' -e '^\./.*:[0-9]*:' report.log | head -30; rm -f report.pdf; exit 1; }
 	@echo "wrote report/report.pdf (from $(RESULTS)/)"
