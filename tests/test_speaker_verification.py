@@ -1,0 +1,334 @@
+"""The Siamese speaker verifier: the homework's pairs, the indexed scores, the loss, any length, bad input."""
+
+import json
+import pickle
+import subprocess
+import sys
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import speaker_verification as sv
+from common import speaker_pairs
+
+REPO = Path(__file__).resolve().parents[1]
+FIGURES = ("curves.png", "score_histogram.png", "roc.png", "embeddings_pca.png")
+SAMPLE_RATE = 16000
+
+
+def separable_speech(rng, n_speakers, n_samples, utterances=10):
+    """Clearly separable toy speakers: each hums its own pitch (with two harmonics) in a little noise.
+
+    Pitches are spread evenly over two octaves in a random order, so that training, validation and
+    test speakers cover the same range.
+    """
+    time = np.arange(n_samples) / SAMPLE_RATE
+    pitches = 100.0 * 4.0 ** ((rng.permutation(n_speakers) + rng.uniform(0, 1)) / n_speakers)
+    rows = []
+    for pitch in pitches:
+        for _ in range(utterances):
+            wobble = pitch * rng.uniform(0.99, 1.01)
+            voice = sum(np.sin(2 * np.pi * k * wobble * time + rng.uniform(0, 2 * np.pi)) / k for k in (1, 2, 3))
+            rows.append(voice + 0.1 * rng.standard_normal(n_samples))
+    return np.asarray(rows, dtype=np.float32)
+
+
+def write_corpus(folder, n_train, train_samples, n_test, test_samples, seed=0):
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, speakers, samples in (("trs", n_train, train_samples), ("tes", n_test, test_samples)):
+        with open(folder / f"{name}.pkl", "wb") as stream:
+            pickle.dump(separable_speech(rng, speakers, samples), stream, protocol=4)
+    return folder
+
+
+def small_model(channels=8, embedding_dim=4):
+    torch.manual_seed(0)
+    return sv.SiameseVerifier(513, channels, embedding_dim).eval()
+
+
+# ---------------------------------------------------------------- the homework's pairs (common.speaker_pairs)
+
+
+def pair_speakers(left, right):
+    return left // 10, right // 10
+
+
+@pytest.mark.parametrize("pairs_per_speaker", [1, 10, 11, 45, 46, 100])
+def test_pairs_are_balanced_minibatches_one_per_speaker(pairs_per_speaker):
+    left, right, same = speaker_pairs(np.random.default_rng(0), 7, 10, pairs_per_speaker)
+    assert left.shape == right.shape == same.shape == (7, 2 * pairs_per_speaker)
+    assert np.all(same[:, :pairs_per_speaker] == 1) and np.all(same[:, pairs_per_speaker:] == 0)
+    left_speaker, right_speaker = pair_speakers(left, right)
+    assert np.all(left_speaker == np.arange(7)[:, None])  # row s is speaker s's minibatch
+    assert np.all((left_speaker == right_speaker) == (same == 1))  # positives share, negatives do not
+    assert np.all(left != right)  # no utterance paired with itself
+    assert left.min() >= 0 and max(left.max(), right.max()) < 70
+
+
+def test_positives_are_distinct_pairs_while_at_most_45():
+    left, right, _ = speaker_pairs(np.random.default_rng(1), 5, 10, 45)
+    for speaker in range(5):
+        positives = {tuple(sorted(pair)) for pair in zip(left[speaker, :45] % 10, right[speaker, :45] % 10)}
+        assert positives == set(combinations(range(10), 2))  # all C(10, 2) = 45, each once
+
+
+def test_beyond_45_positives_repeat_whole_rounds_evenly():
+    left, right, _ = speaker_pairs(np.random.default_rng(2), 3, 10, 100)
+    for speaker in range(3):
+        pairs = [tuple(sorted(pair)) for pair in zip(left[speaker, :100] % 10, right[speaker, :100] % 10)]
+        counts = np.array([pairs.count(pair) for pair in combinations(range(10), 2)])
+        assert counts.sum() == 100 and set(counts) <= {2, 3}  # 2 full rounds of 45, then 10 more
+
+
+@pytest.mark.parametrize("pairs_per_speaker", [7, 10, 25, 45])
+def test_negatives_cycle_through_the_speakers_own_utterances(pairs_per_speaker):
+    left, _, _ = speaker_pairs(np.random.default_rng(3), 4, 10, pairs_per_speaker)
+    for speaker in range(4):
+        uses = np.bincount(left[speaker, pairs_per_speaker:] % 10, minlength=10)
+        assert uses.max() - uses.min() <= 1  # with replacement only once L > 10, evenly
+        assert uses.sum() == pairs_per_speaker
+
+
+def test_negatives_reach_every_other_speaker():
+    _, right, _ = speaker_pairs(np.random.default_rng(4), 5, 10, 400)
+    for speaker in range(5):
+        partners = set(right[speaker, 400:] // 10)
+        assert partners == set(range(5)) - {speaker}
+
+
+def test_pairs_are_reproducible_with_a_seed_and_change_with_it():
+    first = speaker_pairs(np.random.default_rng(5), 6, 10, 45)
+    again = speaker_pairs(np.random.default_rng(5), 6, 10, 45)
+    other = speaker_pairs(np.random.default_rng(6), 6, 10, 45)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(first[1], other[1])
+
+
+def test_pairs_within_a_subset_of_speakers_stay_in_that_subset():
+    rows = sv.speaker_rows(np.array([1, 4, 6]))
+    left, right, same = sv.pairs_within(rows, np.random.default_rng(0), 45)
+    assert set(np.unique(np.concatenate([left.ravel(), right.ravel()]) // 10)) <= {1, 4, 6}
+    assert np.all((left // 10 == right // 10) == (same == 1))
+    assert np.all(left // 10 == np.array([1, 4, 6])[:, None])
+
+
+def test_validation_speakers_are_disjoint_seeded_and_a_fifth_by_default():
+    fitting, validation = sv.split_speakers(50, 0.2, seed=0)
+    assert len(validation) == 10 and len(fitting) == 40
+    assert set(fitting) | set(validation) == set(range(50)) and not set(fitting) & set(validation)
+    np.testing.assert_array_equal(validation, sv.split_speakers(50, 0.2, seed=0)[1])
+    assert not np.array_equal(validation, sv.split_speakers(50, 0.2, seed=1)[1])
+    assert len(sv.split_speakers(5, 0.2, seed=0)[1]) == 2  # never fewer than 2 validation speakers
+
+
+def test_all_pairs_are_every_unordered_pair_labelled_by_speaker():
+    left, right, same = sv.all_pairs(30)
+    assert len(left) == 30 * 29 // 2
+    assert set(zip(left, right)) == set(combinations(range(30), 2))
+    assert same.sum() == 3 * 45  # C(10, 2) same-speaker pairs per speaker
+
+
+# ---------------------------------------------------------------- features and model
+
+
+def test_normalisation_statistics_are_per_bin_over_all_frames():
+    features = np.random.default_rng(0).normal(3.0, 2.0, size=(6, 513, 9)).astype(np.float32)
+    mean, std = sv.normalisation_statistics(features)
+    per_bin = features.transpose(1, 0, 2).reshape(513, -1)
+    np.testing.assert_allclose(mean, per_bin.mean(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(std, per_bin.std(axis=1), rtol=1e-4)
+
+
+def test_indexed_pair_scores_equal_the_naive_per_pair_computation():
+    model = small_model()
+    features = torch.randn(12, 513, 20)
+    left = np.array([0, 3, 3, 7, 11, 2])
+    right = np.array([5, 3 + 1, 9, 0, 1, 2 + 1])
+    with torch.no_grad():
+        indexed = sv.minibatch_logits(model, features, left, right)
+        naive = torch.stack(
+            [
+                model.scale * torch.dot(model.embed(features[[a]])[0], model.embed(features[[b]])[0]) + model.bias
+                for a, b in zip(left, right)
+            ]
+        )
+    torch.testing.assert_close(indexed, naive, rtol=1e-5, atol=1e-5)
+
+
+def test_the_encoder_runs_once_per_distinct_utterance():
+    model = small_model()
+    seen = []
+    model.frames.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].shape[0]))
+    left = np.array([0, 0, 1, 2, 0, 5])
+    right = np.array([1, 2, 2, 5, 5, 1])
+    with torch.no_grad():
+        sv.minibatch_logits(model, torch.randn(8, 513, 10), left, right)
+    assert seen == [4]  # utterances 0, 1, 2, 5 once each, not 12 spectrograms
+
+
+@pytest.mark.parametrize("frames", [1, 2, 7, 32, 45, 100])
+def test_embeddings_have_one_size_and_unit_length_for_any_length(frames):
+    model = small_model(embedding_dim=6)
+    with torch.no_grad():
+        embeddings = model.embed(torch.randn(3, 513, frames))
+    assert embeddings.shape == (3, 6)
+    torch.testing.assert_close(embeddings.norm(dim=1), torch.ones(3))
+
+
+def test_logistic_loss_equals_numpy_binary_cross_entropy():
+    logits = np.array([-3.0, -0.5, 0.0, 0.7, 4.0, 12.0])
+    same = np.array([0.0, 1.0, 1.0, 0.0, 1.0, 0.0])
+    probability = 1 / (1 + np.exp(-logits))
+    expected = -np.mean(same * np.log(probability) + (1 - same) * np.log(1 - probability))
+    loss = sv.logistic_loss(torch.tensor(logits), torch.tensor(same))
+    assert loss.item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_pair_report_matches_direct_counts():
+    probabilities = np.array([0.9, 0.6, 0.4, 0.2, 0.55, 0.1])
+    same = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
+    report = sv.pair_report(probabilities, same)
+    assert report["accuracy"] == pytest.approx(4 / 6)  # 0.4 (same) and 0.55 (different) are wrong
+    assert report["loss"] == pytest.approx(-np.mean(np.log([0.9, 0.6, 0.4, 0.8, 0.45, 0.9])))
+
+
+def test_silent_and_zero_padded_utterances_give_finite_features_embeddings_and_scores():
+    rng = np.random.default_rng(0)
+    signals = rng.standard_normal((3, 6000)).astype(np.float32)
+    signals[0] = 0.0  # silence
+    signals[1, 2500:] = 0.0  # zero-padded tail
+    features = sv.spectrograms(signals)
+    assert np.isfinite(features).all() and np.all(features[0] == 0)
+    model = small_model()
+    model.set_normalisation(*sv.normalisation_statistics(features))
+    features = torch.as_tensor(features)
+    embeddings = sv.embed_all(model, features)
+    scores = sv.pair_probabilities(model, embeddings, np.array([0, 0, 1]), np.array([1, 2, 2]))
+    assert torch.isfinite(embeddings).all() and np.isfinite(scores).all()
+    model.train()  # gradients too: the standard deviation pooling of a constant must not give NaN
+    loss = sv.logistic_loss(sv.minibatch_logits(model, features, np.array([0, 0]), np.array([1, 2])), torch.tensor([0.0, 1.0]))
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_accuracy_maximising_threshold_matches_brute_force():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        same = rng.integers(0, 2, 40).astype(float)
+        scores = rng.normal(same, 1.0).round(1)  # ties included
+        threshold = sv.accuracy_maximising_threshold(scores, same)
+        accuracy = np.mean((scores >= threshold) == (same == 1))
+        best = max(np.mean((scores >= t) == (same == 1)) for t in np.r_[scores, np.inf])
+        assert accuracy == pytest.approx(best)
+
+
+def test_principal_components_match_the_covariance_eigenvectors():
+    points = np.random.default_rng(0).standard_normal((50, 5)) * np.array([5.0, 3.0, 1.0, 0.5, 0.1])
+    coordinates = sv.principal_components(points)
+    eigenvalues, eigenvectors = np.linalg.eigh(np.cov(points, rowvar=False))
+    expected = (points - points.mean(axis=0)) @ eigenvectors[:, ::-1][:, :2]
+    np.testing.assert_allclose(np.abs(coordinates), np.abs(expected), atol=1e-9)  # up to sign
+
+
+# ---------------------------------------------------------------- training and the command line
+
+
+def test_a_short_training_run_separates_clearly_separable_speakers(tmp_path):
+    data = write_corpus(tmp_path / "data", n_train=20, train_samples=4000, n_test=6, test_samples=5000)
+    out = tmp_path / "out"
+    sv.main(["--data-dir", str(data), "--out", str(out), "--epochs", "10", "--pairs", "10", "--channels", "64", "--quiet"])
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_accuracy"] >= 0.8
+    validation_accuracy = metrics["history"]["validation_accuracy"]
+    assert validation_accuracy[metrics["chosen_epoch"] - 1] == max(validation_accuracy)  # chosen on validation
+
+
+def run_script(*args):
+    return subprocess.run([sys.executable, str(REPO / "speaker_verification.py"), *args], capture_output=True, text=True, cwd=REPO)
+
+
+@pytest.mark.slow
+def test_cli_runs_end_to_end_on_other_lengths_and_speaker_counts_and_eval_only_agrees(tmp_path):
+    data = write_corpus(tmp_path / "data", n_train=12, train_samples=9000, n_test=6, test_samples=11000)
+    out = tmp_path / "out"
+    result = run_script("--quick", "--quiet", "--data-dir", str(data), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "test pair accuracy" in result.stdout and str(out) in result.stdout
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("test_accuracy", "test_auc", "test_eer", "test_all_pairs_eer", "baseline_test_accuracy", "baseline_test_auc",
+                "baseline_test_eer", "baseline_all_pairs_eer", "train_accuracy", "validation_accuracy", "chosen_epoch",
+                "epochs", "train_seconds", "total_seconds", "parameters", "seed", "pairs_per_speaker", "device", "feature",
+                "data", "history"):
+        assert key in metrics
+    assert metrics["data"]["trs.pkl"]["shape"] == [120, 9000] and metrics["data"]["tes.pkl"]["shape"] == [60, 11000]
+    assert metrics["test_all_pairs"] == 60 * 59 // 2 and metrics["test_speakers"] == 6
+    for figure in FIGURES + ("model.pt",):
+        assert (out / figure).stat().st_size > 0
+
+    again = run_script("--eval-only", "--quiet", "--data-dir", str(data), "--out", str(out))
+    assert again.returncode == 0, again.stderr
+    rescored = json.loads((out / "metrics.json").read_text())
+    assert rescored["eval_only"] and rescored["test_accuracy"] == metrics["test_accuracy"]
+    assert rescored["test_auc"] == metrics["test_auc"] and rescored["chosen_epoch"] == metrics["chosen_epoch"]
+
+
+def test_the_same_seed_gives_the_same_numbers(tmp_path):
+    data = write_corpus(tmp_path / "data", n_train=6, train_samples=3000, n_test=3, test_samples=3500)
+    results = []
+    for run in ("first", "second"):
+        sv.main(["--data-dir", str(data), "--out", str(tmp_path / run), "--quick", "--channels", "8", "--quiet"])
+        results.append(json.loads((tmp_path / run / "metrics.json").read_text()))
+    for key in ("test_accuracy", "test_auc", "test_eer", "validation_accuracy", "train_accuracy", "history"):
+        assert results[0][key] == results[1][key]
+
+
+def test_the_model_file_loads_with_weights_only(tmp_path):
+    data = write_corpus(tmp_path / "data", n_train=6, train_samples=3000, n_test=3, test_samples=3500)
+    sv.main(["--data-dir", str(data), "--out", str(tmp_path / "out"), "--quick", "--channels", "8", "--quiet"])
+    checkpoint = torch.load(tmp_path / "out" / "model.pt", weights_only=True)
+    model = sv.SiameseVerifier(513, 8, sv.DEFAULTS["embedding_dim"])
+    model.load_state_dict(checkpoint["state_dict"])
+
+
+def bad_input_cases(tmp_path):
+    good = separable_speech(np.random.default_rng(0), 6, 3000)
+    cases = {
+        "missing": (None, "file not found"),
+        "three_dimensional": (good.reshape(60, 30, 100), "expected 2 dimensions"),
+        "not_ten_per_speaker": (good[:55], "expected rows = speakers x 10"),
+        "too_short": (good[:, :400], "longer than 512 samples"),
+        "too_few_speakers": (good[:30], "training speakers"),
+    }
+    for name, (trs, _) in cases.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        with open(folder / "tes.pkl", "wb") as stream:
+            pickle.dump(good, stream)
+        if trs is not None:
+            with open(folder / "trs.pkl", "wb") as stream:
+                pickle.dump(trs, stream)
+    return {name: (tmp_path / name, message) for name, (_, message) in cases.items()}
+
+
+@pytest.mark.slow
+def test_bad_input_ends_with_one_clear_line_and_status_2_and_writes_nothing(tmp_path):
+    for name, (folder, message) in bad_input_cases(tmp_path).items():
+        out = folder / "out"
+        result = run_script("--quick", "--quiet", "--data-dir", str(folder), "--out", str(out))
+        assert result.returncode == 2, (name, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (name, result.stderr)
+        assert "trs.pkl" in lines[0]
+        assert not out.exists(), name
+
+
+def test_eval_only_without_a_model_is_one_clear_error(tmp_path):
+    data = write_corpus(tmp_path / "data", n_train=6, train_samples=3000, n_test=3, test_samples=3500)
+    result = run_script("--eval-only", "--quiet", "--data-dir", str(data), "--out", str(tmp_path / "nothing"))
+    assert result.returncode == 2 and "model.pt: file not found" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
