@@ -177,8 +177,8 @@ LEADING_SILENCE_SECONDS = (0.02, 0.15)
 # a speaker, the combination does.
 SPEAKER_RANGES = {
     "mean_pitch_hz": (85.0, 255.0),  # log-uniform: from low male to high female voices
-    "pitch_range_semitones": (0.3, 1.0),  # size of phrase accents
-    "tract_scale": (0.78, 1.28),  # formant scaling = 1 / relative vocal-tract length
+    "pitch_range_semitones": (0.2, 0.7),  # size of phrase accents
+    "tract_scale": (0.75, 1.35),  # formant scaling = 1 / relative vocal-tract length
     "tilt_db_per_octave": (-8.0, 4.0),  # added to the glottal source's own roll-off
     "breathiness": (0.02, 0.5),  # breath-noise amplitude relative to the voiced source
     "open_quotient": (0.45, 0.75),  # fraction of a glottal cycle the folds are open
@@ -190,16 +190,16 @@ SPEAKER_RANGES = {
     "sinus_zero_bandwidth_hz": (100.0, 300.0),
 }
 ACCENT_OFFSET_STD = 0.10  # relative s.d. of a speaker's offset of each vowel formant (F1..F3)
-UPPER_FORMANT_OFFSET_STD = 0.15  # relative s.d. of a speaker's own F4, F5 (head size, not vowel)
-VOWEL_PREFERENCE_CONCENTRATION = 0.5  # Dirichlet: how unevenly a speaker uses the ten vowels
+UPPER_FORMANT_OFFSET_STD = 0.20  # relative s.d. of a speaker's own F4, F5 (head size, not vowel)
+VOWEL_PREFERENCE_CONCENTRATION = 0.3  # Dirichlet: how unevenly a speaker uses the ten vowels
 
 # Utterance-level nuisance.
-UTTERANCE_PITCH_SEMITONES = 0.5  # s.d. of an utterance's pitch offset from the speaker's mean
-DECLINATION_SEMITONES_PER_SECOND = (-3.0, -0.5)  # f0 drifts down over a phrase
+UTTERANCE_PITCH_SEMITONES = 0.35  # s.d. of an utterance's pitch offset from the speaker's mean
+DECLINATION_SEMITONES_PER_SECOND = (-2.0, -0.5)  # f0 drifts down over a phrase
 ACCENTS_PER_SECOND = 2.0  # phrase accents: Gaussian bumps of the f0 contour (log scale)
 ACCENT_WIDTH_SECONDS = (0.05, 0.2)  # standard deviation of each bump
 JITTER_KNOT_SAMPLES = 64  # 4 ms: one jitter value per glottal cycle or so
-LOUDNESS_DB = (-12.0, 8.0)  # gain around the reference level
+LOUDNESS_DB = (-15.0, 10.0)  # gain around the reference level
 REFERENCE_RMS = 0.05  # RMS of active speech at 0 dB loudness
 FULL_SCALE = 1.0  # audio lives in [-1, 1]
 SNR_DB = (10.0, 30.0)  # background noise level relative to the speech

@@ -39,7 +39,7 @@ BASELINE_BAND = (0.60, 0.80)  # issue 2: speakers distinguishable, but room for 
 PAIRS_SEED = 0
 # The learnability probe, fixed in advance: identity must be learnable from the training speakers.
 PROBE_COMPONENTS, PROBE_DIMENSIONS, PROBE_RIDGE = 100, 20, 1e-3
-PROBE_ACCURACY_FLOOR = 0.88  # measured 0.91-0.92 for --seed 0, 1, 2; a small CNN should do better
+PROBE_ACCURACY_FLOOR = 0.90  # measured 0.947 for --seed 0; a small CNN should do as well
 
 
 def one_utterance(speaker_seed=0, utterance_seed=1, n_samples=SHORT):
