@@ -514,6 +514,7 @@ def main() -> None:
         "--sevens-effect", choices=sorted(SEVENS_EFFECTS), default="rotation", help="the nuisance effect (default rotation)"
     )
     parser.add_argument("--only", choices=["speech", "sevens"], help="write only one of the two data sets")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args()
 
     if args.out.exists() and not args.out.is_dir():
@@ -550,7 +551,7 @@ def write_speech(args, written: list) -> None:
         if pickle_path.exists() and not args.force:
             print(f"kept {pickle_path} (exists; --force to rewrite)")
             continue
-        with tqdm(total=n_speakers, desc=f"{prefix} speakers", disable=getattr(args, "quiet", False)) as progress:
+        with tqdm(total=n_speakers, desc=f"{prefix} speakers", disable=args.quiet) as progress:
             signals, _ = speech_corpus(n_speakers, UTTERANCES_PER_SPEAKER, n_samples, args.seed, split, progress)
         write_pickle(pickle_path, signals)
         written.append(pickle_path)
