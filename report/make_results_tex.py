@@ -369,8 +369,6 @@ def script_macros(speaker_metrics: dict) -> list[str]:
     defaults = script_constant(speaker_verification, "DEFAULTS")
     n_fft, hop = script_constant(speaker_verification, "N_FFT"), script_constant(speaker_verification, "HOP")
     dilations = script_constant(speaker_verification, "SiameseVerifier.DILATIONS")
-    kernel = script_constant(speaker_verification, "SiameseVerifier.KERNEL")
-    receptive_field = 1 + (kernel - 1) * sum(dilations)
     frames = {split: stft_frame_count(data_file(speaker_metrics, split)["shape"][1], n_fft, hop)
               for split in ("trs.pkl", "tes.pkl")}
     first, second = script_constant(vae_sevens, "CONV_CHANNELS")
@@ -394,10 +392,7 @@ def script_macros(speaker_metrics: dict) -> list[str]:
         macro("SpeakerLearningRate", number(defaults["learning_rate"])),
         macro("SpeakerWeightDecay", number(defaults["weight_decay"])),
         macro("SpeakerInitialScale", number(defaults["initial_scale"])),
-        macro("SpeakerKernel", integer(kernel)),
         macro("SpeakerDilations", ", ".join(integer(dilation) for dilation in dilations)),
-        macro("SpeakerLayers", integer(len(dilations))),
-        macro("SpeakerReceptiveField", integer(receptive_field)),
         macro("VaeConvFirst", integer(first)),
         macro("VaeConvSecond", integer(second)),
         macro("VaeHidden", integer(script_constant(vae_sevens, "HIDDEN_UNITS"))),
