@@ -205,17 +205,21 @@ def test_centre_of_mass_follows_a_shift():
     assert moved == pytest.approx(4.0, abs=1e-9)
 
 
-def test_traversal_evidence_names_the_latent_that_moves_a_statistic():
-    grid = vae.traversal_grid()
+def test_traversal_evidence_names_the_latent_that_turns_the_bar_and_the_orientation_statistic():
+    steps = np.linspace(-1, 1, vae.EVIDENCE_STEPS)
+    turning = np.stack([bar_image(40.0 * t) for t in steps])  # latent 2 turns the bar
+    fading = np.stack([(0.95 + 0.05 * t) * bar_image(0.0) for t in steps])  # latent 0 barely changes the ink
+    still = np.stack([bar_image(0.0) for _ in steps])
+    images = np.stack([np.stack([fading] * 4), np.stack([still] * 4), np.stack([turning] * 4)])  # (3, 4, steps, 28, 28)
+    positions = np.tile(steps, (3, 1))
+    angles = np.linspace(-50, 50, 30)
+    data = vae.image_statistics(np.stack([bar_image(angle) for angle in angles]))
     rng = np.random.default_rng(0)
-    flat = lambda: rng.normal(0, 0.05, size=(8, 21))  # noqa: E731
-    stats = {
-        "orientation": np.stack([flat(), flat(), np.tile(12.0 * np.tanh(grid / 2), (8, 1)) + flat()]),
-        "centre_x": np.stack([flat(), flat(), flat()]),
-    }
-    data = {"orientation": rng.normal(0, 20, 1000), "centre_x": rng.normal(14, 1, 1000)}
-    evidence = vae.traversal_evidence(stats, data, grid)
+    train_mu = np.column_stack([rng.standard_normal(30), rng.standard_normal(30), angles / 30])  # latent 2 ~ angle
+    evidence, stats = vae.traversal_evidence(images, positions, data, train_mu, orientation_reference=0.0)
     assert evidence["effect_dimension"] == 2 and evidence["effect_statistic"] == "orientation"
+    assert evidence["monotonicity"]["orientation"][2] == pytest.approx(1.0)
+    assert stats["orientation"].shape == (3, 4, vae.EVIDENCE_STEPS)
 
 
 # ---------------------------------------------------------------- the command line
@@ -255,28 +259,41 @@ EXPECTED_OUTPUTS = ["metrics.json", "test_latents.npz", "model.pt", "traversal.p
 
 
 @pytest.mark.slow
-def test_quick_run_writes_every_output_for_both_models_and_repeats_exactly(tmp_path, capsys):
+def test_quick_run_writes_every_output_and_repeats_exactly(tmp_path, capsys):
     write_sevens(tmp_path / "data")
     common_arguments = ["--quick", "--quiet", "--k", "2", "--data-dir", str(tmp_path / "data")]
     finished = run_script(*common_arguments, "--out", str(tmp_path / "a"))
     assert finished.returncode == 0, finished.stderr
     assert len(finished.stdout.strip().splitlines()) == 1  # one summary line
-    for folder in (tmp_path / "a", tmp_path / "a" / "plain_vae"):
-        for name in EXPECTED_OUTPUTS:
-            assert (folder / name).is_file(), folder / name
+    assert "beta-TC-VAE" in finished.stdout
+    for name in EXPECTED_OUTPUTS:
+        assert (tmp_path / "a" / name).is_file(), name
     first = json.loads((tmp_path / "a" / "metrics.json").read_text())
-    assert first["objective"] == "tc-vae" and first["plain_vae"]["objective"] == "vae"
-    assert first["plain_vae"]["beta"] == 1.0
+    assert first["objective"] == "tc-vae" and not first["plain_vae"]
     assert len(first["spearman_with_truth"]) == 2 and first["truth_file"] == "te7_angles.npy"
+    assert first["effect_statistic"] in vae.STATISTICS and 0 <= first["effect_dimension"] < 2
     latents = np.load(tmp_path / "a" / "test_latents.npz")
     assert latents["mu"].shape == (24, 2) and latents["log_variance"].shape == (24, 2)
 
-    again = run_in_process(capsys, *common_arguments, "--no-plain-vae", "--out", str(tmp_path / "b"))
+    again = run_in_process(capsys, *common_arguments, "--out", str(tmp_path / "b"))
     assert again.returncode == 0, again.stderr
     second = json.loads((tmp_path / "b" / "metrics.json").read_text())
-    for key in ("test_neg_elbo", "kl_per_dimension", "spearman_with_truth", "effect_dimension", "effect_statistic"):
+    for key in ("test_neg_elbo", "kl_per_dimension", "spearman_with_truth", "effect_dimension", "effect_statistic",
+                "history"):
         assert first[key] == second[key], key
     np.testing.assert_array_equal(np.load(tmp_path / "b" / "test_latents.npz")["mu"], latents["mu"])
+
+
+@pytest.mark.slow
+def test_plain_flag_trains_the_homeworks_plain_vae(tmp_path, capsys):
+    write_sevens(tmp_path / "data")
+    finished = run_in_process(capsys, "--quick", "--quiet", "--plain", "--data-dir", str(tmp_path / "data"),
+                              "--out", str(tmp_path / "plain"))
+    assert finished.returncode == 0, finished.stderr
+    assert "plain VAE" in finished.stdout
+    metrics = json.loads((tmp_path / "plain" / "metrics.json").read_text())
+    assert metrics["plain_vae"] and metrics["objective"] == "vae" and metrics["beta"] == 1.0
+    assert metrics["decoder"] == "deconvolution" and metrics["tc_weight"] is None
 
 
 def assert_one_line_error(finished, *fragments):
