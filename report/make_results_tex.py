@@ -32,7 +32,6 @@ from common import UTTERANCES_PER_SPEAKER, DataError, atomic_path, run_cli, stft
 SPEAKER_FIGURES = ("curves.png", "score_histogram.png", "roc.png", "embeddings_pca.png")
 VAE_FIGURES = ("traversal.png", "traversal_rows.png", "traversal_stats.png", "samples.png", "reconstructions.png",
                "curves.png")
-PLAIN_VAE_SUBDIR = "plain_vae"  # where vae_sevens.py writes the plain VAE it trains beside the default objective
 HASH_DIGITS = 12  # of a sha256, enough to tell two data files apart in print
 
 # LaTeX's special characters in running text, and what prints them.
@@ -213,14 +212,27 @@ def speaker_macros(metrics: dict, folder: str) -> list[str]:
 # ---------------------------------------------------------------- problem 2
 
 
+DECODER_NAMES = {"broadcast": "spatial broadcast", "deconvolution": "transposed-convolution"}
+
+
 def objective_name(metrics: dict) -> str:
     """How the report names the model: plain VAE, beta-VAE or beta-TC-VAE with its weight."""
     objective, beta = require(metrics, "objective", str), require(metrics, "beta")
+    if metrics.get("plain_vae"):
+        return "plain VAE"
     if objective == "vae":
-        return "plain VAE" if beta == 1 else rf"$\beta$-VAE ($\beta={number(beta)}$)"
+        return rf"$\beta$-VAE ($\beta={number(beta)}$)"
     if objective == "tc-vae":
         return rf"$\beta$-TC-VAE ($\gamma={number(require(metrics, 'tc_weight'))}$)"
     return latex_escape(objective)
+
+
+def pixel_path_lengths(metrics: dict) -> list:
+    """Per latent, the mean pixel-space path length of its evidence traversals (what names the effect)."""
+    lengths = require(metrics, "traversal_evidence", dict).get("pixel_movement")
+    if not isinstance(lengths, list) or len(lengths) != require(metrics, "k"):
+        raise DataError(f"{metrics['_path']}: expected traversal_evidence.pixel_movement, one number per latent")
+    return lengths
 
 
 def statistic_name(name: str) -> str:
@@ -228,7 +240,7 @@ def statistic_name(name: str) -> str:
 
 
 def dimension_rows(metrics: dict) -> str:
-    """One table row per latent z_k: test KL, the statistic its traversal moves most, and the correlation."""
+    """One row per latent z_k: test KL, pixel path length, the statistic it moves best and its score, r."""
     k = require(metrics, "k")
     kl = require(metrics, "kl_per_dimension", list)
     scores = require(metrics, "traversal_evidence", dict).get("scores")
@@ -236,11 +248,12 @@ def dimension_rows(metrics: dict) -> str:
         raise DataError(f"{metrics['_path']}: expected kl_per_dimension of length k={k} and traversal_evidence.scores")
     truth = metrics.get("spearman_with_truth")
     effect = require(metrics, "effect_dimension")
+    lengths = pixel_path_lengths(metrics)
     rows = []
     for dimension in range(k):
         statistic = max(scores, key=lambda name: scores[name][dimension])
-        cells = [f"$z_{{{dimension}}}$", decimal(kl[dimension], 2), statistic_name(statistic),
-                 decimal(scores[statistic][dimension], 3)]
+        cells = [f"$z_{{{dimension}}}$", decimal(kl[dimension], 2), decimal(lengths[dimension], 1),
+                 statistic_name(statistic), decimal(scores[statistic][dimension], 3)]
         if truth is not None:
             cells.append(decimal(truth[dimension], 3))
         if dimension == effect:  # the dimension the traversals name, in bold
@@ -250,12 +263,15 @@ def dimension_rows(metrics: dict) -> str:
 
 
 def evidence_table(metrics: dict) -> tuple[str, str, str]:
-    """(column spec, header, rows) of the traversal scores: statistics x latents, the winner in bold."""
+    """(column spec, header, rows) of the evidence: pixel path length, then statistics x latents; winners in bold."""
     evidence = require(metrics, "traversal_evidence", dict)
     scores, k = evidence["scores"], require(metrics, "k")
     effect, effect_statistic = require(metrics, "effect_dimension"), require(metrics, "effect_statistic", str)
-    header = "statistic & " + " & ".join(f"$z_{{{dimension}}}$" for dimension in range(k)) + r" \\"
-    rows = []
+    header = " & " + " & ".join(f"$z_{{{dimension}}}$" for dimension in range(k)) + r" \\"
+    lengths = [decimal(length, 1) for length in pixel_path_lengths(metrics)]
+    lengths[effect] = r"\textbf{" + lengths[effect] + "}"
+    rows = ["pixel path length & " + " & ".join(lengths) + r" \\", r"\midrule",
+            r"\multicolumn{" + str(k + 1) + r"}{@{}l}{\emph{score of each statistic}} \\"]
     for name, values in scores.items():
         cells = [decimal(value, 3) for value in values]
         if name == effect_statistic:
@@ -270,6 +286,7 @@ def vae_macros(metrics: dict, prefix: str) -> list[str]:
     truth = metrics.get("spearman_with_truth")
     lines = [
         macro(f"{prefix}Name", objective_name(metrics)),
+        macro(f"{prefix}Decoder", DECODER_NAMES.get(require(metrics, "decoder", str), latex_escape(metrics["decoder"]))),
         macro(f"{prefix}NegElbo", decimal(require(metrics, "test_neg_elbo"), 1)),
         macro(f"{prefix}Reconstruction", decimal(require(metrics, "test_reconstruction"), 1)),
         macro(f"{prefix}KL", decimal(sum(require(metrics, "kl_per_dimension", list)), 2)),
@@ -278,9 +295,9 @@ def vae_macros(metrics: dict, prefix: str) -> list[str]:
         macro(f"{prefix}EffectScore", decimal(require(metrics, "traversal_evidence", dict)["effect_score"], 3)),
         macro(f"{prefix}Beta", number(require(metrics, "beta"))),
         macro(f"{prefix}Seconds", seconds(require(metrics, "seconds"))),
-        macro(f"{prefix}DimensionColumns", "lrlr" + ("r" if truth is not None else "")),
+        macro(f"{prefix}DimensionColumns", "lrrlr" + ("r" if truth is not None else "")),
         macro(f"{prefix}DimensionHeader",
-              " & KL & statistic & score" + (" & $r$" if truth is not None else "") + r" \\"),
+              " & KL & path & statistic & score" + (" & $r$" if truth is not None else "") + r" \\"),
         macro(f"{prefix}DimensionRows", dimension_rows(metrics)),
         macro(f"{prefix}EvidenceColumns", columns),
         macro(f"{prefix}EvidenceHeader", header),
@@ -299,11 +316,15 @@ def vae_macros(metrics: dict, prefix: str) -> list[str]:
     return lines
 
 
-def evidence_setting(metrics: dict, key: str):
+def evidence_setting(metrics: dict, key: str, index: int | None = None):
+    """traversal_evidence[key] (or its item `index`), which must be there."""
     value = require(metrics, "traversal_evidence", dict).get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise DataError(f"{metrics['_path']}: expected traversal_evidence.{key} to be a number, found {value!r}")
-    return value
+    try:
+        if value is None:
+            raise TypeError
+        return value if index is None else value[index]
+    except (TypeError, IndexError, KeyError):
+        raise DataError(f"{metrics['_path']}: expected traversal_evidence.{key} with an item {index}, found {value!r}") from None
 
 
 def truth_summary_rows(vae: dict, plain_vae: dict) -> str:
@@ -334,7 +355,6 @@ def vae_run_macros(metrics: dict, folder: str) -> list[str]:
         macro("VaeSeed", integer(require(metrics, "seed"))),
         macro("VaeBatchSize", integer(require(metrics, "batch_size"))),
         macro("VaeLearningRate", number(require(metrics, "lr"))),
-        macro("VaeTotalSeconds", seconds(require(metrics, "total_seconds"))),
         macro("VaeDevice", latex_escape(require(metrics, "device", str))),
         macro("VaeTrainImages", integer(train["shape"][0])),
         macro("VaeFitImages", integer(train.get("train_rows", train["shape"][0]))),
@@ -343,7 +363,9 @@ def vae_run_macros(metrics: dict, folder: str) -> list[str]:
         macro("VaeTrainHash", latex_escape(str(train["sha256"])[:HASH_DIGITS])),
         macro("VaeTestHash", latex_escape(str(test["sha256"])[:HASH_DIGITS])),
         macro("VaeEvidenceRowsPerDimension", integer(evidence_setting(metrics, "rows_per_dimension"))),
-        macro("VaeEvidenceSpan", number(evidence_setting(metrics, "span"))),
+        macro("VaeEvidenceLowPercent", integer(round(100 * evidence_setting(metrics, "quantiles", 0)))),
+        macro("VaeEvidenceHighPercent", integer(round(100 * evidence_setting(metrics, "quantiles", 1)))),
+        macro("VaeEvidenceSteps", integer(len(evidence_setting(metrics, "positions", 0)))),
     ]
 
 
@@ -401,6 +423,7 @@ def script_macros(speaker_metrics: dict) -> list[str]:
         macro("VaeConvSecond", integer(second)),
         macro("VaeHidden", integer(script_constant(vae_sevens, "HIDDEN_UNITS"))),
         macro("VaeFeatureSide", integer(script_constant(vae_sevens, "FEATURE_SIDE"))),
+        macro("VaeBroadcastUnits", integer(script_constant(vae_sevens, "BROADCAST_UNITS"))),
         macro("VaeTraversalLimit", number(limit)),
         macro("VaeTraversalStep", number(step)),
         macro("VaeTraversalCodes", integer(round(2 * limit / step) + 1)),
@@ -421,8 +444,9 @@ def results_tex(speaker: dict, speaker_folder: str, vae: dict, vae_folder: str, 
     lines += vae_macros(vae, "Vae")
     lines += vae_macros(plain_vae, "PlainVae")
     lines.append(macro("PlainVaeDir", plain_folder))
+    lines.append(macro("PlainVaeDirText", latex_escape(plain_folder)))
     lines.append(macro("VaeTruthSummaryRows", truth_summary_rows(vae, plain_vae)))
-    lines.append(boolean("QuickRun", quick or bool(vae.get("quick", False))))
+    lines.append(boolean("QuickRun", quick or bool(vae.get("quick")) or bool(plain_vae.get("quick"))))
     return "\n".join(lines) + "\n"
 
 
@@ -432,6 +456,8 @@ def main(argv=None) -> None:
                         help="speaker_verification.py's output folder (default results/speaker_verification)")
     parser.add_argument("--vae", type=Path, default=REPO / "results" / "vae_sevens_k3",
                         help="vae_sevens.py's output folder (default results/vae_sevens_k3)")
+    parser.add_argument("--plain-vae", type=Path, default=REPO / "results" / "vae_sevens_k3_plain",
+                        help="vae_sevens.py --plain's output folder (default results/vae_sevens_k3_plain)")
     parser.add_argument("--out", type=Path, default=REPORT_DIR / "generated" / "results.tex",
                         help="file to write (default report/generated/results.tex)")
     parser.add_argument("--tex-dir", type=Path, default=REPORT_DIR,
@@ -442,13 +468,9 @@ def main(argv=None) -> None:
 
     speaker = read_metrics(args.speaker, SPEAKER_FIGURES)
     vae = read_metrics(args.vae, VAE_FIGURES)
-    plain_folder = args.vae / PLAIN_VAE_SUBDIR
-    if vae.get("objective") == "vae" and vae.get("beta") == 1:
-        plain_vae, plain_folder = vae, args.vae  # the default run is itself the plain VAE
-    else:
-        plain_vae = read_metrics(plain_folder, VAE_FIGURES)
+    plain_vae = read_metrics(args.plain_vae, VAE_FIGURES)
     text = results_tex(speaker, tex_path(args.speaker, args.tex_dir), vae, tex_path(args.vae, args.tex_dir),
-                       plain_vae, tex_path(plain_folder, args.tex_dir), args.quick)
+                       plain_vae, tex_path(args.plain_vae, args.tex_dir), args.quick)
     text += "\n".join(script_macros(speaker)) + "\n"
     with atomic_path(args.out) as temporary:
         temporary.write_text(text)

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -43,16 +44,20 @@ def speaker_metrics(**changes) -> dict:
 
 def vae_metrics(objective="tc-vae", truth=(0.1, -0.93, 0.2), **changes) -> dict:
     scores = {"orientation": [0.1, 0.9, 0.05], "centre_x": [0.3, 0.1, 0.02], "ink_mass": [0.01, 0.02, 0.4]}
+    plain = objective == "vae"
     metrics = {
-        "objective": objective, "beta": 1.0, "tc_weight": 6.0 if objective == "tc-vae" else None,
+        "objective": objective, "beta": 1.0, "tc_weight": None if plain else 6.0, "plain_vae": plain,
+        "decoder": "deconvolution" if plain else "broadcast",
         "likelihood": "bernoulli", "k": 3, "test_neg_elbo": 101.25, "test_reconstruction": 90.0,
         "test_kl": 11.25, "kl_per_dimension": [3.0, 5.0, 3.25], "effect_dimension": 1,
         "effect_statistic": "orientation",
-        "traversal_evidence": {"scores": scores, "effect_score": 0.9, "rows_per_dimension": 16, "span": 2.0},
+        "traversal_evidence": {"scores": scores, "effect_score": 0.9, "rows_per_dimension": 16,
+                               "pixel_movement": [20.04, 35.5, 12.0], "quantiles": [0.05, 0.95],
+                               "positions": [list(np.linspace(-1, 1, 11))] * 3},
         "spearman_with_truth": list(truth) if truth is not None else None,
         "best_abs_spearman": max(abs(value) for value in truth) if truth is not None else None,
         "truth_file": "te7_angles.npy" if truth is not None else None,
-        "seed": 0, "epochs": 30, "batch_size": 128, "lr": 0.001, "seconds": 80.2, "total_seconds": 170.9,
+        "seed": 0, "epochs": 30, "batch_size": 128, "lr": 0.001, "seconds": 80.2,
         "device": "cpu", "quick": False,
         "data": {"train": {"shape": [6265, 28, 28], "sha256": "ef" * 32, "train_rows": 5638, "validation_rows": 627},
                  "test": {"shape": [1028, 28, 28], "sha256": "01" * 32}},
@@ -150,17 +155,19 @@ def test_missing_or_non_finite_metric_is_one_error_naming_file_and_key():
 def test_vae_dimension_rows_bold_the_effect_dimension_and_show_the_truth_when_known():
     rows = make_results_tex.dimension_rows(tagged(vae_metrics())).split("\n")
     assert len(rows) == 3
-    assert rows[1].startswith(r"$\boldsymbol{z_{1}}$ & \textbf{5.00} & \textbf{\texttt{orientation}}")
+    assert rows[1].startswith(r"$\boldsymbol{z_{1}}$ & \textbf{5.00} & \textbf{35.5} & \textbf{\texttt{orientation}}")
     assert rows[1].endswith(r"\textbf{$-$0.930} \\")
     assert not rows[0].startswith(r"$\boldsymbol")
-    assert rows[2].split(" & ")[2] == r"\texttt{ink\_mass}"  # the statistic z2's traversals move most
+    assert rows[0].split(" & ")[2] == "20.0"  # pixel path length, one decimal
+    assert rows[2].split(" & ")[3] == r"\texttt{ink\_mass}"  # the statistic with z2's highest score
     without_truth = make_results_tex.dimension_rows(tagged(vae_metrics(truth=None))).split("\n")
-    assert all(row.count("&") == 3 for row in without_truth)
+    assert all(row.count("&") == 4 for row in without_truth)
 
 
 def test_vae_macros_name_the_objective_and_sum_the_kl():
     macros = macros_of(make_results_tex.vae_macros(tagged(vae_metrics()), "Vae"))
     assert macros["VaeName"] == r"$\beta$-TC-VAE ($\gamma=6$)"
+    assert macros["VaeDecoder"] == "spatial broadcast"
     assert macros["VaeNegElbo"] == "101.2"  # 101.25 rounds half to even, as Python's format does
     assert macros["VaeKL"] == "11.25"
     assert macros["VaeEffectDimension"] == "1"
@@ -168,13 +175,18 @@ def test_vae_macros_name_the_objective_and_sum_the_kl():
     assert macros["VaeBestSpearmanDimension"] == "1"
     plain = macros_of(make_results_tex.vae_macros(tagged(vae_metrics("vae")), "PlainVae"))
     assert plain["PlainVaeName"] == "plain VAE"
+    assert plain["PlainVaeDecoder"] == "transposed-convolution"
+    beta_vae = macros_of(make_results_tex.vae_macros(tagged(vae_metrics("vae", beta=4.0, plain_vae=False)), "B"))
+    assert beta_vae["BName"] == r"$\beta$-VAE ($\beta=4$)"
 
 
-def test_evidence_table_has_one_column_per_latent_and_bolds_the_winner():
+def test_evidence_table_has_one_column_per_latent_and_bolds_both_winners():
     columns, header, rows = make_results_tex.evidence_table(tagged(vae_metrics()))
     assert columns == "lrrr"
     assert header.count("&") == 3
-    assert r"\texttt{orientation} & 0.100 & \textbf{0.900} & 0.050 \\" in rows.split("\n")
+    lines = rows.split("\n")
+    assert lines[0] == r"pixel path length & 20.0 & \textbf{35.5} & 12.0 \\"
+    assert r"\texttt{orientation} & 0.100 & \textbf{0.900} & 0.050 \\" in lines
 
 
 # ---------------------------------------------------------------- the whole file
@@ -187,20 +199,20 @@ VAE_FIGURES = make_results_tex.VAE_FIGURES
 def sample_runs(root: Path):
     speaker = write_run(root / "results" / "speaker_verification", speaker_metrics(), SPEAKER_FIGURES)
     vae = write_run(root / "results" / "vae_sevens_k3", vae_metrics(), VAE_FIGURES)
-    write_run(vae / "plain_vae", vae_metrics("vae", truth=(0.5, 0.6, -0.1)), VAE_FIGURES)
-    return speaker, vae
+    plain = write_run(root / "results" / "vae_sevens_k3_plain", vae_metrics("vae", truth=(0.5, 0.6, -0.1)), VAE_FIGURES)
+    return ["--speaker", str(speaker), "--vae", str(vae), "--plain-vae", str(plain)]
 
 
 def test_main_writes_each_macro_once_with_figure_paths_relative_to_the_tex_folder(tmp_path):
-    speaker, vae = sample_runs(tmp_path)
+    runs = sample_runs(tmp_path)
     tex_dir, out = tmp_path / "report", tmp_path / "report" / "generated" / "results.tex"
-    make_results_tex.main(["--speaker", str(speaker), "--vae", str(vae), "--out", str(out), "--tex-dir", str(tex_dir)])
+    make_results_tex.main(runs + ["--out", str(out), "--tex-dir", str(tex_dir)])
     text = out.read_text()
     names = re.findall(r"\\newcommand\{\\([A-Za-z]+)\}", text)
     assert len(names) == len(set(names))
     assert r"\newcommand{\SpeakerTestAccuracy}{93.4\,\%}" in text
     assert r"\newcommand{\SpeakerDir}{../results/speaker_verification}" in text
-    assert r"\newcommand{\PlainVaeDir}{../results/vae_sevens_k3/plain_vae}" in text
+    assert r"\newcommand{\PlainVaeDir}{../results/vae_sevens_k3_plain}" in text
     assert r"\newcommand{\PlainVaeName}{plain VAE}" in text
     assert r"\newif\ifQuickRun\QuickRunfalse" in text
     assert r"\newcommand{\SpeakerTrainFrames}{32}" in text  # 1 + 16180 // 512, the librosa frame count
@@ -208,24 +220,22 @@ def test_main_writes_each_macro_once_with_figure_paths_relative_to_the_tex_folde
 
 
 def test_main_marks_a_quick_build(tmp_path):
-    speaker, vae = sample_runs(tmp_path)
     out = tmp_path / "results.tex"
-    make_results_tex.main(["--speaker", str(speaker), "--vae", str(vae), "--out", str(out), "--quick"])
+    make_results_tex.main(sample_runs(tmp_path) + ["--out", str(out), "--quick"])
     assert r"\newif\ifQuickRun\QuickRuntrue" in out.read_text()
 
 
 def test_missing_figure_or_metrics_is_one_line_exit_2_and_no_output(tmp_path):
-    speaker, vae = sample_runs(tmp_path)
-    (vae / "plain_vae" / "traversal.png").unlink()
+    runs = sample_runs(tmp_path)
+    (tmp_path / "results" / "vae_sevens_k3_plain" / "traversal.png").unlink()
     out = tmp_path / "results.tex"
-    command = [str(REPO / ".venv" / "bin" / "python"), str(REPO / "report" / "make_results_tex.py"),
-               "--speaker", str(speaker), "--vae", str(vae), "--out", str(out)]
+    command = [sys.executable, str(REPO / "report" / "make_results_tex.py"), *runs, "--out", str(out)]
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
-    assert "plain_vae: expected the figures traversal.png" in result.stderr
+    assert "vae_sevens_k3_plain: expected the figures traversal.png" in result.stderr
     assert not out.exists()
-    (speaker / "metrics.json").unlink()
+    (tmp_path / "results" / "speaker_verification" / "metrics.json").unlink()
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 2 and "speaker_verification/metrics.json: file not found" in result.stderr
 
