@@ -403,6 +403,8 @@ def script_macros(speaker_metrics: dict) -> list[str]:
         macro("DataSNRHigh", number(snr_high)),
         macro("SevensAngleLow", number(angle_low)),
         macro("SevensAngleHigh", number(angle_high)),
+        macro("SpeakerUtterancesPerSpeaker", integer(UTTERANCES_PER_SPEAKER)),
+        macro("SpeakerWithinPairs", integer(math.comb(UTTERANCES_PER_SPEAKER, 2))),
         macro("SpeakerNFFT", integer(n_fft)),
         macro("SpeakerHop", integer(hop)),
         macro("SpeakerBins", integer(n_fft // 2 + 1)),
