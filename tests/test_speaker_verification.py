@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import speaker_verification as sv
-from common import speaker_pairs
+from common import run_cli, speaker_pairs
 
 REPO = Path(__file__).resolve().parents[1]
 FIGURES = ("curves.png", "score_histogram.png", "roc.png", "embeddings_pca.png")
@@ -319,20 +319,33 @@ def bad_input_cases(tmp_path):
     return {name: (tmp_path / name, message) for name, (_, message) in cases.items()}
 
 
-@pytest.mark.slow
-def test_bad_input_ends_with_one_clear_line_and_status_2_and_writes_nothing(tmp_path):
+def run_in_process(capsys, *args):
+    """The script's entry point as the command line calls it: status and stderr lines."""
+    with pytest.raises(SystemExit) as stopped:
+        run_cli(lambda: sv.main(list(args)))
+    return stopped.value.code, capsys.readouterr().err.strip().splitlines()
+
+
+def test_bad_input_ends_with_one_clear_line_and_status_2_and_writes_nothing(tmp_path, capsys):
     for name, (folder, message) in bad_input_cases(tmp_path).items():
         out = folder / "out"
-        result = run_script("--quick", "--quiet", "--data-dir", str(folder), "--out", str(out))
-        assert result.returncode == 2, (name, result.stderr)
-        lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (name, result.stderr)
+        status, lines = run_in_process(capsys, "--quick", "--quiet", "--data-dir", str(folder), "--out", str(out))
+        assert status == 2, (name, lines)
+        assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (name, lines)
         assert "trs.pkl" in lines[0]
         assert not out.exists(), name
 
 
-def test_eval_only_without_a_model_is_one_clear_error(tmp_path):
+@pytest.mark.slow
+def test_the_command_line_reports_a_missing_file_without_a_traceback(tmp_path):
+    result = run_script("--quick", "--quiet", "--data-dir", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()] and "trs.pkl: file not found" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_eval_only_without_a_model_is_one_clear_error(tmp_path, capsys):
     data = write_corpus(tmp_path / "data", n_train=6, train_samples=3000, n_test=3, test_samples=3500)
-    result = run_script("--eval-only", "--quiet", "--data-dir", str(data), "--out", str(tmp_path / "nothing"))
-    assert result.returncode == 2 and "model.pt: file not found" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    out = tmp_path / "nothing"
+    status, lines = run_in_process(capsys, "--eval-only", "--quiet", "--data-dir", str(data), "--out", str(out))
+    assert status == 2 and len(lines) == 1 and "model.pt: file not found" in lines[0]
