@@ -90,6 +90,11 @@ def number(value) -> str:
     return signed(f"{value:g}")
 
 
+def threads(count) -> str:
+    """2 -> '2 threads', 1 -> '1 thread'."""
+    return f"{integer(count)} thread{'s' if int(count) != 1 else ''}"
+
+
 def macro(name: str, body: str) -> str:
     if not name.isalpha():
         raise ValueError(f"LaTeX macro names are letters only, got {name!r}")
@@ -193,6 +198,7 @@ def speaker_macros(metrics: dict, folder: str) -> list[str]:
         macro("SpeakerAccuracyGain", decimal(abs(gain), 1)),
         macro("SpeakerAccuracyGainDirection", "above" if gain >= 0 else "below"),
         macro("SpeakerDevice", latex_escape(require(metrics, "device", str))),
+        macro("SpeakerThreads", threads(require(metrics, "threads"))),
         macro("SpeakerFeature", latex_escape(require(metrics, "feature", str))),
         macro("SpeakerModel", latex_escape(require(metrics, "model", str))),
         macro("SpeakerValidationSpeakers", integer(len(require(metrics, "validation_speakers", list)))),
@@ -356,6 +362,7 @@ def vae_run_macros(metrics: dict, folder: str) -> list[str]:
         macro("VaeBatchSize", integer(require(metrics, "batch_size"))),
         macro("VaeLearningRate", number(require(metrics, "lr"))),
         macro("VaeDevice", latex_escape(require(metrics, "device", str))),
+        macro("VaeThreads", threads(require(metrics, "torch_threads"))),
         macro("VaeTrainImages", integer(train["shape"][0])),
         macro("VaeFitImages", integer(train.get("train_rows", train["shape"][0]))),
         macro("VaeValidationImages", integer(train.get("validation_rows", 0))),

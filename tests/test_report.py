@@ -33,7 +33,7 @@ def speaker_metrics(**changes) -> dict:
         "train_accuracy": 0.99, "validation_accuracy": 0.95, "validation_auc": 0.99,
         "chosen_epoch": 17, "epochs": 30, "train_seconds": 123.4, "total_seconds": 150.6, "parameters": 312898,
         "seed": 0, "pairs_per_speaker": 45, "training_speakers": 40, "validation_speakers": list(range(10)),
-        "test_pairs": 1800, "test_all_pairs": 19900, "device": "cpu",
+        "test_pairs": 1800, "test_all_pairs": 19900, "device": "cpu", "threads": 1,
         "feature": "log(1 + |STFT|), n_fft 1024", "model": "Siamese: <e_a, e_b>",
         "data": {"trs.pkl": {"shape": [500, 16180], "sha256": "ab" * 32},
                  "tes.pkl": {"shape": [200, 22631], "sha256": "cd" * 32}},
@@ -58,7 +58,7 @@ def vae_metrics(objective="tc-vae", truth=(0.1, -0.93, 0.2), **changes) -> dict:
         "best_abs_spearman": max(abs(value) for value in truth) if truth is not None else None,
         "truth_file": "te7_angles.npy" if truth is not None else None,
         "seed": 0, "epochs": 30, "batch_size": 128, "lr": 0.001, "seconds": 80.2,
-        "device": "cpu", "quick": False,
+        "device": "cpu", "torch_threads": 2, "quick": False,
         "data": {"train": {"shape": [6265, 28, 28], "sha256": "ef" * 32, "train_rows": 5638, "validation_rows": 627},
                  "test": {"shape": [1028, 28, 28], "sha256": "01" * 32}},
     }
@@ -132,6 +132,7 @@ def test_speaker_macros_are_written_from_the_metrics():
     assert macros["SpeakerTrainSpeakers"] == "50"
     assert macros["SpeakerTestSamples"] == r"22\,631"
     assert macros["SpeakerValidationSpeakers"] == "10"
+    assert macros["SpeakerThreads"] == "1 thread"
     assert macros["SpeakerModel"] == r"Siamese: \textless{}e\_a, e\_b\textgreater{}"
     assert macros["SpeakerDir"] == "../results/speaker_verification"  # a path for \includegraphics: not escaped
     assert macros["SpeakerDirText"] == r"../results/speaker\_verification"
