@@ -53,7 +53,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    summary = {}
+    summary_path = OUT / "summary.json"
+    # --only updates its own rows and keeps the other experiment's from an earlier run.
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     if args.only != "vae":
         summary["speaker_run_1"] = speaker_run("speaker_1", args.seed)
         summary["speaker_run_2"] = speaker_run("speaker_2", args.seed)
@@ -77,8 +79,8 @@ def main() -> None:
             )
             summary[f"vae_{effect}"] = vae_run(f"vae_{effect}", data_dir, args.seed)
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"wrote {OUT / 'summary.json'}")
+    summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"wrote {summary_path}")
 
 
 if __name__ == "__main__":
