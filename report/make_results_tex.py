@@ -302,6 +302,7 @@ def vae_macros(metrics: dict, prefix: str) -> list[str]:
         macro(f"{prefix}Beta", number(require(metrics, "beta"))),
         macro(f"{prefix}Seconds", seconds(require(metrics, "seconds"))),
         macro(f"{prefix}DimensionColumns", "lrrlr" + ("r" if truth is not None else "")),
+        macro(f"{prefix}DimensionColumnCount", integer(5 + (truth is not None))),
         macro(f"{prefix}DimensionHeader",
               " & KL & path & statistic & score" + (" & $r$" if truth is not None else "") + r" \\"),
         macro(f"{prefix}DimensionRows", dimension_rows(metrics)),
