@@ -269,20 +269,19 @@ def dimension_rows(metrics: dict) -> str:
 
 
 def evidence_table(metrics: dict) -> tuple[str, str, str]:
-    """(column spec, header, rows) of the evidence: pixel path length, then statistics x latents; winners in bold."""
+    """(column spec, header, rows) of the evidence: statistics x latents (the winner in bold), then path lengths."""
     evidence = require(metrics, "traversal_evidence", dict)
     scores, k = evidence["scores"], require(metrics, "k")
     effect, effect_statistic = require(metrics, "effect_dimension"), require(metrics, "effect_statistic", str)
     header = " & " + " & ".join(f"$z_{{{dimension}}}$" for dimension in range(k)) + r" \\"
     lengths = [decimal(length, 1) for length in pixel_path_lengths(metrics)]
-    lengths[effect] = r"\textbf{" + lengths[effect] + "}"
-    rows = ["pixel path length & " + " & ".join(lengths) + r" \\", r"\midrule",
-            r"\multicolumn{" + str(k + 1) + r"}{@{}l}{\emph{score of each statistic}} \\"]
+    rows = [r"\multicolumn{" + str(k + 1) + r"}{@{}l}{\emph{score of each statistic}} \\"]
     for name, values in scores.items():
         cells = [decimal(value, 3) for value in values]
         if name == effect_statistic:
             cells[effect] = r"\textbf{" + cells[effect] + "}"
         rows.append(statistic_name(name) + " & " + " & ".join(cells) + r" \\")
+    rows += [r"\midrule", "pixel path length & " + " & ".join(lengths) + r" \\"]
     return "l" + "r" * k, header, "\n".join(rows)
 
 
