@@ -552,8 +552,12 @@ def plot_traversal_stats(stats, positions, evidence, path):
     """Every statistic against z_k for every latent k (thin: one row each, thick: the mean of the rows)."""
     names = list(stats)
     latent_dims = positions.shape[0]
-    figure, axes = new_figure(1, len(names), figsize=(3.0 * len(names), 2.9), squeeze=False)
-    for axis, name in zip(axes[0], names):
+    columns = 3  # a grid, not one long row: legible at the width of a page
+    grid_rows = -(-len(names) // columns)
+    figure, axes = new_figure(grid_rows, columns, figsize=(9.5, 3.0 * grid_rows + 0.6), squeeze=False)
+    for axis in axes.ravel()[len(names) :]:
+        axis.set_visible(False)
+    for axis, name in zip(axes.ravel(), names):
         for k in range(latent_dims):
             rows = stats[name][k]  # (rows, steps)
             for row in rows:
@@ -561,14 +565,15 @@ def plot_traversal_stats(stats, positions, evidence, path):
             axis.plot(positions[k], rows.mean(0), color=f"C{k}", linewidth=2, label=f"z{k}")
         marked = name == evidence["effect_statistic"]
         axis.set_title(f"{name}{'  <- effect' if marked else ''}", fontsize=9, fontweight="bold" if marked else None)
-        axis.set_xlabel("z_k (middle 90% of the training codes)")
+        axis.set_xlabel("z_k (middle 90% of training codes)", fontsize=8)
     axes[0][0].legend(fontsize=7)
     movement = ", ".join(f"z{k} {value:.1f}" for k, value in enumerate(evidence["pixel_movement"]))
     figure.suptitle(
-        f"decoded traversals from real sevens' codes; pixel path length: {movement}; "
+        f"decoded traversals from real sevens' codes; pixel path length: {movement}\n"
         f"effect: z{evidence['effect_dimension']} moves {evidence['effect_statistic']}",
         fontsize=10,
     )
+    figure.tight_layout()
     save_figure(figure, path)
 
 
