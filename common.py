@@ -330,12 +330,32 @@ def equal_error_rate(scores: np.ndarray, labels: np.ndarray):
     return float(eer), float(thresholds[k])
 
 
+def _accuracy_at_each_threshold(scores: np.ndarray, labels: np.ndarray):
+    """(accuracy, threshold) for every ROC threshold: correct = tpr * positives + (1 - fpr) * negatives."""
+    fpr, tpr, thresholds = roc_curve(scores, labels)
+    labels = np.ravel(labels).astype(bool)
+    correct = tpr * labels.sum() + (1 - fpr) * (~labels).sum()
+    return correct / labels.size, thresholds
+
+
 def best_threshold_accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
     """Accuracy at the best threshold (an optimistic figure: the threshold sees the labels)."""
-    fpr, tpr, _ = roc_curve(scores, labels)
-    labels = np.ravel(labels).astype(bool)
-    positives, negatives = labels.sum(), (~labels).sum()
-    return float(np.max(tpr * positives + (1 - fpr) * negatives) / labels.size)
+    accuracy, _ = _accuracy_at_each_threshold(scores, labels)
+    return float(np.max(accuracy))
+
+
+def accuracy_maximising_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The threshold t (predict "same" when score >= t) with the highest accuracy on these pairs.
+
+    Among the ROC's thresholds (the distinct scores), midway to the next lower score so that a
+    new set of scores is not decided by exact ties.
+    """
+    accuracy, thresholds = _accuracy_at_each_threshold(scores, labels)
+    k = int(np.argmax(accuracy))
+    if k == 0:  # nothing accepted: any threshold above the top score
+        return float(thresholds[1]) + 1.0
+    lower = thresholds[k + 1] if k + 1 < len(thresholds) else thresholds[k] - 1.0
+    return float((thresholds[k] + lower) / 2)
 
 
 # ---------------------------------------------------------------- reproducibility, device

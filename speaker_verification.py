@@ -55,6 +55,7 @@ from common import (
     DEFAULT_DATA_DIR,
     UTTERANCES_PER_SPEAKER,
     DataError,
+    accuracy_maximising_threshold,
     best_threshold_accuracy,
     cosine_baseline_scores,
     equal_error_rate,
@@ -424,22 +425,6 @@ def train(args, model, train_features, fitting_rows, validation_pairs, test_feat
 
 
 # ---------------------------------------------------------------- baseline
-
-
-def accuracy_maximising_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
-    """The threshold t (predict "same" when score >= t) with the highest accuracy on these pairs.
-
-    Among the ROC's thresholds (the distinct scores), midway to the next lower score so that a
-    new set of scores is not decided by exact ties.
-    """
-    fpr, tpr, thresholds = roc_curve(scores, labels)
-    labels = np.ravel(labels).astype(bool)
-    correct = tpr * labels.sum() + (1 - fpr) * (~labels).sum()
-    k = int(np.argmax(correct))
-    if k == 0:  # nothing accepted: any threshold above the top score
-        return float(thresholds[1]) + 1.0
-    lower = thresholds[k + 1] if k + 1 < len(thresholds) else thresholds[k] - 1.0
-    return float((thresholds[k] + lower) / 2)
 
 
 def baseline_report(train_signals, validation_rows, pairs: dict, test_signals) -> dict:
