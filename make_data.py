@@ -528,14 +528,21 @@ def main() -> None:
         print(f"wrote {path}")
 
 
+def keep_existing(path: Path, force: bool) -> bool:
+    """A user's file is never overwritten without --force; say so when it is kept."""
+    if path.exists() and not force:
+        print(f"kept {path} (exists; --force to rewrite)")
+        return True
+    return False
+
+
 def write_sevens(args, written: list) -> None:
     sevens = load_mnist_sevens()
     truth_name = "angles" if args.sevens_effect == "rotation" else "effect"
     for split, prefix in (("train", "tr7"), ("test", "te7")):
         pickle_path = args.out / f"{prefix}.pkl"
         truth_path = args.out / f"{prefix}_{truth_name}.npy"
-        if pickle_path.exists() and not args.force:
-            print(f"kept {pickle_path} (exists; --force to rewrite)")
+        if keep_existing(pickle_path, args.force):
             continue
         # One generator per split, so train and test do not depend on each other's sizes.
         rng = np.random.default_rng([args.seed, 7, 0 if split == "train" else 1])
@@ -548,8 +555,7 @@ def write_sevens(args, written: list) -> None:
 def write_speech(args, written: list) -> None:
     for prefix, split, n_speakers, n_samples in SPEECH_SPLITS:
         pickle_path = args.out / f"{prefix}.pkl"
-        if pickle_path.exists() and not args.force:
-            print(f"kept {pickle_path} (exists; --force to rewrite)")
+        if keep_existing(pickle_path, args.force):
             continue
         with tqdm(total=n_speakers, desc=f"{prefix} speakers", disable=args.quiet) as progress:
             signals, _ = speech_corpus(n_speakers, UTTERANCES_PER_SPEAKER, n_samples, args.seed, split, progress)
