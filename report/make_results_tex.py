@@ -229,7 +229,7 @@ def objective_name(metrics: dict) -> str:
     if objective == "vae":
         return rf"$\beta$-VAE ($\beta={number(beta)}$)"
     if objective == "tc-vae":
-        return rf"$\beta$-TC-VAE ($\gamma={number(require(metrics, 'tc_weight'))}$)"
+        return rf"$\beta$-TC-VAE ($\beta={number(beta)}$, $\gamma={number(require(metrics, 'tc_weight'))}$)"
     return latex_escape(objective)
 
 
@@ -299,6 +299,8 @@ def vae_macros(metrics: dict, prefix: str) -> list[str]:
         macro(f"{prefix}EffectStatistic", statistic_name(require(metrics, "effect_statistic", str))),
         macro(f"{prefix}EffectScore", decimal(require(metrics, "traversal_evidence", dict)["effect_score"], 3)),
         macro(f"{prefix}Beta", number(require(metrics, "beta"))),
+        # Without a total-correlation term the objective is gamma = 1.
+        macro(f"{prefix}TcWeight", number(metrics["tc_weight"] if metrics.get("tc_weight") is not None else 1)),
         macro(f"{prefix}Seconds", seconds(require(metrics, "seconds"))),
         macro(f"{prefix}DimensionColumns", "lrrlr" + ("r" if truth is not None else "")),
         macro(f"{prefix}DimensionColumnCount", integer(5 + (truth is not None))),
@@ -433,6 +435,7 @@ def script_macros(speaker_metrics: dict) -> list[str]:
         macro("VaeHidden", integer(script_constant(vae_sevens, "HIDDEN_UNITS"))),
         macro("VaeFeatureSide", integer(script_constant(vae_sevens, "FEATURE_SIDE"))),
         macro("VaeBroadcastUnits", integer(script_constant(vae_sevens, "BROADCAST_UNITS"))),
+        macro("VaeBroadcastSide", integer(script_constant(vae_sevens, "BROADCAST_SIDE"))),
         macro("VaeTraversalLimit", number(limit)),
         macro("VaeTraversalStep", number(step)),
         macro("VaeTraversalCodes", integer(round(2 * limit / step) + 1)),

@@ -46,7 +46,7 @@ def vae_metrics(objective="tc-vae", truth=(0.1, -0.93, 0.2), **changes) -> dict:
     scores = {"orientation": [0.1, 0.9, 0.05], "centre_x": [0.3, 0.1, 0.02], "ink_mass": [0.01, 0.02, 0.4]}
     plain = objective == "vae"
     metrics = {
-        "objective": objective, "beta": 1.0, "tc_weight": None if plain else 6.0, "plain_vae": plain,
+        "objective": objective, "beta": 1.0 if plain else 2.0, "tc_weight": None if plain else 6.0, "plain_vae": plain,
         "decoder": "deconvolution" if plain else "broadcast",
         "likelihood": "bernoulli", "k": 3, "test_neg_elbo": 101.25, "test_reconstruction": 90.0,
         "test_kl": 11.25, "kl_per_dimension": [3.0, 5.0, 3.25], "effect_dimension": 1,
@@ -167,7 +167,8 @@ def test_vae_dimension_rows_bold_the_effect_dimension_and_show_the_truth_when_kn
 
 def test_vae_macros_name_the_objective_and_sum_the_kl():
     macros = macros_of(make_results_tex.vae_macros(tagged(vae_metrics()), "Vae"))
-    assert macros["VaeName"] == r"$\beta$-TC-VAE ($\gamma=6$)"
+    assert macros["VaeName"] == r"$\beta$-TC-VAE ($\beta=2$, $\gamma=6$)"
+    assert macros["VaeBeta"] == "2" and macros["VaeTcWeight"] == "6"
     assert macros["VaeDecoder"] == "spatial broadcast"
     assert macros["VaeNegElbo"] == "101.2"  # 101.25 rounds half to even, as Python's format does
     assert macros["VaeKL"] == "11.25"
@@ -177,6 +178,7 @@ def test_vae_macros_name_the_objective_and_sum_the_kl():
     plain = macros_of(make_results_tex.vae_macros(tagged(vae_metrics("vae")), "PlainVae"))
     assert plain["PlainVaeName"] == "plain VAE"
     assert plain["PlainVaeDecoder"] == "transposed-convolution"
+    assert plain["PlainVaeBeta"] == "1" and plain["PlainVaeTcWeight"] == "1"  # no TC term: gamma = 1
     beta_vae = macros_of(make_results_tex.vae_macros(tagged(vae_metrics("vae", beta=4.0, plain_vae=False)), "B"))
     assert beta_vae["BName"] == r"$\beta$-VAE ($\beta=4$)"
 

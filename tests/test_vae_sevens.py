@@ -254,6 +254,25 @@ def run_in_process(capsys, *arguments):
     return subprocess.CompletedProcess(arguments, status, captured.out, captured.err)
 
 
+@pytest.mark.parametrize("decoder", ["broadcast", "deconvolution"])
+def test_both_decoders_turn_codes_into_28_by_28_logits_with_gradients_to_every_latent(decoder):
+    model = vae.ConvVAE(3, decoder)
+    codes = torch.randn(5, 3, requires_grad=True)
+    logits = model.decode(codes)
+    assert logits.shape == (5, 28, 28)
+    logits.sum().backward()
+    assert torch.all(codes.grad.abs() > 0)
+
+
+def test_broadcast_decoder_gives_each_cell_its_own_coordinates():
+    decoder = vae.SpatialBroadcastDecoder(3)
+    side = vae.BROADCAST_SIDE
+    grid = decoder.coordinates.reshape(side, side, 2)  # (row, column, (x, y))
+    np.testing.assert_allclose(grid[0, :, 0].numpy(), np.linspace(-1, 1, side), atol=1e-6)  # x along a row
+    np.testing.assert_allclose(grid[:, 0, 1].numpy(), np.linspace(-1, 1, side), atol=1e-6)  # y down a column
+    assert torch.all(grid[:, :, 0] == grid[0:1, :, 0]) and torch.all(grid[:, :, 1] == grid[:, 0:1, 1])
+
+
 EXPECTED_OUTPUTS = ["metrics.json", "test_latents.npz", "model.pt", "traversal.png", "traversal_rows.png",
                     "traversal_stats.png", "samples.png", "reconstructions.png", "curves.png"]
 
@@ -270,6 +289,7 @@ def test_quick_run_writes_every_output_and_repeats_exactly(tmp_path):
         assert (tmp_path / "a" / name).is_file(), name
     first = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert first["objective"] == "tc-vae" and not first["plain_vae"]
+    assert first["decoder"] == "broadcast" and first["beta"] == vae.DEFAULT_BETA
     assert len(first["spearman_with_truth"]) == 2 and first["truth_file"] == "te7_angles.npy"
     assert first["effect_statistic"] in vae.STATISTICS and 0 <= first["effect_dimension"] < 2
     latents = np.load(tmp_path / "a" / "test_latents.npz")
