@@ -13,13 +13,16 @@ import functools
 import hashlib
 import io
 import json
+import math
 import os
 import pickle
 import random
 import sys
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import numpy as np
 import scipy.fft
@@ -72,10 +75,104 @@ def stft_frame_count(n_samples: int, n_fft: int = 1024, hop: int = 512, conventi
     return 1 + -(-(padded_length - n_fft) // hop)  # ceil: the last partial frame is zero-padded
 
 
+def _available_cores() -> int:
+    """Cores this process may run on (a `taskset` pin counts), not all the machine has."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 @functools.lru_cache(maxsize=None)
 def _thread_pool(n_threads: int) -> ThreadPoolExecutor:
     """One long-lived pool per size: starting threads on every call costs more than small FFTs."""
     return ThreadPoolExecutor(n_threads)  # NumPy and scipy.fft release the GIL
+
+
+class _FramePiece(NamedTuple):
+    """Frames first_frame..end_frame-1 of every row; frames_of(first_row, end_row, first, end)
+    gives the piece's frames first..end-1 of those rows, (rows, end - first, n_fft)."""
+
+    first_frame: int
+    end_frame: int
+    frames_of: Callable[[int, int, int, int], np.ndarray]
+
+
+def _frame_pieces(rows: np.ndarray, n_fft: int, hop: int, n_frames: int, convention: str) -> list:
+    """All frames of all rows (B, N) as up to three pieces: head, interior, tail.
+
+    Frame t covers signal samples i = t * hop - n_fft//2 + n, n = 0..n_fft-1. The interior frames
+    (every i inside the signal) are a strided view of the input itself: the bulk of the signal is
+    never copied or padded. Only the few head and tail frames that reach into the padding are
+    gathered, through a precomputed sample index: reflected about the first or last sample for
+    librosa (one reflection suffices since N > n_fft//2), zero outside the signal for scipy.
+    """
+    half = n_fft // 2
+    first_inner = min(n_frames, -(-half // hop))  # ceil(half / hop): the first frame with i >= 0
+    end_inner = min(n_frames, max(first_inner, (rows.shape[-1] - n_fft + half) // hop + 1))
+    pieces = [_FramePiece(0, first_inner, _edge_frames(rows, 0, first_inner, n_fft, hop, convention))]
+    if end_inner > first_inner:
+        inner_rows = rows[:, first_inner * hop - half :]
+        inner = np.lib.stride_tricks.sliding_window_view(inner_rows, n_fft, axis=-1)[:, ::hop]  # (B, >= k, n_fft)
+
+        def inner_frames(first_row: int, end_row: int, first: int, end: int) -> np.ndarray:
+            return inner[first_row:end_row, first:end]
+
+        pieces.append(_FramePiece(first_inner, end_inner, inner_frames))
+    pieces.append(_FramePiece(end_inner, n_frames, _edge_frames(rows, end_inner, n_frames, n_fft, hop, convention)))
+    return [piece for piece in pieces if piece.end_frame > piece.first_frame]
+
+
+def _edge_frames(rows: np.ndarray, first_frame: int, end_frame: int, n_fft: int, hop: int, convention: str):
+    """frames_of for frames that reach into the padding: a gather through a (k, n_fft) sample index."""
+    n_samples = rows.shape[-1]
+    index = np.arange(first_frame, end_frame)[:, None] * hop - n_fft // 2 + np.arange(n_fft)
+    inside = (index >= 0) & (index < n_samples)
+    if convention == "librosa":
+        index = np.abs(index)
+        index = np.where(index >= n_samples, 2 * (n_samples - 1) - index, index)
+    else:
+        index = np.clip(index, 0, n_samples - 1)  # any sample: `inside` zeroes these below
+
+    def frames_of(first_row: int, end_row: int, first: int, end: int) -> np.ndarray:
+        frames = np.take(rows[first_row:end_row], index[first:end], axis=1)
+        return frames if convention == "librosa" else np.where(inside[first:end], frames, 0)
+
+    return frames_of
+
+
+def _tiles(pieces: list, n_rows: int, frames_per_tile: int) -> list:
+    """(piece, first_row, end_row, first, end) tiles of at most `frames_per_tile` frames of one
+    piece: several whole rows when the piece is short, runs of frames of one row when it is long."""
+    tiles = []
+    for piece in pieces:
+        n_frames = piece.end_frame - piece.first_frame
+        if n_frames <= frames_per_tile:
+            rows_per_tile = frames_per_tile // n_frames
+            tiles += [
+                (piece, r, min(r + rows_per_tile, n_rows), 0, n_frames) for r in range(0, n_rows, rows_per_tile)
+            ]
+        else:
+            tiles += [
+                (piece, r, r + 1, t, min(t + frames_per_tile, n_frames))
+                for r in range(n_rows)
+                for t in range(0, n_frames, frames_per_tile)
+            ]
+    return tiles
+
+
+def _transform_tiles(next_tile, window: np.ndarray, spectrum: np.ndarray, scratch: np.ndarray) -> None:
+    """Until next_tile() gives None: window the tile's frames into `scratch` (a flat buffer that
+    stays in cache) and write their FFT into `spectrum` (B, T, F)."""
+    while (tile := next_tile()) is not None:
+        piece, first_row, end_row, first, end = tile
+        shape = (end_row - first_row, end - first, window.size)
+        windowed = scratch[: math.prod(shape)].reshape(shape)
+        np.multiply(piece.frames_of(first_row, end_row, first, end), window, out=windowed)
+        frames = slice(piece.first_frame + first, piece.first_frame + end)
+        spectrum[first_row:end_row, frames] = scipy.fft.rfft(windowed, axis=-1, workers=1)
+
+
+_FRAME_SAMPLES_PER_TILE = 1 << 17  # 512 KB of float32 frames (+ ~0.5 MB of spectrum): fits in L2
 
 
 def stft(x: np.ndarray, n_fft: int = 1024, hop: int = 512, convention: str = "librosa", workers: int = -1) -> np.ndarray:
@@ -92,50 +189,54 @@ def stft(x: np.ndarray, n_fft: int = 1024, hop: int = 512, convention: str = "li
       boundary='zeros', padded=True)`: n_fft//2 zeros on each side, then zeros at the end so the
       last frame is complete, T = 1 + ceil(N // hop); scale = 1 / sum(w).
 
-    float32 in gives complex64 out (float64 gives complex128). Rows are processed in small chunks
-    on `workers` threads (-1: all cores): per chunk the frames are a strided view of the padded
-    rows (no copy) and the windowed frames stay in cache for the FFT.
+    float32 in gives complex64 out (float64 gives complex128). How: frames inside the signal are
+    strided views of the input (only the few edge frames are gathered from a padded index); tiles
+    of <= 512 KB of frames are windowed into a per-thread scratch buffer that stays in cache and go
+    through scipy's real FFT; `workers` threads (-1: the cores this process may use) take tiles
+    in turn. Each output value is computed the same way whatever the tiling or thread count.
     """
     x = np.asarray(x)
     if x.ndim not in (1, 2):
         raise ValueError(f"stft expects a signal (N,) or a batch (B, N), got shape {x.shape}")
     if convention not in ("librosa", "scipy"):
         raise ValueError(f"unknown STFT convention {convention!r}: use 'librosa' or 'scipy'")
+    if n_fft < 1 or hop < 1:
+        raise ValueError(f"n_fft and hop must be positive, got n_fft={n_fft}, hop={hop}")
+    if x.shape[-1] == 0:
+        raise ValueError("stft needs at least one sample per signal, got an empty signal")
     real_dtype = np.float64 if x.dtype == np.float64 else np.float32
     complex_dtype = np.complex128 if real_dtype == np.float64 else np.complex64
-    batch = x.reshape(-1, x.shape[-1])
-    n_rows, n_samples = batch.shape
-    half = n_fft // 2
-    if convention == "librosa" and n_samples <= half:
-        raise ValueError(f"reflect padding needs more than n_fft//2 = {half} samples, got {n_samples}")
+    rows = x.reshape(-1, x.shape[-1]).astype(real_dtype, copy=False)  # (B, N)
+    n_rows, n_samples = rows.shape
+    if convention == "librosa" and n_samples <= n_fft // 2:
+        raise ValueError(f"reflect padding needs more than n_fft//2 = {n_fft // 2} samples, got {n_samples}")
 
     n_frames = stft_frame_count(n_samples, n_fft, hop, convention)
-    padded_length = max((n_frames - 1) * hop + n_fft, n_samples + 2 * half)
     window = hann_window(n_fft, np.float64)
     if convention == "scipy":
         window = window / window.sum()
     window = window.astype(real_dtype)
+    pieces = _frame_pieces(rows, n_fft, hop, n_frames, convention)
     spectrum = np.empty((n_rows, n_frames, n_fft // 2 + 1), dtype=complex_dtype)  # (B, T, F)
 
-    def transform_rows(first: int, last: int) -> None:
-        rows = batch[first:last].astype(real_dtype, copy=False)
-        padded = np.zeros((last - first, padded_length), dtype=real_dtype)
-        padded[:, half : half + n_samples] = rows
-        if convention == "librosa":  # reflect about the first and last samples (not repeating them)
-            padded[:, :half] = rows[:, half:0:-1]
-            padded[:, half + n_samples :] = rows[:, -2 : -half - 2 : -1]
-        frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft, axis=-1)[:, ::hop]  # view
-        windowed = frames * window  # (rows, T, n_fft)
-        spectrum[first:last] = scipy.fft.rfft(windowed, axis=-1, workers=1, overwrite_x=True)
+    frames_per_tile = max(1, _FRAME_SAMPLES_PER_TILE // n_fft)
+    tiles = _tiles(pieces, n_rows, frames_per_tile)
+    tiles_of_work = n_rows * n_frames // frames_per_tile  # a thread pays off only with a tile or more to do
+    n_threads = max(1, min(tiles_of_work, _available_cores() if workers == -1 else workers))
+    # Threads take the next tile as they finish one, so a slower core (shared VM) does fewer.
+    tile_iterator, tile_lock = iter(tiles), threading.Lock()
 
-    rows_per_chunk = max(1, (1 << 17) // (n_frames * n_fft))  # about 512 KB of float32 frames
-    chunks = [(first, min(first + rows_per_chunk, n_rows)) for first in range(0, n_rows, rows_per_chunk)]
-    n_threads = min(len(chunks), (os.cpu_count() or 1) if workers == -1 else max(1, workers))
+    def next_tile():
+        with tile_lock:
+            return next(tile_iterator, None)
+
+    def transform() -> None:
+        _transform_tiles(next_tile, window, spectrum, np.empty(frames_per_tile * n_fft, dtype=real_dtype))
+
     if n_threads == 1:
-        for first, last in chunks:
-            transform_rows(first, last)
+        transform()
     else:
-        list(_thread_pool(n_threads).map(lambda chunk: transform_rows(*chunk), chunks))
+        list(_thread_pool(n_threads).map(lambda _: transform(), range(n_threads)))
     return np.swapaxes(spectrum, -1, -2).reshape(*x.shape[:-1], n_fft // 2 + 1, n_frames)
 
 

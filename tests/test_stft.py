@@ -5,6 +5,7 @@ import pytest
 import scipy.signal
 import torch
 
+import common
 from common import hann_window, log_magnitude, stft, stft_frame_count
 
 
@@ -134,6 +135,56 @@ def test_batched_rows_equal_one_at_a_time():
         np.testing.assert_array_equal(batched[row], stft(x[row], 256, 100, workers=1))
 
 
+def direct_stft(x, n_fft, hop, convention):
+    """Textbook STFT of one float64 signal: pad it whole, cut the frames one by one, window, FFT."""
+    half = n_fft // 2
+    if convention == "librosa":
+        padded = np.pad(x, half, mode="reflect")
+    else:  # zeros, then more zeros until the last frame is complete
+        padded = np.pad(x, half)
+        missing = n_fft - len(padded) if len(padded) < n_fft else -(len(padded) - n_fft) % hop
+        padded = np.pad(padded, (0, missing))
+    window = scipy.signal.get_window("hann", n_fft)
+    frames = np.stack([padded[start : start + n_fft] for start in range(0, len(padded) - n_fft + 1, hop)])
+    spectrum = np.fft.rfft(frames * window, axis=-1).T  # (F, T)
+    return spectrum / window.sum() if convention == "scipy" else spectrum
+
+
+EDGE_CASES = [  # (n_fft, hop, length): where frames reach into the padding or skip samples
+    (64, 16, 40),  # shorter than a frame: every frame is an edge frame
+    (64, 16, 33),  # the shortest signal reflect padding allows, n_fft//2 + 1
+    (65, 7, 50),  # odd n_fft, shorter than a frame
+    (64, 100, 50),  # hop longer than the frame and the signal
+    (64, 48, 500),  # hop > n_fft/2 and not dividing n_fft
+    (64, 64, 500),  # hop = n_fft: frames touch without overlapping
+    (63, 200, 1000),  # hop > n_fft: samples between frames are skipped
+    (8, 12, 50),  # hop > n_fft: the last scipy frame lies wholly in the zero padding
+    (1024, 512, 1500),  # the homework frame: a single interior frame
+]
+
+
+@pytest.mark.parametrize("convention", ["librosa", "scipy"])
+@pytest.mark.parametrize("n_fft,hop,length", EDGE_CASES)
+def test_short_signals_and_long_hops_match_a_textbook_stft(convention, n_fft, hop, length):
+    x = np.random.default_rng(length).standard_normal((3, length))
+    ours = stft(x, n_fft, hop, convention=convention)
+    for row in range(3):
+        reference = direct_stft(x[row], n_fft, hop, convention)
+        assert ours[row].shape == reference.shape
+        assert np.max(np.abs(ours[row] - reference)) <= 1e-10 * max(1.0, np.max(np.abs(reference)))
+
+
+@pytest.mark.parametrize("convention", ["librosa", "scipy"])
+@pytest.mark.parametrize("frame_samples_per_tile", [1, 3 * 64, 1 << 20])
+def test_tiles_and_threads_do_not_change_a_single_bit(monkeypatch, convention, frame_samples_per_tile):
+    """Tiles of one frame, of runs of 3 frames within a row, of all rows; 1 to 3 threads."""
+    x = np.random.default_rng(7).standard_normal((5, 3001)).astype(np.float32)
+    expected = stft(x, 64, 20, convention=convention)
+    monkeypatch.setattr(common, "_FRAME_SAMPLES_PER_TILE", frame_samples_per_tile)
+    for workers in (1, 2, 3):
+        np.testing.assert_array_equal(stft(x, 64, 20, convention=convention, workers=workers), expected)
+
+
 def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="signal"):
         stft(np.zeros((2, 2, 100)))
@@ -141,3 +192,7 @@ def test_bad_arguments_raise():
         stft(np.zeros(2048), convention="matlab")
     with pytest.raises(ValueError, match="reflect"):
         stft(np.zeros(100), n_fft=1024)
+    with pytest.raises(ValueError, match="empty"):
+        stft(np.zeros((2, 0)), convention="scipy")
+    with pytest.raises(ValueError, match="positive"):
+        stft(np.zeros(2048), hop=0)
