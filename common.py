@@ -187,7 +187,7 @@ def stft(x: np.ndarray, n_fft: int = 1024, hop: int = 512, convention: str = "li
       T = 1 + N // hop for even n_fft; scale = 1.
     - "scipy": reproduces `scipy.signal.stft(x, window='hann', nperseg=n_fft, noverlap=n_fft-hop,
       boundary='zeros', padded=True)`: n_fft//2 zeros on each side, then zeros at the end so the
-      last frame is complete, T = 1 + ceil(N // hop); scale = 1 / sum(w).
+      last frame is complete, T = 1 + ceil(N / hop) for even n_fft; scale = 1 / sum(w).
 
     float32 in gives complex64 out (float64 gives complex128). How: frames inside the signal are
     strided views of the input (only the few edge frames are gathered from a padded index); tiles
