@@ -290,6 +290,7 @@ def test_quick_run_writes_every_output_and_repeats_exactly(tmp_path):
     first = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert first["objective"] == "tc-vae" and not first["plain_vae"]
     assert first["decoder"] == "broadcast" and first["beta"] == vae.DEFAULT_BETA
+    assert first["torch_threads"] == vae.DEFAULT_THREADS
     assert len(first["spearman_with_truth"]) == 2 and first["truth_file"] == "te7_angles.npy"
     assert first["effect_statistic"] in vae.STATISTICS and 0 <= first["effect_dimension"] < 2
     latents = np.load(tmp_path / "a" / "test_latents.npz")
@@ -331,6 +332,13 @@ def test_latent_count_outside_one_to_five_is_one_clear_error(tmp_path, capsys, k
     write_sevens(tmp_path, n_train=4, n_test=2)
     finished = run_in_process(capsys, "--k", k, "--data-dir", str(tmp_path), "--out", str(tmp_path / "out"))
     assert_one_line_error(finished, f"--k {k}")
+    assert not (tmp_path / "out").exists()
+
+
+def test_negative_thread_count_is_one_clear_error(tmp_path, capsys):
+    write_sevens(tmp_path, n_train=4, n_test=2)
+    finished = run_in_process(capsys, "--threads", "-1", "--data-dir", str(tmp_path), "--out", str(tmp_path / "out"))
+    assert_one_line_error(finished, "--threads >= 0")
     assert not (tmp_path / "out").exists()
 
 
