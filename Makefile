@@ -24,7 +24,7 @@ $(DATA_FILES) &: | $(SETUP)
 test: $(SETUP)
 	$(PYTHON) -m pytest -q
 
-# About 10 minutes on 2 cores (measured: speaker 2 min, VAE 7 min); run it on a quiet machine.
+# About 13 minutes (measured: speaker 2 min, VAE 11 min); run it on a quiet machine.
 bench: $(SETUP) $(DATA_FILES)
 	$(PYTHON) bench/stft_speed.py
 	$(PYTHON) bench/experiments.py
