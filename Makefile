@@ -31,6 +31,7 @@ bench: $(SETUP) $(DATA_FILES)
 
 clean:
 	rm -rf results results-quick report/generated report/report.pdf
+	rm -f $(addprefix report/report.,aux log out fls fdb_latexmk toc)
 
 # ---------------------------------------------------------------- report (issue 5)
 # make report          default runs into results/, then report/report.pdf

@@ -477,13 +477,20 @@ def plot_curves(history: dict, chosen_epoch: int, path: Path) -> None:
 
 
 def plot_score_histogram(probabilities: np.ndarray, same: np.ndarray, path: Path) -> None:
+    """Outlined histograms on a log axis: filled bars drawn over each other hide the few errors."""
     figure, axes = new_figure(figsize=(6, 3.8))
     bins = np.linspace(0, 1, 41)
-    axes.hist(probabilities[same > 0.5], bins=bins, alpha=0.6, label="same speaker")
-    axes.hist(probabilities[same < 0.5], bins=bins, alpha=0.6, label="different speakers")
+    positives, negatives = probabilities[same > 0.5], probabilities[same < 0.5]
+    missed = int(np.sum(positives < DECISION_THRESHOLD))
+    accepted = int(np.sum(negatives >= DECISION_THRESHOLD))
+    axes.hist(positives, bins=bins, histtype="step", linewidth=1.5,
+              label=f"same speaker ({missed} of {len(positives)} below the threshold)")
+    axes.hist(negatives, bins=bins, histtype="step", linewidth=1.5,
+              label=f"different speakers ({accepted} of {len(negatives)} at or above)")
     axes.axvline(DECISION_THRESHOLD, color="black", linestyle="--", label=f"threshold {DECISION_THRESHOLD}")
-    axes.set(xlabel="p(same)", ylabel="test pairs", title="test pair scores")
-    axes.legend()
+    axes.set_yscale("log")
+    axes.set(xlabel="p(same)", ylabel="test pairs (log scale)", title="test pair scores")
+    axes.legend(fontsize=8)
     save_figure(figure, path)
 
 
