@@ -53,6 +53,7 @@ from tqdm import tqdm
 
 from common import (
     DEFAULT_DATA_DIR,
+    DEFAULT_TORCH_THREADS,
     UTTERANCES_PER_SPEAKER,
     DataError,
     accuracy_maximising_threshold,
@@ -69,6 +70,7 @@ from common import (
     save_figure,
     save_torch,
     seed_everything,
+    set_torch_threads,
     sha256_file,
     speaker_pairs,
     stft,
@@ -104,10 +106,7 @@ DEFAULTS = dict(
     initial_scale=10.0,  # GE2E's starting (w, c) = (10, -5) (Wan et al., 2018): p = 1/2 at cosine 1/2
     initial_bias=-5.0,
     shortest_crop=0.5,  # training windows of 50-100% of the training utterances' frames
-    # Minibatches are small (about 55 utterances): on an idle 2-core CPU a second thread saved 20%
-    # of an epoch, but when another process held a core it made epochs 15x slower (the threads wait
-    # for each other at every operation). One thread also makes the numbers independent of the core count.
-    threads=1,
+    threads=DEFAULT_TORCH_THREADS,  # why one thread: see common.py
 )
 CALIBRATION_LR_FACTOR = 10  # the scalar scale w and bias c learn this much faster than the encoder
 QUICK = dict(epochs=2, pairs=10)  # seconds, for CI and the slow CLI test; not the report's numbers
@@ -549,8 +548,7 @@ def main(argv=None) -> None:
     started = time.perf_counter()
     args = parse_args(argv)
     device = pick_device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_torch_threads(args.threads)
     model_path = args.out / "model.pt"
     if args.eval_only:  # the saved run's seed, L and split rebuild its validation speakers and pairs
         model, training = load_model(model_path, device)

@@ -59,6 +59,7 @@ from tqdm import tqdm
 
 from common import (
     DEFAULT_DATA_DIR,
+    DEFAULT_TORCH_THREADS,
     DataError,
     atomic_path,
     load_array,
@@ -69,6 +70,7 @@ from common import (
     save_figure,
     save_torch,
     seed_everything,
+    set_torch_threads,
     sha256_file,
     write_json,
 )
@@ -90,11 +92,6 @@ DEFAULT_BATCH = 128
 DEFAULT_LR = 1e-3
 DEFAULT_TC_WEIGHT = 6.0
 DEFAULT_BETA = 2.0
-# One torch thread: on an idle 2-core CPU two threads save about a quarter of the run, but when another
-# process holds a core they make each epoch about 40x slower (measured: 120 s instead of 3 s; the
-# threads wait for each other at every operation). One thread also makes the numbers independent
-# of the core count.
-DEFAULT_THREADS = 1
 VALIDATION_FRACTION = 0.1  # of tr7, held out for the validation curve
 
 # Traversals, as the homework describes them.
@@ -744,8 +741,9 @@ def parse_arguments(argv=None):
     parser.add_argument("--lr", type=float, default=DEFAULT_LR, help=f"Adam learning rate (default {DEFAULT_LR:g})")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
-    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
-                        help=f"CPU threads for torch (default {DEFAULT_THREADS}; 0: torch's default, all cores)")
+    parser.add_argument("--threads", type=int, default=DEFAULT_TORCH_THREADS,
+                        help=f"CPU threads for torch (default {DEFAULT_TORCH_THREADS}, see common.py; "
+                             "0: torch's default, all cores)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="folder with tr7.pkl, te7.pkl")
     parser.add_argument("--out", type=Path, help="output folder (default results/vae_sevens_k{K}/)")
     parser.add_argument("--quick", action="store_true",
@@ -777,8 +775,7 @@ def main(argv=None) -> None:
     args = parse_arguments(argv)
     started = time.perf_counter()
     device = pick_device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_torch_threads(args.threads)
     train_all, test, truths = load_sevens(args.data_dir)
     rng = np.random.default_rng(args.seed)
     train_rows, validation_rows = split_validation(len(train_all), rng)

@@ -290,7 +290,7 @@ def test_quick_run_writes_every_output_and_repeats_exactly(tmp_path):
     first = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert first["objective"] == "tc-vae" and not first["plain_vae"]
     assert first["decoder"] == "broadcast" and first["beta"] == vae.DEFAULT_BETA
-    assert first["torch_threads"] == vae.DEFAULT_THREADS
+    assert first["torch_threads"] == vae.DEFAULT_TORCH_THREADS
     assert len(first["spearman_with_truth"]) == 2 and first["truth_file"] == "te7_angles.npy"
     assert first["effect_statistic"] in vae.STATISTICS and 0 <= first["effect_dimension"] < 2
     latents = np.load(tmp_path / "a" / "test_latents.npz")
