@@ -615,19 +615,19 @@ def run_experiment(config, train_images, validation_images, test_images, data_st
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     history = []
     progress = tqdm(range(1, config.epochs + 1), desc=config.objective, disable=config.quiet, unit="epoch")
+    latest = {}  # the last epoch's evaluations: the final model's, needed again below
     for epoch in progress:
         train_terms = train_epoch(model, optimiser, train_images, config, generator)
         entry = {"epoch": epoch, "train": train_terms}
         for split, images in (("validation", validation_images), ("test", test_images)):
-            result = evaluate(model, images, config.likelihood, config.eval_batch, config.seed + 1)
+            result = latest[split] = evaluate(model, images, config.likelihood, config.eval_batch, config.seed + 1)
             entry[split] = {term: result[term] for term in ("neg_elbo", "reconstruction", "kl")}
             if split == "validation" and "validation" in truths:  # recorded to see the dynamics, never to choose
                 entry[split]["spearman_with_truth"] = correlations_with_truth(result["mu"], truths["validation"])
         history.append(entry)
         progress.set_postfix(train=f"{train_terms['neg_elbo']:.1f}", test=f"{entry['test']['neg_elbo']:.1f}")
 
-    test = evaluate(model, test_images, config.likelihood, config.eval_batch, config.seed + 1)
-    validation = evaluate(model, validation_images, config.likelihood, config.eval_batch, config.seed + 1)
+    test, validation = latest["test"], latest["validation"]
     rng = np.random.default_rng(config.seed)
     grid = traversal_grid()
     decoded, _ = traversal_images(model, config.k, FIGURE_ROWS, config.likelihood, device, rng)
