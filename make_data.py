@@ -26,7 +26,6 @@ from tqdm import tqdm
 from common import DEFAULT_DATA_DIR, UTTERANCES_PER_SPEAKER, DataError, run_cli, write_npy, write_pickle
 
 SEVENS_ASSET = Path(__file__).resolve().parent / "assets" / "mnist_sevens.npz"
-IMAGE_CENTRE = np.array([13.5, 13.5])  # the centre of a 28x28 grid, between the middle pixels
 
 # Each effect: its parameter's range and what the parameter means. Drawn uniformly per image.
 SEVENS_EFFECTS = {
@@ -41,15 +40,16 @@ SEVENS_EFFECTS = {
 
 
 def affine_about_centre(image: np.ndarray, matrix: np.ndarray, offset_xy=(0.0, 0.0)) -> np.ndarray:
-    """Warp one image by `matrix` (acting on (x, y) = (column, row)) about the centre, bilinear.
+    """Warp one image by `matrix` (acting on (x, y) = (column, row)) about its centre, bilinear.
 
-    scipy maps output coordinates to input ones, so we give it the inverse transform, in
-    (row, column) order.
+    The centre lies between the middle pixels ((13.5, 13.5) on 28x28). scipy maps output
+    coordinates to input ones, so we give it the inverse transform, in (row, column) order.
     """
+    centre = (np.array(image.shape, dtype=float) - 1.0) / 2.0
     inverse_xy = np.linalg.inv(matrix)
     inverse_rc = inverse_xy[::-1, ::-1]  # swap (x, y) <-> (row, column)
     shift_rc = np.array(offset_xy[::-1], dtype=float)
-    offset = IMAGE_CENTRE - inverse_rc @ (IMAGE_CENTRE + shift_rc)
+    offset = centre - inverse_rc @ (centre + shift_rc)
     return scipy.ndimage.affine_transform(image, inverse_rc, offset=offset, order=1, mode="constant", cval=0.0)
 
 

@@ -28,6 +28,13 @@ def test_rotation_by_90_degrees_is_a_counter_clockwise_quarter_turn():
     np.testing.assert_allclose(add_effect(image, "rotation", 90.0), np.rot90(image, k=1), atol=1e-6)
 
 
+@pytest.mark.parametrize("side", [27, 56, 112])
+def test_warps_turn_about_the_centre_of_an_image_of_any_size(side):
+    # bench/shear_analysis.py shears sevens at 4x resolution with the same add_effect.
+    image = np.random.default_rng(side).random((side, side))
+    np.testing.assert_allclose(add_effect(image, "rotation", 90.0), np.rot90(image, k=1), atol=1e-6)
+
+
 def test_rotation_by_zero_and_by_360_degrees_changes_nothing():
     image = a_seven()
     np.testing.assert_allclose(add_effect(image, "rotation", 0.0), image, atol=1e-6)
