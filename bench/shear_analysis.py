@@ -1,0 +1,147 @@
+"""Why the shear target is hard: how much of the added shear a slant statistic, the VAE's code and a
+supervised CNN recover from the sheared test sevens. An analysis behind the README, not a method.
+
+    .venv/bin/python bench/shear_analysis.py    # about 4 minutes, one thread
+
+Slant. With central second moments mu11 = mean (x - cx)(y - cy), mu02 = mean (y - cy)^2 over the ink
+(rows y grow downwards), the shear x' = x + s (c - y) of make_data.py gives mu11' = mu11 - s mu02 and
+mu02' = mu02, so the slant t = -mu11 / mu02 of a sheared seven is its writer's own slant plus s.
+A code that holds the slant and nothing else is capped by Spearman(s, s + natural slant).
+
+Supervised CNN (a reference for what the pixels hold; the VAE never sees s): it regresses s from
+tr7 and is scored on te7, on three versions of the same shears:
+    bilinear   the data as make_data.py makes them (a bilinear warp of the 28x28 image)
+    antialias  each seven upsampled 4x, sheared there, averaged back over 4x4 blocks: no
+               pixel-scale interpolation pattern is left for the CNN to read
+    blurred    the bilinear images after a Gaussian blur (sigma 1 pixel)
+If bench/out/vae_*/test_latents.npz exist (bench/experiments.py), a leave-one-out 15-nearest-
+neighbour regression of the truth from the VAE's test posterior means: how much the whole code
+holds, whichever latent it sits on.
+Writes bench/out/shear_analysis.json.
+"""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.ndimage
+import scipy.stats
+import torch
+from torch import nn
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run from anywhere: the project's modules are one level up
+from common import load_array, load_images, set_torch_threads, write_json  # noqa: E402
+from make_data import add_effect, load_mnist_sevens  # noqa: E402
+
+OUT = REPO / "bench" / "out"
+SHEAR_DATA = OUT / "sevens_shear"
+UPSAMPLING = 4
+BLUR_SIGMA = 1.0
+NEIGHBOURS = 15
+CNN_EPOCHS, CNN_BATCH, CNN_LR = 15, 128, 1e-3
+
+
+def slant(images: np.ndarray) -> np.ndarray:
+    """-mu11 / mu02 of each image (N, H, W) -> (N,): the horizontal shear that would make it upright."""
+    rows, columns = np.mgrid[0 : images.shape[1], 0 : images.shape[2]].astype(np.float64)
+    weights = images / images.sum(axis=(1, 2), keepdims=True)
+    dx = columns - (weights * columns).sum(axis=(1, 2))[:, None, None]
+    dy = rows - (weights * rows).sum(axis=(1, 2))[:, None, None]
+    return -(weights * dx * dy).sum(axis=(1, 2)) / (weights * dy * dy).sum(axis=(1, 2))
+
+
+def abs_spearman(a: np.ndarray, b: np.ndarray) -> float:
+    return float(abs(scipy.stats.spearmanr(a, b).statistic))
+
+
+def antialiased_shear(seven: np.ndarray, shear: float) -> np.ndarray:
+    """Shear at UPSAMPLING x resolution, then average each block back into one pixel (28x28)."""
+    fine = scipy.ndimage.zoom(seven, UPSAMPLING, order=1, grid_mode=True, mode="grid-constant")
+    sheared = add_effect(fine, "shear", shear)
+    side = seven.shape[0]
+    return sheared.reshape(side, UPSAMPLING, side, UPSAMPLING).mean(axis=(1, 3))
+
+
+def supervised_cnn(train_images, train_truth, test_images, seed: int = 0) -> np.ndarray:
+    """Regress the standardised truth with a small CNN; return its predictions on the test images."""
+    torch.manual_seed(seed)
+    inputs = torch.tensor(train_images[:, None], dtype=torch.float32)
+    targets = torch.tensor((train_truth - train_truth.mean()) / train_truth.std(), dtype=torch.float32)
+    network = nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 1),
+    )  # fmt: skip
+    optimiser = torch.optim.Adam(network.parameters(), lr=CNN_LR)
+    for _ in range(CNN_EPOCHS):
+        for index in torch.randperm(len(inputs)).split(CNN_BATCH):
+            loss = (network(inputs[index]).squeeze(1) - targets[index]).pow(2).mean()
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+    with torch.no_grad():
+        return network(torch.tensor(test_images[:, None], dtype=torch.float32)).squeeze(1).numpy()
+
+
+def leave_one_out_knn(codes: np.ndarray, truth: np.ndarray, neighbours: int = NEIGHBOURS) -> np.ndarray:
+    """Predict each truth as the mean over its nearest other codes (standardised Euclidean)."""
+    codes = (codes - codes.mean(0)) / codes.std(0)
+    distances = ((codes[:, None, :] - codes[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(distances, np.inf)
+    nearest = np.argsort(distances, axis=1)[:, :neighbours]
+    return truth[nearest].mean(axis=1)
+
+
+def main() -> None:
+    set_torch_threads(1)
+    if not (SHEAR_DATA / "te7.pkl").exists():
+        command = [sys.executable, "make_data.py", "--only", "sevens", "--sevens-effect", "shear", "--out", str(SHEAR_DATA)]
+        subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    sheared = {split: load_images(SHEAR_DATA / f"{prefix}.pkl") for split, prefix in (("train", "tr7"), ("test", "te7"))}
+    truth = {split: load_array(SHEAR_DATA / f"{prefix}_effect.npy", 1, "shears")
+             for split, prefix in (("train", "tr7"), ("test", "te7"))}
+    originals = {split: sevens / 255.0 for split, sevens in load_mnist_sevens().items()}
+
+    natural = slant(originals["test"])
+    # The sheared sevens are the originals in the same order: their slants differ by the shear.
+    agreement = np.corrcoef(slant(sheared["test"]) - truth["test"], natural)[0, 1]
+    if agreement < 0.99:
+        sys.exit(f"{SHEAR_DATA}: the sheared sevens do not follow the MNIST asset's order (r = {agreement:.3f})")
+    results = {
+        "slant_statistic_abs_spearman": abs_spearman(truth["test"], slant(sheared["test"])),
+        "natural_slant_sd": float(natural.std()),
+        "added_shear_sd": float(truth["test"].std()),
+        "cap_abs_spearman_of_total_slant": abs_spearman(truth["test"], truth["test"] + natural),
+    }
+    for name, summary in (("shear", "vae_shear"), ("rotation", "vae_rotation_1")):
+        latents = OUT / summary / "test_latents.npz"
+        truth_file = SHEAR_DATA / "te7_effect.npy" if name == "shear" else REPO / "data" / "te7_angles.npy"
+        if latents.exists() and truth_file.exists():
+            with np.load(latents) as archive:
+                values = load_array(truth_file, 1, "ground truth")
+                results[f"vae_{name}_knn_abs_spearman"] = abs_spearman(values, leave_one_out_knn(archive["mu"], values))
+
+    versions = {
+        "bilinear": lambda split: sheared[split],
+        "antialias": lambda split: np.stack([antialiased_shear(seven, s) for seven, s in zip(originals[split], truth[split])]),
+        "blurred": lambda split: scipy.ndimage.gaussian_filter(sheared[split], (0, BLUR_SIGMA, BLUR_SIGMA)),
+    }
+    for name, images_of in versions.items():
+        started = time.perf_counter()
+        test_images = images_of("test")
+        prediction = supervised_cnn(images_of("train"), truth["train"], test_images)
+        results[f"cnn_{name}_abs_spearman"] = abs_spearman(truth["test"], prediction)
+        results[f"cnn_{name}_slant_statistic_abs_spearman"] = abs_spearman(truth["test"], slant(test_images))
+        print(f"supervised CNN, {name}: |r| {results[f'cnn_{name}_abs_spearman']:.3f} "
+              f"({time.perf_counter() - started:.0f} s)", flush=True)
+    for key, value in results.items():
+        print(f"{key}: {value:.3f}")
+    write_json(OUT / "shear_analysis.json", results)
+    print(f"wrote {OUT / 'shear_analysis.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""bench/shear_analysis.py: its slant statistic and its anti-aliased shear, which the README's shear figures rest on."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from make_data import add_effect, load_mnist_sevens
+
+REPO = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("shear_analysis", REPO / "bench" / "shear_analysis.py")
+shear_analysis = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(shear_analysis)
+
+
+def sevens(count=40):
+    return load_mnist_sevens()["test"][:count] / 255.0
+
+
+@pytest.mark.parametrize("shear", [-0.6, -0.2, 0.3, 0.6])
+def test_a_shear_adds_itself_to_the_slant(shear):
+    # mu11' = mu11 - s mu02 under x' = x + s (c - y), exactly, as long as no ink leaves the frame
+    # (bilinear sampling along rows keeps the first and second moments).
+    originals = sevens()
+    sheared = np.stack([add_effect(seven, "shear", shear) for seven in originals])
+    kept_whole = np.isclose(sheared.sum(axis=(1, 2)), originals.sum(axis=(1, 2)), rtol=1e-6, atol=0)
+    added = shear_analysis.slant(sheared) - shear_analysis.slant(originals)
+    assert kept_whole.sum() >= 25
+    np.testing.assert_allclose(added[kept_whole], shear, atol=1e-6)
+
+
+def test_an_upright_bar_has_no_slant_and_a_leaning_one_has_its_shear():
+    bar = np.zeros((1, 28, 28))
+    bar[0, 4:24, 13:15] = 1.0
+    leaning = add_effect(bar[0], "shear", 0.5)[None]
+    assert abs(shear_analysis.slant(bar)[0]) < 1e-9
+    assert shear_analysis.slant(leaning)[0] == pytest.approx(0.5, abs=0.02)
+
+
+def test_the_antialiased_shear_keeps_the_ink_and_the_geometry_of_the_bilinear_one():
+    for seven, shear in zip(sevens(10), np.linspace(-0.6, 0.6, 10)):
+        smooth = shear_analysis.antialiased_shear(seven, shear)
+        bilinear = add_effect(seven, "shear", shear)
+        assert smooth.shape == (28, 28)
+        assert smooth.sum() == pytest.approx(bilinear.sum(), rel=0.02)
+        assert shear_analysis.slant(smooth[None])[0] == pytest.approx(shear_analysis.slant(bilinear[None])[0], abs=0.02)
+
+
+def test_leave_one_out_neighbours_never_see_their_own_truth():
+    codes = np.arange(10.0)[:, None]
+    truth = np.where(np.arange(10) == 4, 100.0, 0.0)
+    prediction = shear_analysis.leave_one_out_knn(codes, truth, neighbours=2)
+    assert prediction[4] == 0.0  # its neighbours 3 and 5 hold 0; its own 100 is left out
+    assert prediction[3] == prediction[5] == 50.0
