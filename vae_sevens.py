@@ -1,6 +1,6 @@
 """Problem 2: a convolutional VAE on the "poor sevens", and evidence of which latent carries the effect.
 
-    python vae_sevens.py --k 3            # beta-TC-VAE, broadcast decoder: data/tr7.pkl, data/te7.pkl
+    python vae_sevens.py --k 3            # beta-TC-VAE, warped broadcast decoder: data/tr7.pkl, data/te7.pkl
                                           #   -> results/vae_sevens_k3/
     python vae_sevens.py --k 3 --plain    # the homework's plain VAE      -> results/vae_sevens_k3_plain/
 
@@ -8,11 +8,13 @@ Model (Kingma & Welling, 2014):
     encoder  q(z|x) = N(mu(x), diag sigma^2(x)): two strided convolutions, a hidden layer, two heads
     reparameterisation  z = mu + exp(1/2 log sigma^2) * eps,  eps ~ N(0, I)
     decoder  p(x|z), --decoder:
-             broadcast      (default) a spatial broadcast decoder (Watters et al., 2019): the same small
-                            network reads (z, x, y) at every cell of a 14x14 grid, then one transposed
-                            convolution to 28x28 logits
-             deconvolution  the homework's: a hidden layer to a 7x7 feature map, two transposed
-                            convolutions to 28x28 logits
+             warped-broadcast  (default) the broadcast decoder below, reading its grid through an
+                               affine map linear in z: (x', y') = (I + A(z)) (x, y) + b(z)
+             broadcast         a spatial broadcast decoder (Watters et al., 2019): the same small
+                               network reads (z, x, y) at every cell of a 14x14 grid, then one
+                               transposed convolution to 28x28 logits
+             deconvolution     the homework's: a hidden layer to a 7x7 feature map, two transposed
+                               convolutions to 28x28 logits
     negative ELBO per image = -E_q[log p(x|z)] + KL(q(z|x) || N(0, I)),
     KL = -1/2 sum_k (1 + log sigma_k^2 - mu_k^2 - sigma_k^2)
 
@@ -92,6 +94,7 @@ DEFAULT_BATCH = 128
 DEFAULT_LR = 1e-3
 DEFAULT_TC_WEIGHT = 6.0
 DEFAULT_BETA = 2.0
+DEFAULT_DECODER = "warped-broadcast"
 VALIDATION_FRACTION = 0.1  # of tr7, held out for the validation curve
 
 # Traversals, as the homework describes them.
@@ -169,11 +172,40 @@ class SpatialBroadcastDecoder(nn.Module):
         )
         self.to_logits = nn.ConvTranspose2d(BROADCAST_UNITS, 1, 4, stride=2, padding=1)  # 14 -> 28
 
+    def grid_coordinates(self, z: torch.Tensor) -> torch.Tensor:
+        """Where each cell reads from: the fixed grid, (1, 196, 2)."""
+        return self.coordinates[None]
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        first = self.from_latent(z)[:, None, :] + self.from_position(self.coordinates)[None]  # (B, 196, H)
+        first = self.from_latent(z)[:, None, :] + self.from_position(self.grid_coordinates(z))  # (B, 196, H)
         hidden = self.per_cell(first).transpose(1, 2)  # (B, H, 196)
         hidden = hidden.reshape(len(z), BROADCAST_UNITS, BROADCAST_SIDE, BROADCAST_SIDE)
         return self.to_logits(hidden)  # (B, 1, 28, 28)
+
+
+class WarpedBroadcastDecoder(SpatialBroadcastDecoder):
+    """The broadcast decoder reading its grid through an affine map that the code moves:
+
+        (x', y') = (I + A(z)) (x, y) + b(z),    [vec A(z), b(z)] = W_warp z    (W_warp: 6 x K, no bias)
+
+    A seven turned, slanted, stretched or moved is the same seven read at moved coordinates. With
+    the map linear in z, one latent can make such a change alone, a straight line in z, where the
+    plain broadcast decoder has to bend the network's response to (z, x, y) into it and, depending on
+    the seed, spreads the change over two latents. W_warp starts at zero, so training starts from
+    the plain broadcast decoder. Changes that are not warps (contrast, stroke width) go through the
+    network as before.
+    """
+
+    def __init__(self, latent_dims: int):
+        super().__init__(latent_dims)
+        self.to_warp = nn.Linear(latent_dims, 6, bias=False)
+        nn.init.zeros_(self.to_warp.weight)
+
+    def grid_coordinates(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, 196, 2): every cell's (x, y) mapped by the code's affine warp."""
+        warp = self.to_warp(z)  # (B, 6)
+        matrix = torch.eye(2, dtype=z.dtype, device=z.device) + warp[:, :4].reshape(-1, 2, 2)  # (B, 2, 2)
+        return torch.einsum("bij,nj->bni", matrix, self.coordinates) + warp[:, None, 4:]
 
 
 def deconvolution_decoder(latent_dims: int) -> nn.Module:
@@ -188,6 +220,13 @@ def deconvolution_decoder(latent_dims: int) -> nn.Module:
         nn.ReLU(),
         nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1),
     )
+
+
+DECODERS = {
+    "warped-broadcast": WarpedBroadcastDecoder,
+    "broadcast": SpatialBroadcastDecoder,
+    "deconvolution": deconvolution_decoder,
+}
 
 
 class ConvVAE(nn.Module):
@@ -208,7 +247,7 @@ class ConvVAE(nn.Module):
         )
         self.mean_head = nn.Linear(HIDDEN_UNITS, latent_dims)
         self.log_variance_head = nn.Linear(HIDDEN_UNITS, latent_dims)
-        self.decoder = SpatialBroadcastDecoder(latent_dims) if decoder == "broadcast" else deconvolution_decoder(latent_dims)
+        self.decoder = DECODERS[decoder](latent_dims)
 
     def encode(self, images: torch.Tensor):
         """(B, 28, 28) -> mu, log sigma^2, each (B, K)."""
@@ -731,9 +770,10 @@ def parse_arguments(argv=None):
                         help=f"weight of the KL term (default {DEFAULT_BETA:g}; --plain uses 1)")
     parser.add_argument("--tc-weight", type=float, default=DEFAULT_TC_WEIGHT,
                         help=f"beta-TC-VAE's weight on the total correlation (default {DEFAULT_TC_WEIGHT:g})")
-    parser.add_argument("--decoder", choices=["broadcast", "deconvolution"], default="broadcast",
-                        help="a spatial broadcast decoder (default; Watters et al., 2019) or the homework's "
-                             "transposed convolutions (--plain uses them)")
+    parser.add_argument("--decoder", choices=list(DECODERS), default=DEFAULT_DECODER,
+                        help="warped-broadcast (default): a spatial broadcast decoder (Watters et al., 2019) "
+                             "whose grid the code moves by an affine map; broadcast: the same without the "
+                             "map; deconvolution: the homework's transposed convolutions (--plain uses them)")
     parser.add_argument("--likelihood", choices=["bernoulli", "continuous-bernoulli"], default="bernoulli",
                         help="pixel likelihood of the reconstruction term (default bernoulli)")
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"(default {DEFAULT_EPOCHS})")

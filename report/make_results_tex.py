@@ -218,7 +218,11 @@ def speaker_macros(metrics: dict, folder: str) -> list[str]:
 # ---------------------------------------------------------------- problem 2
 
 
-DECODER_NAMES = {"broadcast": "spatial broadcast", "deconvolution": "transposed-convolution"}
+DECODER_NAMES = {
+    "warped-broadcast": "warped spatial broadcast",
+    "broadcast": "spatial broadcast",
+    "deconvolution": "transposed-convolution",
+}
 
 
 def objective_name(metrics: dict) -> str:

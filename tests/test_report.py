@@ -47,7 +47,7 @@ def vae_metrics(objective="tc-vae", truth=(0.1, -0.93, 0.2), **changes) -> dict:
     plain = objective == "vae"
     metrics = {
         "objective": objective, "beta": 1.0 if plain else 2.0, "tc_weight": None if plain else 6.0, "plain_vae": plain,
-        "decoder": "deconvolution" if plain else "broadcast",
+        "decoder": "deconvolution" if plain else "warped-broadcast",
         "likelihood": "bernoulli", "k": 3, "test_neg_elbo": 101.25, "test_reconstruction": 90.0,
         "test_kl": 11.25, "kl_per_dimension": [3.0, 5.0, 3.25], "effect_dimension": 1,
         "effect_statistic": "orientation",
@@ -169,7 +169,7 @@ def test_vae_macros_name_the_objective_and_sum_the_kl():
     macros = macros_of(make_results_tex.vae_macros(tagged(vae_metrics()), "Vae"))
     assert macros["VaeName"] == r"$\beta$-TC-VAE ($\beta=2$, $\gamma=6$)"
     assert macros["VaeBeta"] == "2" and macros["VaeTcWeight"] == "6"
-    assert macros["VaeDecoder"] == "spatial broadcast"
+    assert macros["VaeDecoder"] == "warped spatial broadcast"
     assert macros["VaeNegElbo"] == "101.2"  # 101.25 rounds half to even, as Python's format does
     assert macros["VaeKL"] == "11.25"
     assert macros["VaeEffectDimension"] == "1"

@@ -254,8 +254,8 @@ def run_in_process(capsys, *arguments):
     return subprocess.CompletedProcess(arguments, status, captured.out, captured.err)
 
 
-@pytest.mark.parametrize("decoder", ["broadcast", "deconvolution"])
-def test_both_decoders_turn_codes_into_28_by_28_logits_with_gradients_to_every_latent(decoder):
+@pytest.mark.parametrize("decoder", list(vae.DECODERS))
+def test_every_decoder_turns_codes_into_28_by_28_logits_with_gradients_to_every_latent(decoder):
     model = vae.ConvVAE(3, decoder)
     codes = torch.randn(5, 3, requires_grad=True)
     logits = model.decode(codes)
@@ -271,6 +271,42 @@ def test_broadcast_decoder_gives_each_cell_its_own_coordinates():
     np.testing.assert_allclose(grid[0, :, 0].numpy(), np.linspace(-1, 1, side), atol=1e-6)  # x along a row
     np.testing.assert_allclose(grid[:, 0, 1].numpy(), np.linspace(-1, 1, side), atol=1e-6)  # y down a column
     assert torch.all(grid[:, :, 0] == grid[0:1, :, 0]) and torch.all(grid[:, :, 1] == grid[:, 0:1, 1])
+
+
+def test_warped_decoder_starts_as_the_plain_broadcast_decoder():
+    torch.manual_seed(0)
+    warped = vae.WarpedBroadcastDecoder(3)
+    plain = vae.SpatialBroadcastDecoder(3)
+    plain.load_state_dict({name: value for name, value in warped.state_dict().items() if name != "to_warp.weight"})
+    codes = torch.randn(4, 3)
+    torch.testing.assert_close(warped(codes), plain(codes))
+
+
+def test_warped_grid_is_the_affine_map_of_the_code_written_out_in_numpy():
+    decoder = vae.WarpedBroadcastDecoder(2)
+    weights = np.random.default_rng(0).normal(size=(6, 2))
+    with torch.no_grad():
+        decoder.to_warp.weight.copy_(torch.tensor(weights, dtype=torch.float32))
+    codes = np.array([[0.5, -1.0], [2.0, 0.3]])
+    moved = decoder.grid_coordinates(torch.tensor(codes, dtype=torch.float32)).detach().numpy()  # (2, 196, 2)
+    grid = decoder.coordinates.numpy()  # (196, 2), rows (x, y)
+    for code, cells in zip(codes, moved):
+        warp = weights @ code  # [vec A, b]
+        expected = grid @ (np.eye(2) + warp[:4].reshape(2, 2)).T + warp[4:]  # (I + A) (x, y) + b per cell
+        np.testing.assert_allclose(cells, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_warp_moves_the_decoded_image():
+    # A code that only shifts the grid by one cell (2 / 13 in grid units) moves the picture by two pixels.
+    torch.manual_seed(0)
+    decoder = vae.WarpedBroadcastDecoder(1)
+    with torch.no_grad():
+        decoder.from_latent.weight.zero_()
+        decoder.to_warp.weight.zero_()
+        decoder.to_warp.weight[4, 0] = 2.0 / (vae.BROADCAST_SIDE - 1)  # b_x = z * one cell
+        still, moved = decoder(torch.tensor([[0.0], [1.0]])).squeeze(1)
+    # reading at x + one cell shows the content one cell to the left: two pixels after the 14 -> 28 step
+    torch.testing.assert_close(moved[:, 2:-4], still[:, 4:-2])
 
 
 EXPECTED_OUTPUTS = ["metrics.json", "test_latents.npz", "model.pt", "traversal.png", "traversal_rows.png",
@@ -289,7 +325,7 @@ def test_quick_run_writes_every_output_and_repeats_exactly(tmp_path):
         assert (tmp_path / "a" / name).is_file(), name
     first = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert first["objective"] == "tc-vae" and not first["plain_vae"]
-    assert first["decoder"] == "broadcast" and first["beta"] == vae.DEFAULT_BETA
+    assert first["decoder"] == vae.DEFAULT_DECODER == "warped-broadcast" and first["beta"] == vae.DEFAULT_BETA
     assert first["torch_threads"] == vae.DEFAULT_TORCH_THREADS
     assert len(first["spearman_with_truth"]) == 2 and first["truth_file"] == "te7_angles.npy"
     assert first["effect_statistic"] in vae.STATISTICS and 0 <= first["effect_dimension"] < 2
