@@ -173,8 +173,8 @@ class SpatialBroadcastDecoder(nn.Module):
         self.to_logits = nn.ConvTranspose2d(BROADCAST_UNITS, 1, 4, stride=2, padding=1)  # 14 -> 28
 
     def grid_coordinates(self, z: torch.Tensor) -> torch.Tensor:
-        """Where each cell reads from: the fixed grid, (1, 196, 2)."""
-        return self.coordinates[None]
+        """Where each cell reads from: the fixed grid, (196, 2), the same for every code."""
+        return self.coordinates
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         first = self.from_latent(z)[:, None, :] + self.from_position(self.grid_coordinates(z))  # (B, 196, H)

@@ -98,11 +98,12 @@ def leave_one_out_knn(codes: np.ndarray, truth: np.ndarray, neighbours: int = NE
 def main() -> None:
     set_torch_threads(1)
     if not (SHEAR_DATA / "te7.pkl").exists():
-        command = [sys.executable, "make_data.py", "--only", "sevens", "--sevens-effect", "shear", "--out", str(SHEAR_DATA)]
+        command = [sys.executable, "make_data.py", "--only", "sevens", "--sevens-effect", "shear",
+                   "--out", str(SHEAR_DATA)]
         subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
-    sheared = {split: load_images(SHEAR_DATA / f"{prefix}.pkl") for split, prefix in (("train", "tr7"), ("test", "te7"))}
-    truth = {split: load_array(SHEAR_DATA / f"{prefix}_effect.npy", 1, "shears")
-             for split, prefix in (("train", "tr7"), ("test", "te7"))}
+    splits = (("train", "tr7"), ("test", "te7"))
+    sheared = {split: load_images(SHEAR_DATA / f"{prefix}.pkl") for split, prefix in splits}
+    truth = {split: load_array(SHEAR_DATA / f"{prefix}_effect.npy", 1, "shears") for split, prefix in splits}
     originals = {split: sevens / 255.0 for split, sevens in load_mnist_sevens().items()}
 
     natural = slant(originals["test"])
@@ -126,7 +127,9 @@ def main() -> None:
 
     versions = {
         "bilinear": lambda split: sheared[split],
-        "antialias": lambda split: np.stack([antialiased_shear(seven, s) for seven, s in zip(originals[split], truth[split])]),
+        "antialias": lambda split: np.stack(
+            [antialiased_shear(seven, shear) for seven, shear in zip(originals[split], truth[split])]
+        ),
         "blurred": lambda split: scipy.ndimage.gaussian_filter(sheared[split], (0, BLUR_SIGMA, BLUR_SIGMA)),
     }
     for name, images_of in versions.items():
