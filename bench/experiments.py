@@ -4,7 +4,7 @@ Runs, each as its own process, wall time measured around the whole command:
 - `speaker_verification.py` on data/ twice with the same seed (accuracy, EER, time, determinism);
 - `vae_sevens.py --k 3` on data/ (rotation) twice with the same seed, then on sevens carrying each
   other effect (`make_data.py --only sevens --sevens-effect E`), with the effect's ground truth.
-Writes bench/out/summary.json and prints one line per run. About 10 minutes on 2 cores.
+Writes bench/out/summary.json and prints one line per run. About 13 minutes (the VAE part 11).
 """
 
 import argparse
