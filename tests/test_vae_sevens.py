@@ -305,7 +305,7 @@ def test_a_warp_moves_the_decoded_image():
         decoder.to_warp.weight.zero_()
         decoder.to_warp.weight[4, 0] = 2.0 / (vae.BROADCAST_SIDE - 1)  # b_x = z * one cell
         still, moved = decoder(torch.tensor([[0.0], [1.0]])).squeeze(1)
-    # reading at x + one cell shows the content one cell to the left: two pixels after the 14 -> 28 step
+    # moved(x) = still(x + one cell): the picture moves left by one cell, two pixels after the 14 -> 28 step
     torch.testing.assert_close(moved[:, 2:-4], still[:, 4:-2])
 
 
