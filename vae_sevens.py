@@ -445,6 +445,27 @@ STATISTICS = {
 }
 
 
+def ink_moments(images: np.ndarray) -> dict[str, np.ndarray]:
+    """Ink mass, centre of mass (x = column, y = row) and central second moments mu20 (x), mu02 (y),
+    mu11 of each image (..., 28, 28) -> dict of (...) arrays; the moments are per unit of ink."""
+    images = np.asarray(images, dtype=np.float64)
+    rows, columns = np.mgrid[0:IMAGE_SIDE, 0:IMAGE_SIDE].astype(np.float64)
+    mass = images.sum(axis=(-2, -1))
+    safe_mass = np.maximum(mass, 1e-12)
+    centre_x = (images * columns).sum(axis=(-2, -1)) / safe_mass
+    centre_y = (images * rows).sum(axis=(-2, -1)) / safe_mass
+    dx = columns - centre_x[..., None, None]
+    dy = rows - centre_y[..., None, None]
+    return {
+        "mass": mass,
+        "centre_x": centre_x,
+        "centre_y": centre_y,
+        "mu20": (images * dx * dx).sum(axis=(-2, -1)) / safe_mass,
+        "mu02": (images * dy * dy).sum(axis=(-2, -1)) / safe_mass,
+        "mu11": (images * dx * dy).sum(axis=(-2, -1)) / safe_mass,
+    }
+
+
 def image_statistics(images: np.ndarray) -> dict[str, np.ndarray]:
     """Simple, label-free statistics of each image (..., 28, 28) -> dict of (...) arrays.
 
@@ -457,17 +478,10 @@ def image_statistics(images: np.ndarray) -> dict[str, np.ndarray]:
     isotropic total variation sum |grad x| divided by it too, so a contrast change leaves w alone.
     """
     images = np.asarray(images, dtype=np.float64)
-    rows, columns = np.mgrid[0:IMAGE_SIDE, 0:IMAGE_SIDE].astype(np.float64)
-    mass = images.sum(axis=(-2, -1))
+    moments = ink_moments(images)
+    mass = moments["mass"]
     safe_mass = np.maximum(mass, 1e-12)
-    centre_x = (images * columns).sum(axis=(-2, -1)) / safe_mass
-    centre_y = (images * rows).sum(axis=(-2, -1)) / safe_mass
-    dx = columns - centre_x[..., None, None]
-    dy = rows - centre_y[..., None, None]
-    mu20 = (images * dx * dx).sum(axis=(-2, -1)) / safe_mass
-    mu02 = (images * dy * dy).sum(axis=(-2, -1)) / safe_mass
-    mu11 = (images * dx * dy).sum(axis=(-2, -1)) / safe_mass
-    orientation = -0.5 * np.degrees(np.arctan2(2.0 * mu11, mu20 - mu02))
+    orientation = -0.5 * np.degrees(np.arctan2(2.0 * moments["mu11"], moments["mu20"] - moments["mu02"]))
     intensity = (images**2).sum(axis=(-2, -1)) / safe_mass
     safe_intensity = np.maximum(intensity, 1e-12)
     gradient_x = np.diff(images, axis=-1)[..., :-1, :]  # forward differences on the common (27, 27) grid
@@ -478,8 +492,8 @@ def image_statistics(images: np.ndarray) -> dict[str, np.ndarray]:
     width = quarter_perimeter - np.sqrt(np.maximum(quarter_perimeter**2 - area, 0.0))
     return {
         "orientation": orientation,
-        "centre_x": centre_x,
-        "centre_y": centre_y,
+        "centre_x": moments["centre_x"],
+        "centre_y": moments["centre_y"],
         "ink_mass": mass,
         "stroke_width": width,
         "ink_intensity": intensity,

@@ -35,6 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from anywhere: the project's modules are one level up
 from common import load_array, load_images, set_torch_threads, write_json  # noqa: E402
 from make_data import add_effect, load_mnist_sevens  # noqa: E402
+from vae_sevens import ink_moments  # noqa: E402
 
 OUT = REPO / "bench" / "out"
 SHEAR_DATA = OUT / "sevens_shear"
@@ -45,12 +46,9 @@ CNN_EPOCHS, CNN_BATCH, CNN_LR = 15, 128, 1e-3
 
 
 def slant(images: np.ndarray) -> np.ndarray:
-    """-mu11 / mu02 of each image (N, H, W) -> (N,): the horizontal shear that would make it upright."""
-    rows, columns = np.mgrid[0 : images.shape[1], 0 : images.shape[2]].astype(np.float64)
-    weights = images / images.sum(axis=(1, 2), keepdims=True)
-    dx = columns - (weights * columns).sum(axis=(1, 2))[:, None, None]
-    dy = rows - (weights * rows).sum(axis=(1, 2))[:, None, None]
-    return -(weights * dx * dy).sum(axis=(1, 2)) / (weights * dy * dy).sum(axis=(1, 2))
+    """-mu11 / mu02 of each image (N, 28, 28) -> (N,): the horizontal shear that would make it upright."""
+    moments = ink_moments(images)
+    return -moments["mu11"] / moments["mu02"]
 
 
 def abs_spearman(a: np.ndarray, b: np.ndarray) -> float:
