@@ -1,5 +1,6 @@
 """Why the shear target is hard: how much of the added shear a slant statistic, the VAE's code and a
-supervised CNN recover from the sheared test sevens. An analysis behind the README, not a method.
+supervised CNN recover from the sheared test sevens; and, for comparison, how precisely the VAE's code
+holds rotation and contrast. An analysis behind the README, not a method.
 
     .venv/bin/python bench/shear_analysis.py    # about 4 minutes, one thread
 
@@ -14,9 +15,11 @@ tr7 and is scored on te7, on three versions of the same shears:
     antialias  each seven upsampled 4x, sheared there, averaged back over 4x4 blocks: no
                pixel-scale interpolation pattern is left for the CNN to read
     blurred    the bilinear images after a Gaussian blur (sigma 1 pixel)
-If bench/out/vae_*/test_latents.npz exist (bench/experiments.py), a leave-one-out 15-nearest-
-neighbour regression of the truth from the VAE's test posterior means: how much the whole code
-holds, whichever latent it sits on.
+If bench/out/vae_*/test_latents.npz exist (bench/experiments.py), for the shear, rotation and
+contrast runs: a leave-one-out 15-nearest-neighbour regression of the truth from the VAE's test
+posterior means (how much the whole code holds, whichever latent it sits on), and on the latent
+that follows the truth best, its posterior variance over the variance of its posterior means (how
+coarsely the code places the sevens).
 Writes bench/out/shear_analysis.json.
 """
 
@@ -43,6 +46,12 @@ UPSAMPLING = 4
 BLUR_SIGMA = 1.0
 NEIGHBOURS = 15
 CNN_EPOCHS, CNN_BATCH, CNN_LR = 15, 128, 1e-3
+# The benchmark's VAE runs (bench/experiments.py) whose codes are compared, with their ground truth.
+VAE_RUNS = {
+    "shear": ("vae_shear", SHEAR_DATA / "te7_effect.npy"),
+    "rotation": ("vae_rotation_1", REPO / "data" / "te7_angles.npy"),
+    "contrast": ("vae_contrast", OUT / "sevens_contrast" / "te7_effect.npy"),
+}
 
 
 def slant(images: np.ndarray) -> np.ndarray:
@@ -93,6 +102,13 @@ def leave_one_out_knn(codes: np.ndarray, truth: np.ndarray, neighbours: int = NE
     return truth[nearest].mean(axis=1)
 
 
+def noise_to_code_variance(mu: np.ndarray, log_variance: np.ndarray, truth: np.ndarray) -> float:
+    """On the latent that best follows the truth: mean posterior variance / variance of the posterior
+    means. Small means the code places each seven precisely; near 1 means the code is mostly noise."""
+    best = int(np.argmax([abs_spearman(truth, mu[:, k]) for k in range(mu.shape[1])]))
+    return float(np.exp(log_variance[:, best]).mean() / mu[:, best].var())
+
+
 def main() -> None:
     set_torch_threads(1)
     if not (SHEAR_DATA / "te7.pkl").exists():
@@ -115,13 +131,14 @@ def main() -> None:
         "added_shear_sd": float(truth["test"].std()),
         "cap_abs_spearman_of_total_slant": abs_spearman(truth["test"], truth["test"] + natural),
     }
-    for name, summary in (("shear", "vae_shear"), ("rotation", "vae_rotation_1")):
-        latents = OUT / summary / "test_latents.npz"
-        truth_file = SHEAR_DATA / "te7_effect.npy" if name == "shear" else REPO / "data" / "te7_angles.npy"
+    for name, (run, truth_file) in VAE_RUNS.items():
+        latents = OUT / run / "test_latents.npz"
         if latents.exists() and truth_file.exists():
             with np.load(latents) as archive:
-                values = load_array(truth_file, 1, "ground truth")
-                results[f"vae_{name}_knn_abs_spearman"] = abs_spearman(values, leave_one_out_knn(archive["mu"], values))
+                mu, log_variance = archive["mu"], archive["log_variance"]
+            values = load_array(truth_file, 1, "ground truth")
+            results[f"vae_{name}_knn_abs_spearman"] = abs_spearman(values, leave_one_out_knn(mu, values))
+            results[f"vae_{name}_noise_to_code_variance"] = noise_to_code_variance(mu, log_variance, values)
 
     versions = {
         "bilinear": lambda split: sheared[split],

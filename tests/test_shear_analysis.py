@@ -53,3 +53,12 @@ def test_leave_one_out_neighbours_never_see_their_own_truth():
     prediction = shear_analysis.leave_one_out_knn(codes, truth, neighbours=2)
     assert prediction[4] == 0.0  # its neighbours 3 and 5 hold 0; its own 100 is left out
     assert prediction[3] == prediction[5] == 50.0
+
+
+def test_noise_to_code_variance_reads_the_latent_that_follows_the_truth():
+    rng = np.random.default_rng(0)
+    truth = rng.standard_normal(500)
+    mu = np.stack([rng.standard_normal(500), 2.0 * truth], axis=1)  # latent 1 follows the truth, variance 4
+    log_variance = np.stack([np.zeros(500), np.full(500, np.log(0.5))], axis=1)
+    ratio = shear_analysis.noise_to_code_variance(mu, log_variance, truth)
+    assert ratio == pytest.approx(0.5 / np.var(2.0 * truth))
