@@ -19,7 +19,8 @@ If bench/out/vae_*/test_latents.npz exist (bench/experiments.py), for the shear,
 contrast runs: a leave-one-out 15-nearest-neighbour regression of the truth from the VAE's test
 posterior means (how much the whole code holds, whichever latent it sits on), and on the latent
 that follows the truth best, its posterior variance over the variance of its posterior means (how
-coarsely the code places the sevens).
+coarsely the code places the sevens). For contrast also: how well the code holds the ink mass and
+the ink intensity of the test sevens (15-NN again).
 Writes bench/out/shear_analysis.json.
 """
 
@@ -38,10 +39,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from anywhere: the project's modules are one level up
 from common import load_array, load_images, set_torch_threads, write_json  # noqa: E402
 from make_data import add_effect, load_mnist_sevens  # noqa: E402
-from vae_sevens import ink_moments  # noqa: E402
+from vae_sevens import image_statistics, ink_moments  # noqa: E402
 
 OUT = REPO / "bench" / "out"
 SHEAR_DATA = OUT / "sevens_shear"
+CONTRAST_DATA = OUT / "sevens_contrast"
 UPSAMPLING = 4
 BLUR_SIGMA = 1.0
 NEIGHBOURS = 15
@@ -50,7 +52,7 @@ CNN_EPOCHS, CNN_BATCH, CNN_LR = 15, 128, 1e-3
 VAE_RUNS = {
     "shear": ("vae_shear", SHEAR_DATA / "te7_effect.npy"),
     "rotation": ("vae_rotation_1", REPO / "data" / "te7_angles.npy"),
-    "contrast": ("vae_contrast", OUT / "sevens_contrast" / "te7_effect.npy"),
+    "contrast": ("vae_contrast", CONTRAST_DATA / "te7_effect.npy"),
 }
 
 
@@ -109,6 +111,19 @@ def noise_to_code_variance(mu: np.ndarray, log_variance: np.ndarray, truth: np.n
     return float(np.exp(log_variance[:, best]).mean() / mu[:, best].var())
 
 
+def ink_statistics_in_code(mu: np.ndarray, contrast: np.ndarray, images: np.ndarray) -> dict:
+    """What a code of the images (N, 28, 28) holds: their ink mass (contrast x amount of stroke) or
+    their ink intensity (contrast alone), each read from the code by 15-NN, beside how well each
+    statistic follows the contrast."""
+    statistics = image_statistics(images)
+    results = {}
+    for name in ("ink_mass", "ink_intensity"):
+        values = statistics[name]
+        results[f"contrast_vs_{name}_abs_spearman"] = abs_spearman(contrast, values)
+        results[f"vae_contrast_knn_{name}_abs_spearman"] = abs_spearman(values, leave_one_out_knn(mu, values))
+    return results
+
+
 def main() -> None:
     set_torch_threads(1)
     if not (SHEAR_DATA / "te7.pkl").exists():
@@ -139,6 +154,8 @@ def main() -> None:
             values = load_array(truth_file, 1, "ground truth")
             results[f"vae_{name}_knn_abs_spearman"] = abs_spearman(values, leave_one_out_knn(mu, values))
             results[f"vae_{name}_noise_to_code_variance"] = noise_to_code_variance(mu, log_variance, values)
+            if name == "contrast":
+                results.update(ink_statistics_in_code(mu, values, load_images(CONTRAST_DATA / "te7.pkl")))
 
     versions = {
         "bilinear": lambda split: sheared[split],

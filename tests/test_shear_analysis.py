@@ -62,3 +62,19 @@ def test_noise_to_code_variance_reads_the_latent_that_follows_the_truth():
     log_variance = np.stack([np.zeros(500), np.full(500, np.log(0.5))], axis=1)
     ratio = shear_analysis.noise_to_code_variance(mu, log_variance, truth)
     assert ratio == pytest.approx(0.5 / np.var(2.0 * truth))
+
+
+def test_ink_statistics_in_code_tells_a_code_of_ink_mass_from_one_of_contrast():
+    rng = np.random.default_rng(1)
+    contrast, widths = rng.uniform(0.2, 1.0, 300), rng.integers(1, 6, 300)
+    images = np.zeros((300, 28, 28))
+    for image, c, w in zip(images, contrast, widths):
+        image[4:24, 12 : 12 + w] = c  # a vertical bar: ink mass = c * 20 w, intensity = c
+    mass_code = (contrast * widths)[:, None]
+    held = shear_analysis.ink_statistics_in_code(mass_code, contrast, images)
+    assert held["vae_contrast_knn_ink_mass_abs_spearman"] > 0.95
+    assert held["vae_contrast_knn_ink_intensity_abs_spearman"] < 0.9
+    assert held["contrast_vs_ink_intensity_abs_spearman"] == pytest.approx(1.0)
+    contrast_code = contrast[:, None]
+    assert shear_analysis.ink_statistics_in_code(contrast_code, contrast, images)[
+        "vae_contrast_knn_ink_intensity_abs_spearman"] > 0.95
