@@ -78,3 +78,15 @@ def test_ink_statistics_in_code_tells_a_code_of_ink_mass_from_one_of_contrast():
     contrast_code = contrast[:, None]
     assert shear_analysis.ink_statistics_in_code(contrast_code, contrast, images)[
         "vae_contrast_knn_ink_intensity_abs_spearman"] > 0.95
+
+
+def test_a_blur_makes_thin_dark_strokes_look_like_thick_faint_ones():
+    rng = np.random.default_rng(2)
+    contrast, widths = rng.uniform(0.2, 1.0, 200), rng.integers(1, 6, 200)
+    images = np.zeros((200, 28, 28))
+    for image, c, w in zip(images, contrast, widths):
+        image[4:24, 12 : 12 + w] = c
+    sharp = shear_analysis.intensity_after_blur(images, contrast, sigmas=(0.0,))
+    blurred = shear_analysis.intensity_after_blur(images, contrast, sigmas=(2.0,))
+    assert sharp["contrast_vs_ink_intensity_blur_0px_abs_spearman"] == pytest.approx(1.0)
+    assert blurred["contrast_vs_ink_intensity_blur_2px_abs_spearman"] < 0.95
