@@ -129,7 +129,7 @@ def ink_statistics_in_code(mu: np.ndarray, contrast: np.ndarray, images: np.ndar
 def intensity_after_blur(images: np.ndarray, contrast: np.ndarray, sigmas=CONTRAST_BLURS) -> dict:
     """|Spearman| of the contrast with the ink intensity of the images after a Gaussian blur of each
     sigma (pixels). A blur keeps the ink mass but spreads a thin dark stroke into a thick faint one,
-    as a decoder's mean does where the code leaves the stroke's exact path open."""
+    as a decoder's mean may where the code leaves the stroke's exact path open."""
     results = {}
     for sigma in sigmas:
         blurred = scipy.ndimage.gaussian_filter(images, (0, sigma, sigma))

@@ -64,12 +64,18 @@ def test_noise_to_code_variance_reads_the_latent_that_follows_the_truth():
     assert ratio == pytest.approx(0.5 / np.var(2.0 * truth))
 
 
-def test_ink_statistics_in_code_tells_a_code_of_ink_mass_from_one_of_contrast():
-    rng = np.random.default_rng(1)
-    contrast, widths = rng.uniform(0.2, 1.0, 300), rng.integers(1, 6, 300)
-    images = np.zeros((300, 28, 28))
+def vertical_bars(count: int, seed: int):
+    """Bars of random contrast c and width w (1-5 px): ink mass c * 20 w, ink intensity exactly c."""
+    rng = np.random.default_rng(seed)
+    contrast, widths = rng.uniform(0.2, 1.0, count), rng.integers(1, 6, count)
+    images = np.zeros((count, 28, 28))
     for image, c, w in zip(images, contrast, widths):
-        image[4:24, 12 : 12 + w] = c  # a vertical bar: ink mass = c * 20 w, intensity = c
+        image[4:24, 12 : 12 + w] = c
+    return images, contrast, widths
+
+
+def test_ink_statistics_in_code_tells_a_code_of_ink_mass_from_one_of_contrast():
+    images, contrast, widths = vertical_bars(300, seed=1)
     mass_code = (contrast * widths)[:, None]
     held = shear_analysis.ink_statistics_in_code(mass_code, contrast, images)
     assert held["vae_contrast_knn_ink_mass_abs_spearman"] > 0.95
@@ -81,11 +87,7 @@ def test_ink_statistics_in_code_tells_a_code_of_ink_mass_from_one_of_contrast():
 
 
 def test_a_blur_makes_thin_dark_strokes_look_like_thick_faint_ones():
-    rng = np.random.default_rng(2)
-    contrast, widths = rng.uniform(0.2, 1.0, 200), rng.integers(1, 6, 200)
-    images = np.zeros((200, 28, 28))
-    for image, c, w in zip(images, contrast, widths):
-        image[4:24, 12 : 12 + w] = c
+    images, contrast, _ = vertical_bars(200, seed=2)
     sharp = shear_analysis.intensity_after_blur(images, contrast, sigmas=(0.0,))
     blurred = shear_analysis.intensity_after_blur(images, contrast, sigmas=(2.0,))
     assert sharp["contrast_vs_ink_intensity_blur_0px_abs_spearman"] == pytest.approx(1.0)
