@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.ndimage
+import scipy.stats
 import torch
 
 import vae_sevens as vae
@@ -123,6 +124,44 @@ def test_beta_scales_only_the_kl_term():
     heavy = vae.loss_terms(model, images, "bernoulli", "vae", 4.0, 1.0, 10, torch.Generator().manual_seed(1))
     expected = plain["reconstruction"] + 4.0 * plain["kl"]
     torch.testing.assert_close(heavy["objective"], expected)
+
+
+def test_grey_level_distance_is_the_sorted_squared_difference_written_out_in_numpy():
+    rng = np.random.default_rng(4)
+    means, images = rng.random((3, 28, 28)), rng.random((3, 28, 28))
+    ours = vae.grey_level_distance(torch.tensor(means), torch.tensor(images)).numpy()
+    expected = ((np.sort(means.reshape(3, -1), 1) - np.sort(images.reshape(3, -1), 1)) ** 2).sum(1)
+    np.testing.assert_allclose(ours, expected, rtol=1e-12)
+    # Sorting pairs the grey levels as the 1-D optimal transport does: with that pairing the mean
+    # absolute difference is scipy's Wasserstein-1 distance between the two sets of grey levels.
+    for m, x in zip(means, images):
+        pairs = np.abs(np.sort(m.ravel()) - np.sort(x.ravel())).mean()
+        assert pairs == pytest.approx(scipy.stats.wasserstein_distance(m.ravel(), x.ravel()), rel=1e-9)
+
+
+def test_grey_level_distance_ignores_where_the_ink_is_but_not_how_dark_it_is():
+    thin_dark, thick_faint = np.zeros((28, 28)), np.zeros((28, 28))
+    thin_dark[4:24, 13] = 1.0
+    thick_faint[4:24, 12:16] = 0.25  # the same ink mass spread over four columns
+    shuffled = np.random.default_rng(0).permutation(thin_dark.ravel()).reshape(28, 28)
+    distance = lambda a, b: vae.grey_level_distance(torch.tensor(a)[None], torch.tensor(b)[None]).item()  # noqa: E731
+    assert distance(shuffled, thin_dark) == 0.0
+    assert distance(thick_faint, thin_dark) == pytest.approx(20 * 0.75**2 + 60 * 0.25**2)
+
+
+def test_grey_level_weight_adds_its_term_to_the_objective_and_nothing_to_the_elbo():
+    torch.manual_seed(0)
+    model = vae.ConvVAE(3, "warped-broadcast").double()
+    images = torch.rand(4, 28, 28, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    off = vae.loss_terms(model, images, "bernoulli", "tc-vae", 2.0, 6.0, 100, torch.Generator().manual_seed(5))
+    on = vae.loss_terms(model, images, "bernoulli", "tc-vae", 2.0, 6.0, 100, torch.Generator().manual_seed(5),
+                        grey_level_weight=3.0)
+    mu, log_variance = model.encode(images)
+    noise = torch.randn(mu.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    means = torch.sigmoid(model.decode(mu + torch.exp(0.5 * log_variance) * noise))
+    expected_term = vae.grey_level_distance(means, images).mean()
+    torch.testing.assert_close(on["objective"], off["objective"] + 3.0 * expected_term)
+    torch.testing.assert_close(on["neg_elbo"], off["neg_elbo"])
 
 
 def numpy_total_correlation(z, mu, log_variance, dataset_size):
@@ -375,6 +414,22 @@ def test_negative_thread_count_is_one_clear_error(tmp_path, capsys):
     write_sevens(tmp_path, n_train=4, n_test=2)
     finished = run_in_process(capsys, "--threads", "-1", "--data-dir", str(tmp_path), "--out", str(tmp_path / "out"))
     assert_one_line_error(finished, "--threads >= 0")
+    assert not (tmp_path / "out").exists()
+
+
+def test_model_name_states_a_grey_level_weight_and_the_plain_vae_has_none():
+    plain = {"objective": "vae", "beta": 1.0, "decoder": "deconvolution", "tc_weight": None}
+    assert "plain VAE" in vae.model_name({**plain, "grey_level_weight": 0.0})
+    assert vae.model_name({**plain, "grey_level_weight": 5.0}) == "VAE (beta=1, deconvolution decoder, grey-level weight 5)"
+    default = {"objective": "tc-vae", "beta": 2.0, "decoder": "warped-broadcast", "tc_weight": 6.0}
+    assert vae.model_name(default) == "beta-TC-VAE (tc_weight=6, beta=2, warped-broadcast decoder)"
+
+
+def test_negative_grey_level_weight_is_one_clear_error(tmp_path, capsys):
+    write_sevens(tmp_path, n_train=4, n_test=2)
+    finished = run_in_process(capsys, "--grey-level-weight", "-1", "--data-dir", str(tmp_path),
+                              "--out", str(tmp_path / "out"))
+    assert_one_line_error(finished, "--grey-level-weight >= 0")
     assert not (tmp_path / "out").exists()
 
 
