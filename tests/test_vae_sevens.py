@@ -394,6 +394,17 @@ def test_plain_flag_trains_the_homeworks_plain_vae(tmp_path, capsys):
     assert metrics["decoder"] == "deconvolution" and metrics["tc_weight"] is None
 
 
+@pytest.mark.slow
+def test_grey_level_weight_runs_end_to_end_and_is_recorded(tmp_path, capsys):
+    write_sevens(tmp_path / "data")
+    finished = run_in_process(capsys, "--quick", "--quiet", "--grey-level-weight", "5", "--data-dir",
+                              str(tmp_path / "data"), "--out", str(tmp_path / "grey"))
+    assert finished.returncode == 0, finished.stderr
+    assert "grey-level weight 5" in finished.stdout
+    metrics = json.loads((tmp_path / "grey" / "metrics.json").read_text())
+    assert metrics["grey_level_weight"] == 5.0 and not metrics["plain_vae"]
+
+
 def assert_one_line_error(finished, *fragments):
     assert finished.returncode == 2
     lines = finished.stderr.strip().splitlines()
