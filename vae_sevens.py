@@ -885,12 +885,13 @@ def main(argv=None) -> None:
 
 
 def model_name(metrics) -> str:
-    grey = metrics.get("grey_level_weight") or 0.0
+    """The model in words, from the settings recorded in metrics (plain_vae decides the plain VAE)."""
+    grey = metrics["grey_level_weight"]
     extra = f", grey-level weight {grey:g}" if grey else ""
     if metrics["objective"] == "tc-vae":
         return (f"beta-TC-VAE (tc_weight={metrics['tc_weight']:g}, beta={metrics['beta']:g}, "
                 f"{metrics['decoder']} decoder{extra})")
-    if metrics["beta"] == 1.0 and metrics["decoder"] == "deconvolution" and not grey:
+    if metrics["plain_vae"]:
         return "the homework's plain VAE (beta=1, deconvolution decoder)"
     return f"VAE (beta={metrics['beta']:g}, {metrics['decoder']} decoder{extra})"
 

@@ -428,11 +428,13 @@ def test_negative_thread_count_is_one_clear_error(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_model_name_states_a_grey_level_weight_and_the_plain_vae_has_none():
+def test_model_name_states_a_grey_level_weight_and_names_the_plain_vae():
     plain = {"objective": "vae", "beta": 1.0, "decoder": "deconvolution", "tc_weight": None}
-    assert "plain VAE" in vae.model_name({**plain, "grey_level_weight": 0.0})
-    assert vae.model_name({**plain, "grey_level_weight": 5.0}) == "VAE (beta=1, deconvolution decoder, grey-level weight 5)"
-    default = {"objective": "tc-vae", "beta": 2.0, "decoder": "warped-broadcast", "tc_weight": 6.0}
+    assert "plain VAE" in vae.model_name({**plain, "plain_vae": True, "grey_level_weight": 0.0})
+    assert (vae.model_name({**plain, "plain_vae": False, "grey_level_weight": 5.0})
+            == "VAE (beta=1, deconvolution decoder, grey-level weight 5)")
+    default = {"objective": "tc-vae", "beta": 2.0, "decoder": "warped-broadcast", "tc_weight": 6.0,
+               "plain_vae": False, "grey_level_weight": 0.0}
     assert vae.model_name(default) == "beta-TC-VAE (tc_weight=6, beta=2, warped-broadcast decoder)"
 
 
