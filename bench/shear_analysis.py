@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from anywhere: the project's modules are one level up
 from common import load_array, load_images, set_torch_threads, write_json  # noqa: E402
 from make_data import add_effect, load_mnist_sevens  # noqa: E402
-from vae_sevens import image_statistics, ink_moments  # noqa: E402
+from vae_sevens import correlations_with_truth, image_statistics, ink_moments  # noqa: E402
 
 OUT = REPO / "bench" / "out"
 SHEAR_DATA = OUT / "sevens_shear"
@@ -109,7 +109,7 @@ def leave_one_out_knn(codes: np.ndarray, truth: np.ndarray, neighbours: int = NE
 def noise_to_code_variance(mu: np.ndarray, log_variance: np.ndarray, truth: np.ndarray) -> float:
     """On the latent that best follows the truth: mean posterior variance / variance of the posterior
     means. Small means the code places each seven precisely; near 1 means the code is mostly noise."""
-    best = int(np.argmax([abs_spearman(truth, mu[:, k]) for k in range(mu.shape[1])]))
+    best = int(np.argmax(np.abs(correlations_with_truth(mu, truth))))
     return float(np.exp(log_variance[:, best]).mean() / mu[:, best].var())
 
 
