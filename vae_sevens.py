@@ -32,12 +32,19 @@ Objective (--objective):
              factor of the data onto one axis; a plain VAE's isotropic prior has no preferred axes.
     vae      reconstruction + beta * KL; --plain is the homework's plain VAE (beta = 1, transposed-
              convolution decoder). The default is NOT the plain VAE: run both and compare.
-The defaults (decoder, beta, tc_weight, epochs) were chosen on the validation tenth of tr7, never on te7.
+The defaults (decoder, beta, tc_weight, epochs, axes) were chosen on the validation tenth of tr7, never on te7.
 
 Grey levels (--grey-level-weight W, default 0, off): adds W * sum_i (sort(m)_i - sort(x)_i)^2 per image,
 m the decoded mean, to the objective (not to the reported negative ELBO). It compares the images'
 grey levels wherever the ink lies, so a blurred reconstruction cannot pass a thin dark stroke off as
 a thick faint one; an option under study for effects that change the ink rather than move it.
+
+Axes (--axes): the prior N(0, I) and the ELBO are unchanged by a rotation of z, so training does not
+pick the latent axes. `independent` (default) reads the trained code on the axes found by independent
+component analysis of the training sevens' codes, z' = U (z - m): whitened, then rotated to be as
+non-Gaussian, hence as independent, as they can be. An effect added to the sevens independently of
+their shape is such a factor. Every latent named below (traversals, evidence, correlations) is an
+axis z'_k; `model` keeps the encoder's latent units (--plain does).
 
 Evidence (no ground truth needed): traversals start from the codes of real training sevens and
 move z_k across the middle 90% of the training codes; simple statistics of the decoded sevens
@@ -100,6 +107,7 @@ DEFAULT_LR = 1e-3
 DEFAULT_TC_WEIGHT = 6.0
 DEFAULT_BETA = 2.0
 DEFAULT_DECODER = "warped-broadcast"
+DEFAULT_AXES = "independent"
 VALIDATION_FRACTION = 0.1  # of tr7, held out for the validation curve
 
 # Traversals, as the homework describes them.
@@ -412,6 +420,103 @@ def evaluate(model, images, likelihood, batch_size, seed) -> dict:
     }
 
 
+# ---------------------------------------------------------------- the latent axes
+
+
+# E[log cosh(u)] for u ~ N(0, 1), by quadrature (a test checks it): the Gaussian's value in `negentropy`.
+GAUSSIAN_LOG_COSH = 0.3745672075
+AXIS_ANGLES = 180  # rotation angles tried per pair of axes: a grid over [0, 90) degrees, 0.5 degree apart
+AXIS_SWEEPS = 6  # passes over all pairs at most; they stop as soon as no pair moves
+
+
+def negentropy(codes: np.ndarray) -> np.ndarray:
+    """Per column of codes (N, ...): J(y) = (E[log cosh y] - E[log cosh u])^2, y the column standardised,
+    u ~ N(0, 1): zero for a Gaussian, larger the less Gaussian the column (Hyvarinen & Oja, 2000)."""
+    centred = codes - codes.mean(0)
+    standardised = centred / np.maximum(centred.std(0), 1e-12)
+    log_cosh = np.logaddexp(standardised, -standardised) - np.log(2.0)  # no overflow for large |y|
+    return (log_cosh.mean(0) - GAUSSIAN_LOG_COSH) ** 2
+
+
+def plane_rotation(k: int, i: int, j: int, angle: float) -> np.ndarray:
+    """(K, K) rotation by `angle` in the plane of axes i and j."""
+    rotation = np.eye(k)
+    rotation[[i, i, j, j], [i, j, i, j]] = np.cos(angle), -np.sin(angle), np.sin(angle), np.cos(angle)
+    return rotation
+
+
+def independent_rotation(codes: np.ndarray) -> np.ndarray:
+    """The rotation R (K, K) whose axes make the white codes (N, K) least Gaussian, by Jacobi sweeps.
+
+    The sum of the axes' negentropies is maximised over rotations one pair of axes at a time: each
+    pair is turned by the best angle of a fixed grid (a 90-degree turn only swaps the pair), and the
+    sweeps repeat until no pair moves. It starts from the identity: deterministic.
+    """
+    k = codes.shape[1]
+    centred = codes - codes.mean(0)
+    rotation = np.eye(k)
+    angles = np.arange(AXIS_ANGLES) * (0.5 * np.pi / AXIS_ANGLES)
+    cos, sin = np.cos(angles), np.sin(angles)
+    for _ in range(AXIS_SWEEPS):
+        moved = False
+        for i in range(k):
+            for j in range(i + 1, k):
+                current = centred @ rotation.T
+                a, b = current[:, i : i + 1], current[:, j : j + 1]  # (N, 1) each; every angle at once:
+                scores = negentropy(a * cos - b * sin) + negentropy(a * sin + b * cos)  # (angles,)
+                best = int(np.argmax(scores))
+                if best:
+                    rotation = plane_rotation(k, i, j, angles[best]) @ rotation
+                    moved = True
+        if not moved:
+            break
+    return rotation
+
+
+class LatentAxes:
+    """The axes on which the code is read: z' = U (z - m), and back z = U^{-1} z' + m.
+
+    `independent` takes them from the training sevens' posterior means by independent component
+    analysis (ICA): whiten, U = R C^{-1/2} with C their covariance and m their mean, then the rotation
+    R that makes the axes least Gaussian (`independent_rotation`). Why: the prior N(0, I) and the
+    ELBO are unchanged by a rotation of z, so nothing in training picks the axes, and a factor can
+    end up spread over two latents. An effect added to the sevens independently of their shape (a
+    uniform angle, shift or contrast) is an independent, non-Gaussian factor of the codes, which is
+    what ICA finds. On the new axes the training codes have mean 0 and covariance I, so the
+    traversals' N(0, 1) draws and -5..5 range are in units of the data's own spread.
+    `model` keeps the encoder's latent units (U = I, m = 0).
+    """
+
+    def __init__(self, unmixing: np.ndarray, centre: np.ndarray):
+        self.unmixing, self.centre = unmixing, centre
+        self.mixing = np.linalg.inv(unmixing)
+
+    @classmethod
+    def model(cls, k: int) -> "LatentAxes":
+        return cls(np.eye(k), np.zeros(k))
+
+    @classmethod
+    def independent(cls, codes: np.ndarray) -> "LatentAxes":
+        centre = codes.mean(0)
+        eigenvalues, eigenvectors = np.linalg.eigh(np.cov(codes.T, ddof=0).reshape(codes.shape[1], -1))
+        eigenvalues = np.maximum(eigenvalues, 1e-12 * eigenvalues.max())  # a collapsed latent stays finite
+        whitening = eigenvectors @ np.diag(eigenvalues**-0.5) @ eigenvectors.T  # C^{-1/2}
+        rotation = independent_rotation((codes - centre) @ whitening.T)
+        return cls(rotation @ whitening, centre)
+
+    def from_model(self, z: np.ndarray) -> np.ndarray:
+        """(..., K) model codes z -> z' = U (z - m), as row vectors."""
+        return (z - self.centre) @ self.unmixing.T
+
+    def to_model(self, z_axes: np.ndarray) -> np.ndarray:
+        """(..., K) codes z' on these axes -> model codes z = U^{-1} z' + m."""
+        return z_axes @ self.mixing.T + self.centre
+
+    def log_variance(self, model_log_variance: np.ndarray) -> np.ndarray:
+        """Posterior log variance along each new axis: log diag(U diag(sigma^2) U^T) = log (U^2 sigma^2)."""
+        return np.log(np.exp(model_log_variance) @ (self.unmixing**2).T)
+
+
 def pixel_means(logits: torch.Tensor, likelihood: str) -> torch.Tensor:
     """E[x|z] per pixel: sigmoid for the Bernoulli; the continuous Bernoulli's mean otherwise."""
     if likelihood == "continuous-bernoulli":
@@ -420,9 +525,12 @@ def pixel_means(logits: torch.Tensor, likelihood: str) -> torch.Tensor:
 
 
 @torch.no_grad()
-def decode_means(model, codes: np.ndarray, likelihood: str, device) -> np.ndarray:
-    """(..., K) codes -> (..., 28, 28) decoded mean images."""
+def decode_means(model, codes: np.ndarray, likelihood: str, device, axes: LatentAxes | None = None) -> np.ndarray:
+    """(..., K) codes -> (..., 28, 28) decoded mean images; codes on `axes` (see LatentAxes) are first
+    taken back to the model's latents, None: they are the model's latents."""
     model.eval()
+    if axes is not None:
+        codes = axes.to_model(codes)
     flat = torch.as_tensor(codes.reshape(-1, codes.shape[-1]), dtype=torch.float32, device=device)
     images = pixel_means(model.decode(flat), likelihood).cpu().numpy()
     return images.reshape(*codes.shape[:-1], IMAGE_SIDE, IMAGE_SIDE)
@@ -445,7 +553,7 @@ def traversal_codes(dimension: int, fixed: np.ndarray, limit: float = TRAVERSAL_
     return codes
 
 
-def traversal_images(model, latent_dims, rows, likelihood, device, rng):
+def traversal_images(model, latent_dims, rows, likelihood, device, rng, axes=None):
     """Decoded traversals (K, rows, 21, 28, 28) and their codes (K, rows, 21, K).
 
     Row r of every latent shares the same draw of the other latents, so latents are compared on
@@ -453,7 +561,7 @@ def traversal_images(model, latent_dims, rows, likelihood, device, rng):
     """
     fixed = rng.standard_normal((rows, latent_dims))
     codes = np.stack([[traversal_codes(k, fixed[r]) for r in range(rows)] for k in range(latent_dims)])
-    return decode_means(model, codes, likelihood, device), codes
+    return decode_means(model, codes, likelihood, device, axes), codes
 
 
 STATISTICS = {
@@ -532,7 +640,7 @@ def circular_axis_mean(orientation: np.ndarray) -> float:
     return float(np.degrees(np.arctan2(np.sin(doubled).mean(), np.cos(doubled).mean())) / 2.0)
 
 
-def evidence_traversals(model, train_mu, rows, likelihood, device, rng):
+def evidence_traversals(model, train_mu, rows, likelihood, device, rng, axes=None):
     """Traversals for the evidence, kept where the data live: (K, rows, steps, 28, 28) and positions (K, steps).
 
     Row r starts from the posterior mean of a random training seven, and z_k crosses the middle
@@ -547,7 +655,7 @@ def evidence_traversals(model, train_mu, rows, likelihood, device, rng):
     codes = np.repeat(np.repeat(starts[None, :, None, :], latent_dims, 0), EVIDENCE_STEPS, 2)  # (K, rows, steps, K)
     for k in range(latent_dims):
         codes[k, :, :, k] = positions[k]
-    return decode_means(model, codes, likelihood, device), positions
+    return decode_means(model, codes, likelihood, device, axes), positions
 
 
 def traversal_evidence(images: np.ndarray, positions: np.ndarray, data_stats: dict, train_mu: np.ndarray,
@@ -702,30 +810,41 @@ def run_experiment(config, train_images, validation_images, test_images, data_st
         progress.set_postfix(train=f"{train_terms['neg_elbo']:.1f}", test=f"{entry['test']['neg_elbo']:.1f}")
 
     test, validation = latest["test"], latest["validation"]
+    train_mu_model = evaluate(model, train_images, config.likelihood, config.eval_batch, config.seed + 1)["mu"]
+    # Every latent below (traversals, evidence, correlations) is an axis of LatentAxes.
+    axes = LatentAxes.independent(train_mu_model) if config.axes == "independent" else LatentAxes.model(config.k)
+    train_mu, test_mu, validation_mu = (axes.from_model(mu) for mu in (train_mu_model, test["mu"], validation["mu"]))
+    test_log_variance = axes.log_variance(test["log_variance"])
+    # Per axis, the closed-form KL of the posterior's marginal on it from N(0, 1): on the model's own
+    # latents, the KL per dimension.
+    kl_per_axis = kl_to_standard_normal(torch.as_tensor(test_mu), torch.as_tensor(test_log_variance)).mean(0)
     rng = np.random.default_rng(config.seed)
     grid = traversal_grid()
-    decoded, _ = traversal_images(model, config.k, FIGURE_ROWS, config.likelihood, device, rng)
-    train_mu = evaluate(model, train_images, config.likelihood, config.eval_batch, config.seed + 1)["mu"]
+    decoded, _ = traversal_images(model, config.k, FIGURE_ROWS, config.likelihood, device, rng, axes)
     evidence_images, positions = evidence_traversals(model, train_mu, config.evidence_rows, config.likelihood,
-                                                     device, rng)
+                                                     device, rng, axes)
     evidence, evidence_stats = traversal_evidence(evidence_images, positions, data_stats, train_mu,
                                                   circular_axis_mean(data_stats["orientation"]))
 
     metrics = {
         "model": None,
         "plain_vae": (config.objective == "vae" and config.beta == 1.0 and config.decoder == "deconvolution"
-                      and not config.grey_level_weight),
+                      and not config.grey_level_weight and config.axes == "model"),
         "objective": config.objective,
         "beta": config.beta,
         "tc_weight": config.tc_weight if config.objective == "tc-vae" else None,
         "grey_level_weight": config.grey_level_weight,
         "likelihood": config.likelihood,
         "decoder": config.decoder,
+        "axes": config.axes,
+        "axes_unmixing": axes.unmixing.tolist(),
+        "axes_centre": axes.centre.tolist(),
         "k": config.k,
         "test_neg_elbo": test["neg_elbo"],
         "test_reconstruction": test["reconstruction"],
         "test_kl": test["kl"],
-        "kl_per_dimension": test["kl_per_dimension"],
+        "kl_per_dimension": test["kl_per_dimension"],  # per latent unit of the model
+        "kl_per_axis": kl_per_axis.tolist(),
         "validation_neg_elbo": validation["neg_elbo"],
         "effect_dimension": evidence["effect_dimension"],
         "effect_statistic": evidence["effect_statistic"],
@@ -733,6 +852,7 @@ def run_experiment(config, train_images, validation_images, test_images, data_st
         "traversal_evidence": {**evidence, "statistics": STATISTICS, "rows_per_dimension": config.evidence_rows,
                                "quantiles": list(EVIDENCE_QUANTILES)},
         "spearman_with_truth": None,
+        "spearman_with_truth_model_latents": None,
         "best_abs_spearman": None,
         "best_spearman_dimension": None,
         "effect_dimension_abs_spearman": None,
@@ -741,16 +861,17 @@ def run_experiment(config, train_images, validation_images, test_images, data_st
     }
     if "te7" in truths:
         name, values = truths["te7"]
-        correlations = correlations_with_truth(test["mu"], values)
+        correlations = correlations_with_truth(test_mu, values)
         metrics.update(
             spearman_with_truth=correlations,
+            spearman_with_truth_model_latents=correlations_with_truth(test["mu"], values),
             best_abs_spearman=float(np.max(np.abs(correlations))),
             best_spearman_dimension=int(np.argmax(np.abs(correlations))),
             effect_dimension_abs_spearman=float(abs(correlations[evidence["effect_dimension"]])),
             truth_file=name,
         )
     if "validation" in truths:
-        metrics["validation_spearman_with_truth"] = correlations_with_truth(validation["mu"], truths["validation"])
+        metrics["validation_spearman_with_truth"] = correlations_with_truth(validation_mu, truths["validation"])
     metrics.update(seed=config.seed, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
                    history=history)
     metrics["model"] = model_name(metrics)
@@ -760,9 +881,12 @@ def run_experiment(config, train_images, validation_images, test_images, data_st
     write_figures(model, config, decoded, evidence_stats, positions, grid, evidence, test_images, history, out,
                   device)
     save_torch(out / "model.pt", {"state_dict": model.state_dict(), "k": config.k, "likelihood": config.likelihood,
-                                  "objective": config.objective, "beta": config.beta, "decoder": config.decoder})
+                                  "objective": config.objective, "beta": config.beta, "decoder": config.decoder,
+                                  "axes": config.axes, "axes_unmixing": axes.unmixing, "axes_centre": axes.centre})
     with atomic_path(out / "test_latents.npz") as temporary:
-        np.savez(temporary, mu=test["mu"], log_variance=test["log_variance"])
+        np.savez(temporary, mu=test_mu, log_variance=test_log_variance,
+                 axes_unmixing=axes.unmixing, axes_centre=axes.centre,
+                 model_mu=test["mu"], model_log_variance=test["log_variance"])
     metrics["training_seconds"] = time.perf_counter() - started
     return metrics
 
@@ -817,6 +941,11 @@ def parse_arguments(argv=None):
                         help="adds W * sum_i (sort(decoded mean)_i - sort(image)_i)^2 to the objective, a "
                              "position-free match of grey levels that tells ink darkness from stroke width "
                              "(default 0: off; not part of the reported negative ELBO)")
+    parser.add_argument("--axes", choices=["independent", "model"], default=DEFAULT_AXES,
+                        help="independent (default): read the trained code on the axes of an independent "
+                             "component analysis of the training codes (whitened, then turned to be as "
+                             "non-Gaussian as they can be; the model and its ELBO are unchanged); model: the "
+                             "encoder's own latent units (--plain uses them)")
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"(default {DEFAULT_EPOCHS})")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"(default {DEFAULT_BATCH})")
     parser.add_argument("--lr", type=float, default=DEFAULT_LR, help=f"Adam learning rate (default {DEFAULT_LR:g})")
@@ -845,7 +974,7 @@ def parse_arguments(argv=None):
         args.train_images = QUICK["train_images"]
         args.evidence_rows = QUICK["evidence_rows"]
     if args.plain:
-        args.objective, args.beta, args.decoder = "vae", 1.0, "deconvolution"
+        args.objective, args.beta, args.decoder, args.axes = "vae", 1.0, "deconvolution", "model"
     args.eval_batch = 512
     if args.out is None:
         args.out = REPO / "results" / f"vae_sevens_k{args.k}{'_plain' if args.plain else ''}"
@@ -888,6 +1017,7 @@ def model_name(metrics) -> str:
     """The model in words, from the settings recorded in metrics (plain_vae decides the plain VAE)."""
     grey = metrics["grey_level_weight"]
     extra = f", grey-level weight {grey:g}" if grey else ""
+    extra += ", independent axes" if metrics["axes"] == "independent" else ""
     if metrics["objective"] == "tc-vae":
         return (f"beta-TC-VAE (tc_weight={metrics['tc_weight']:g}, beta={metrics['beta']:g}, "
                 f"{metrics['decoder']} decoder{extra})")

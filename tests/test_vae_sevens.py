@@ -261,6 +261,66 @@ def test_traversal_evidence_names_the_latent_that_turns_the_bar_and_the_orientat
     assert stats["orientation"].shape == (3, 4, vae.EVIDENCE_STEPS)
 
 
+# ---------------------------------------------------------------- the latent axes
+
+
+def test_gaussian_log_cosh_constant_is_the_normal_expectation_by_quadrature():
+    import scipy.integrate
+
+    density = scipy.stats.norm.pdf
+    value, _ = scipy.integrate.quad(lambda u: (np.logaddexp(u, -u) - np.log(2.0)) * density(u), -40, 40,
+                                    epsabs=1e-13, limit=200)
+    assert vae.GAUSSIAN_LOG_COSH == pytest.approx(value, abs=1e-9)
+
+
+def test_negentropy_is_near_zero_for_gaussian_columns_and_not_for_uniform_ones():
+    rng = np.random.default_rng(0)
+    gaussian, uniform = rng.standard_normal(200_000), rng.uniform(-1, 1, 200_000)
+    values = vae.negentropy(np.column_stack([gaussian, 3.0 * uniform + 7.0]))
+    assert values[0] < 1e-6
+    assert values[1] > 100 * values[0] and values[1] > 1e-4  # and blind to the uniform's scale and offset
+    assert vae.negentropy(uniform[:, None])[0] == pytest.approx(values[1])
+
+
+def test_independent_axes_unmix_two_uniform_factors_from_a_gaussian_one():
+    rng = np.random.default_rng(1)
+    factors = np.column_stack([rng.uniform(-1, 1, 20_000), rng.standard_normal(20_000), rng.uniform(0, 5, 20_000)])
+    mixing = np.array([[1.0, 0.6, -0.4], [0.3, 1.0, 0.8], [-0.7, 0.2, 1.0]])  # not a rotation
+    codes = factors @ mixing.T + np.array([0.5, -1.0, 2.0])
+    axes = vae.LatentAxes.independent(codes)
+    on_axes = axes.from_model(codes)
+    np.testing.assert_allclose(on_axes.mean(0), 0.0, atol=1e-9)
+    np.testing.assert_allclose(np.cov(on_axes.T, ddof=0), np.eye(3), atol=1e-9)  # white
+    correlation = np.abs(np.corrcoef(factors.T, on_axes.T)[:3, 3:])  # (factor, axis)
+    for factor in (0, 2):  # each uniform factor lies on one axis, alone
+        assert correlation[factor].max() > 0.995
+    np.testing.assert_allclose(axes.to_model(on_axes), codes, atol=1e-9)
+
+
+def test_independent_rotation_is_a_rotation_and_leaves_independent_axes_alone():
+    rng = np.random.default_rng(2)
+    white = np.column_stack([rng.uniform(-np.sqrt(3), np.sqrt(3), 20_000) for _ in range(3)])
+    rotation = vae.independent_rotation(white)
+    np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(np.abs(rotation), np.eye(3), atol=0.03)
+
+
+def test_posterior_variance_along_the_axes_matches_a_monte_carlo_estimate():
+    rng = np.random.default_rng(3)
+    axes = vae.LatentAxes(rng.standard_normal((3, 3)), rng.standard_normal(3))
+    mu, log_variance = rng.standard_normal(3), rng.standard_normal(3)
+    samples = mu + np.exp(0.5 * log_variance) * rng.standard_normal((400_000, 3))
+    expected = np.log(axes.from_model(samples).var(0))
+    np.testing.assert_allclose(axes.log_variance(log_variance), expected, atol=0.01)
+
+
+def test_model_axes_change_nothing():
+    codes = np.random.default_rng(4).standard_normal((10, 3))
+    axes = vae.LatentAxes.model(3)
+    np.testing.assert_array_equal(axes.from_model(codes), codes)
+    np.testing.assert_array_equal(axes.to_model(codes), codes)
+
+
 # ---------------------------------------------------------------- the command line
 
 
@@ -368,8 +428,11 @@ def test_quick_run_writes_every_output_and_repeats_exactly(tmp_path):
     assert first["torch_threads"] == vae.DEFAULT_TORCH_THREADS
     assert len(first["spearman_with_truth"]) == 2 and first["truth_file"] == "te7_angles.npy"
     assert first["effect_statistic"] in vae.STATISTICS and 0 <= first["effect_dimension"] < 2
+    assert first["axes"] == vae.DEFAULT_AXES == "independent"
     latents = np.load(tmp_path / "a" / "test_latents.npz")
     assert latents["mu"].shape == (24, 2) and latents["log_variance"].shape == (24, 2)
+    axes = vae.LatentAxes(latents["axes_unmixing"], latents["axes_centre"])
+    np.testing.assert_allclose(axes.from_model(latents["model_mu"]), latents["mu"], atol=1e-9)
 
     # A second process too: in this one, earlier tests may have changed torch's thread count,
     # and a different number of threads sums in a different order.
@@ -392,6 +455,7 @@ def test_plain_flag_trains_the_homeworks_plain_vae(tmp_path, capsys):
     metrics = json.loads((tmp_path / "plain" / "metrics.json").read_text())
     assert metrics["plain_vae"] and metrics["objective"] == "vae" and metrics["beta"] == 1.0
     assert metrics["decoder"] == "deconvolution" and metrics["tc_weight"] is None
+    assert metrics["axes"] == "model" and metrics["axes_unmixing"] == np.eye(3).tolist()
 
 
 @pytest.mark.slow
@@ -428,14 +492,15 @@ def test_negative_thread_count_is_one_clear_error(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_model_name_states_a_grey_level_weight_and_names_the_plain_vae():
-    plain = {"objective": "vae", "beta": 1.0, "decoder": "deconvolution", "tc_weight": None}
+def test_model_name_states_a_grey_level_weight_the_axes_and_names_the_plain_vae():
+    plain = {"objective": "vae", "beta": 1.0, "decoder": "deconvolution", "tc_weight": None, "axes": "model"}
     assert "plain VAE" in vae.model_name({**plain, "plain_vae": True, "grey_level_weight": 0.0})
     assert (vae.model_name({**plain, "plain_vae": False, "grey_level_weight": 5.0})
             == "VAE (beta=1, deconvolution decoder, grey-level weight 5)")
     default = {"objective": "tc-vae", "beta": 2.0, "decoder": "warped-broadcast", "tc_weight": 6.0,
-               "plain_vae": False, "grey_level_weight": 0.0}
-    assert vae.model_name(default) == "beta-TC-VAE (tc_weight=6, beta=2, warped-broadcast decoder)"
+               "plain_vae": False, "grey_level_weight": 0.0, "axes": "independent"}
+    assert (vae.model_name(default)
+            == "beta-TC-VAE (tc_weight=6, beta=2, warped-broadcast decoder, independent axes)")
 
 
 def test_negative_grey_level_weight_is_one_clear_error(tmp_path, capsys):
