@@ -252,10 +252,10 @@ def statistic_name(name: str) -> str:
 def dimension_rows(metrics: dict) -> str:
     """One row per latent z_k: test KL, pixel path length, the statistic it moves best and its score, r."""
     k = require(metrics, "k")
-    kl = require(metrics, "kl_per_dimension", list)
+    kl = require(metrics, "kl_per_axis", list)  # on the model's own latents, its KL per dimension
     scores = require(metrics, "traversal_evidence", dict).get("scores")
     if not isinstance(scores, dict) or not scores or len(kl) != k:
-        raise DataError(f"{metrics['_path']}: expected kl_per_dimension of length k={k} and traversal_evidence.scores")
+        raise DataError(f"{metrics['_path']}: expected kl_per_axis of length k={k} and traversal_evidence.scores")
     truth = metrics.get("spearman_with_truth")
     effect = require(metrics, "effect_dimension")
     lengths = pixel_path_lengths(metrics)
@@ -315,6 +315,7 @@ def vae_macros(metrics: dict, prefix: str) -> list[str]:
         macro(f"{prefix}EvidenceHeader", header),
         macro(f"{prefix}EvidenceRows", rows),
         boolean(f"{prefix}HasTruth", truth is not None),
+        boolean(f"{prefix}IndependentAxes", require(metrics, "axes", str) == "independent"),
     ]
     if truth is not None:
         effect = require(metrics, "effect_dimension")

@@ -47,9 +47,9 @@ def vae_metrics(objective="tc-vae", truth=(0.1, -0.93, 0.2), **changes) -> dict:
     plain = objective == "vae"
     metrics = {
         "objective": objective, "beta": 1.0 if plain else 2.0, "tc_weight": None if plain else 6.0, "plain_vae": plain,
-        "decoder": "deconvolution" if plain else "warped-broadcast",
+        "decoder": "deconvolution" if plain else "warped-broadcast", "axes": "model" if plain else "independent",
         "likelihood": "bernoulli", "k": 3, "test_neg_elbo": 101.25, "test_reconstruction": 90.0,
-        "test_kl": 11.25, "kl_per_dimension": [3.0, 5.0, 3.25], "effect_dimension": 1,
+        "test_kl": 11.25, "kl_per_dimension": [3.0, 5.0, 3.25], "kl_per_axis": [3.0, 5.0, 3.25], "effect_dimension": 1,
         "effect_statistic": "orientation",
         "traversal_evidence": {"scores": scores, "effect_score": 0.9, "rows_per_dimension": 16,
                                "pixel_movement": [20.04, 35.5, 12.0], "quantiles": [0.05, 0.95],
