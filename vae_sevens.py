@@ -839,6 +839,7 @@ def run_experiment(config, train_images, validation_images, test_images, data_st
         "axes": config.axes,
         "axes_unmixing": axes.unmixing.tolist(),
         "axes_centre": axes.centre.tolist(),
+        "axes_negentropy": negentropy(train_mu).tolist(),  # of the training codes on each axis; chooses nothing
         "k": config.k,
         "test_neg_elbo": test["neg_elbo"],
         "test_reconstruction": test["reconstruction"],

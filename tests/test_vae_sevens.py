@@ -428,7 +428,7 @@ def test_quick_run_writes_every_output_and_repeats_exactly(tmp_path):
     assert first["torch_threads"] == vae.DEFAULT_TORCH_THREADS
     assert len(first["spearman_with_truth"]) == 2 and first["truth_file"] == "te7_angles.npy"
     assert first["effect_statistic"] in vae.STATISTICS and 0 <= first["effect_dimension"] < 2
-    assert first["axes"] == vae.DEFAULT_AXES == "independent"
+    assert first["axes"] == vae.DEFAULT_AXES == "independent" and len(first["axes_negentropy"]) == 2
     latents = np.load(tmp_path / "a" / "test_latents.npz")
     assert latents["mu"].shape == (24, 2) and latents["log_variance"].shape == (24, 2)
     axes = vae.LatentAxes(latents["axes_unmixing"], latents["axes_centre"])
