@@ -2,7 +2,7 @@
 supervised CNN recover from the sheared test sevens; and, for comparison, how precisely the VAE's code
 holds rotation and contrast. An analysis behind the README, not a method.
 
-    .venv/bin/python bench/shear_analysis.py    # about 4 minutes, one thread
+    .venv/bin/python bench/shear_analysis.py    # about 3.5 minutes, one thread
 
 Slant. With central second moments mu11 = mean (x - cx)(y - cy), mu02 = mean (y - cy)^2 over the ink
 (rows y grow downwards), the shear x' = x + s (c - y) of make_data.py gives mu11' = mu11 - s mu02 and
@@ -17,9 +17,9 @@ tr7 and is scored on te7, on three versions of the same shears:
     blurred    the bilinear images after a Gaussian blur (sigma 1 pixel)
 If bench/out/vae_*/test_latents.npz exist (bench/experiments.py), for the shear, rotation and
 contrast runs: a leave-one-out 15-nearest-neighbour regression of the truth from the VAE's test
-posterior means (how much the whole code holds, whichever latent it sits on), and on the latent
-that follows the truth best, its posterior variance over the variance of its posterior means (how
-coarsely the code places the sevens). For contrast also: how well the code holds the ink mass and
+posterior means on the run's axes (how much the whole code holds, whichever axis it sits on), and on
+the axis that follows the truth best, its posterior variance over the variance of its posterior
+means (how coarsely the code places the sevens). For contrast also: how well the code holds the ink mass and
 the ink intensity of the test sevens (15-NN again), and how well the intensity follows the
 contrast once the sevens are blurred.
 Writes bench/out/shear_analysis.json.
