@@ -883,7 +883,8 @@ def run_experiment(config, train_images, validation_images, test_images, data_st
                   device)
     save_torch(out / "model.pt", {"state_dict": model.state_dict(), "k": config.k, "likelihood": config.likelihood,
                                   "objective": config.objective, "beta": config.beta, "decoder": config.decoder,
-                                  "axes": config.axes, "axes_unmixing": axes.unmixing, "axes_centre": axes.centre})
+                                  "axes": config.axes, "axes_unmixing": torch.as_tensor(axes.unmixing),
+                                  "axes_centre": torch.as_tensor(axes.centre)})
     with atomic_path(out / "test_latents.npz") as temporary:
         np.savez(temporary, mu=test_mu, log_variance=test_log_variance,
                  axes_unmixing=axes.unmixing, axes_centre=axes.centre,

@@ -433,6 +433,10 @@ def test_quick_run_writes_every_output_and_repeats_exactly(tmp_path):
     assert latents["mu"].shape == (24, 2) and latents["log_variance"].shape == (24, 2)
     axes = vae.LatentAxes(latents["axes_unmixing"], latents["axes_centre"])
     np.testing.assert_allclose(axes.from_model(latents["model_mu"]), latents["mu"], atol=1e-9)
+    checkpoint = torch.load(tmp_path / "a" / "model.pt", weights_only=True)  # loads without unpickling code
+    model = vae.ConvVAE(2, checkpoint["decoder"])
+    model.load_state_dict(checkpoint["state_dict"])
+    np.testing.assert_array_equal(checkpoint["axes_unmixing"].numpy(), latents["axes_unmixing"])
 
     # A second process too: in this one, earlier tests may have changed torch's thread count,
     # and a different number of threads sums in a different order.
