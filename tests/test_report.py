@@ -49,7 +49,7 @@ def vae_metrics(objective="tc-vae", truth=(0.1, -0.93, 0.2), **changes) -> dict:
         "objective": objective, "beta": 1.0 if plain else 2.0, "tc_weight": None if plain else 6.0, "plain_vae": plain,
         "decoder": "deconvolution" if plain else "warped-broadcast", "axes": "model" if plain else "independent",
         "likelihood": "bernoulli", "k": 3, "test_neg_elbo": 101.25, "test_reconstruction": 90.0,
-        "test_kl": 11.25, "kl_per_dimension": [3.0, 5.0, 3.25], "kl_per_axis": [3.0, 5.0, 3.25], "effect_dimension": 1,
+        "test_kl": 11.25, "kl_per_dimension": [3.0, 5.0, 3.25], "kl_per_axis": [2.0, 5.0, 4.25], "effect_dimension": 1,
         "effect_statistic": "orientation",
         "traversal_evidence": {"scores": scores, "effect_score": 0.9, "rows_per_dimension": 16,
                                "pixel_movement": [20.04, 35.5, 12.0], "quantiles": [0.05, 0.95],
@@ -159,6 +159,7 @@ def test_vae_dimension_rows_bold_the_effect_dimension_and_show_the_truth_when_kn
     assert rows[1].startswith(r"$\boldsymbol{z_{1}}$ & \textbf{5.00} & \textbf{35.5} & \textbf{\texttt{orientation}}")
     assert rows[1].endswith(r"\textbf{$-$0.930} \\")
     assert not rows[0].startswith(r"$\boldsymbol")
+    assert rows[0].split(" & ")[1] == "2.00"  # the KL on the axis (kl_per_axis), not the model unit's 3.00
     assert rows[0].split(" & ")[2] == "20.0"  # pixel path length, one decimal
     assert rows[2].split(" & ")[3] == r"\texttt{ink\_mass}"  # the statistic with z2's highest score
     without_truth = make_results_tex.dimension_rows(tagged(vae_metrics(truth=None))).split("\n")
@@ -175,10 +176,14 @@ def test_vae_macros_name_the_objective_and_sum_the_kl():
     assert macros["VaeEffectDimension"] == "1"
     assert macros["VaeEffectAbsSpearman"] == "0.930"
     assert macros["VaeBestSpearmanDimension"] == "1"
+    assert (r"\newif\ifVaeIndependentAxes\VaeIndependentAxestrue"
+            in make_results_tex.vae_macros(tagged(vae_metrics()), "Vae"))
     plain = macros_of(make_results_tex.vae_macros(tagged(vae_metrics("vae")), "PlainVae"))
     assert plain["PlainVaeName"] == "plain VAE"
     assert plain["PlainVaeDecoder"] == "transposed-convolution"
     assert plain["PlainVaeBeta"] == "1" and plain["PlainVaeTcWeight"] == "1"  # no TC term: gamma = 1
+    assert (r"\newif\ifPlainVaeIndependentAxes\PlainVaeIndependentAxesfalse"
+            in make_results_tex.vae_macros(tagged(vae_metrics("vae")), "PlainVae"))
     beta_vae = macros_of(make_results_tex.vae_macros(tagged(vae_metrics("vae", beta=4.0, plain_vae=False)), "B"))
     assert beta_vae["BName"] == r"$\beta$-VAE ($\beta=4$)"
 
