@@ -498,7 +498,8 @@ class LatentAxes:
     @classmethod
     def independent(cls, codes: np.ndarray) -> "LatentAxes":
         centre = codes.mean(0)
-        eigenvalues, eigenvectors = np.linalg.eigh(np.cov(codes.T, ddof=0).reshape(codes.shape[1], -1))
+        covariance = np.atleast_2d(np.cov(codes.T, ddof=0))  # (K, K); np.cov gives a scalar when K = 1
+        eigenvalues, eigenvectors = np.linalg.eigh(covariance)
         eigenvalues = np.maximum(eigenvalues, 1e-12 * eigenvalues.max())  # a collapsed latent stays finite
         whitening = eigenvectors @ np.diag(eigenvalues**-0.5) @ eigenvectors.T  # C^{-1/2}
         rotation = independent_rotation((codes - centre) @ whitening.T)

@@ -19,8 +19,8 @@ If bench/out/vae_*/test_latents.npz exist (bench/experiments.py), for the shear,
 contrast runs: a leave-one-out 15-nearest-neighbour regression of the truth from the VAE's test
 posterior means on the run's axes (how much the whole code holds, whichever axis it sits on), and on
 the axis that follows the truth best, its posterior variance over the variance of its posterior
-means (how coarsely the code places the sevens). For contrast also: how well the code holds the ink mass and
-the ink intensity of the test sevens (15-NN again), and how well the intensity follows the
+means (how coarsely the code places the sevens). For contrast also: how well the code holds the ink
+mass and the ink intensity of the test sevens (15-NN again), and how well the intensity follows the
 contrast once the sevens are blurred.
 Writes bench/out/shear_analysis.json.
 """
