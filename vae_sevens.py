@@ -32,12 +32,14 @@ Objective (--objective):
              factor of the data onto one axis; a plain VAE's isotropic prior has no preferred axes.
     vae      reconstruction + beta * KL; --plain is the homework's plain VAE (beta = 1, transposed-
              convolution decoder). The default is NOT the plain VAE: run both and compare.
-The defaults (decoder, beta, tc_weight, epochs, axes) were chosen on the validation tenth of tr7, never on te7.
+The defaults (decoder, beta, tc_weight, grey-level weight, epochs, axes) were chosen on the validation
+tenth of tr7, never on te7.
 
-Grey levels (--grey-level-weight W, default 0, off): adds W * sum_i (sort(m)_i - sort(x)_i)^2 per image,
-m the decoded mean, to the objective (not to the reported negative ELBO). It compares the images'
-grey levels wherever the ink lies, so a blurred reconstruction cannot pass a thin dark stroke off as
-a thick faint one; an option under study for effects that change the ink rather than move it.
+Grey levels (--grey-level-weight W, default 1; 0 turns it off, --plain does): adds
+W * sum_i (sort(m)_i - sort(x)_i)^2 per image, m the decoded mean, to the objective (not to the
+reported negative ELBO). It compares the images' grey levels wherever the ink lies, so a blurred
+reconstruction cannot pass a thin dark stroke off as a thick faint one: without it the code barely
+holds an effect that changes the ink rather than moves it (a contrast change).
 
 Axes (--axes): the prior N(0, I) and the ELBO are unchanged by a rotation of z, so training does not
 pick the latent axes. `independent` (default) reads the trained code on the axes found by independent
@@ -108,6 +110,7 @@ DEFAULT_TC_WEIGHT = 6.0
 DEFAULT_BETA = 2.0
 DEFAULT_DECODER = "warped-broadcast"
 DEFAULT_AXES = "independent"
+DEFAULT_GREY_LEVEL_WEIGHT = 1.0
 VALIDATION_FRACTION = 0.1  # of tr7, held out for the validation curve
 
 # Traversals, as the homework describes them.
@@ -321,7 +324,7 @@ def grey_level_distance(means: torch.Tensor, images: torch.Tensor) -> torch.Tens
     A decoder that is unsure of the stroke's exact path outputs a blurred seven, and a blur turns a
     thin dark stroke into a thick faint one with the same ink mass: the per-pixel likelihood then
     barely tells ink darkness from stroke width. Sorted grey levels do (a few dark pixels against
-    many faint ones). Weighted by --grey-level-weight (default 0: the plain objective).
+    many faint ones). Weighted by --grey-level-weight (0 gives the plain objective).
     """
     return (means.flatten(1).sort(1).values - images.flatten(1).sort(1).values).pow(2).sum(1)
 
@@ -927,7 +930,7 @@ def parse_arguments(argv=None):
     parser.add_argument("--k", type=int, default=3, help="latent dimensions, 1..5 (default 3)")
     parser.add_argument("--plain", action="store_true",
                         help="the homework's plain VAE: --objective vae --beta 1 --decoder deconvolution "
-                             "(default output results/vae_sevens_k{K}_plain/)")
+                             "--grey-level-weight 0 --axes model (default output results/vae_sevens_k{K}_plain/)")
     parser.add_argument("--objective", choices=["tc-vae", "vae"], default="tc-vae",
                         help="tc-vae (default: beta-TC-VAE) or vae (negative ELBO, KL scaled by --beta)")
     parser.add_argument("--beta", type=float, default=DEFAULT_BETA,
@@ -940,10 +943,11 @@ def parse_arguments(argv=None):
                              "map; deconvolution: the homework's transposed convolutions (--plain uses them)")
     parser.add_argument("--likelihood", choices=["bernoulli", "continuous-bernoulli"], default="bernoulli",
                         help="pixel likelihood of the reconstruction term (default bernoulli)")
-    parser.add_argument("--grey-level-weight", type=float, default=0.0,
+    parser.add_argument("--grey-level-weight", type=float, default=DEFAULT_GREY_LEVEL_WEIGHT,
                         help="adds W * sum_i (sort(decoded mean)_i - sort(image)_i)^2 to the objective, a "
                              "position-free match of grey levels that tells ink darkness from stroke width "
-                             "(default 0: off; not part of the reported negative ELBO)")
+                             f"(default {DEFAULT_GREY_LEVEL_WEIGHT:g}; 0: off, as --plain; not part of the "
+                             "reported negative ELBO)")
     parser.add_argument("--axes", choices=["independent", "model"], default=DEFAULT_AXES,
                         help="independent (default): read the trained code on the axes of an independent "
                              "component analysis of the training codes (whitened, then turned to be as "
@@ -978,6 +982,7 @@ def parse_arguments(argv=None):
         args.evidence_rows = QUICK["evidence_rows"]
     if args.plain:
         args.objective, args.beta, args.decoder, args.axes = "vae", 1.0, "deconvolution", "model"
+        args.grey_level_weight = 0.0
     args.eval_batch = 512
     if args.out is None:
         args.out = REPO / "results" / f"vae_sevens_k{args.k}{'_plain' if args.plain else ''}"

@@ -316,6 +316,8 @@ def vae_macros(metrics: dict, prefix: str) -> list[str]:
         macro(f"{prefix}EvidenceRows", rows),
         boolean(f"{prefix}HasTruth", truth is not None),
         boolean(f"{prefix}IndependentAxes", require(metrics, "axes", str) == "independent"),
+        macro(f"{prefix}GreyLevelWeight", number(require(metrics, "grey_level_weight"))),
+        boolean(f"{prefix}GreyLevels", require(metrics, "grey_level_weight") > 0),
     ]
     if truth is not None:
         effect = require(metrics, "effect_dimension")

@@ -48,6 +48,7 @@ def vae_metrics(objective="tc-vae", truth=(0.1, -0.93, 0.2), **changes) -> dict:
     metrics = {
         "objective": objective, "beta": 1.0 if plain else 2.0, "tc_weight": None if plain else 6.0, "plain_vae": plain,
         "decoder": "deconvolution" if plain else "warped-broadcast", "axes": "model" if plain else "independent",
+        "grey_level_weight": 0.0 if plain else 1.0,
         "likelihood": "bernoulli", "k": 3, "test_neg_elbo": 101.25, "test_reconstruction": 90.0,
         "test_kl": 11.25, "kl_per_dimension": [3.0, 5.0, 3.25], "kl_per_axis": [2.0, 5.0, 4.25], "effect_dimension": 1,
         "effect_statistic": "orientation",
@@ -178,11 +179,15 @@ def test_vae_macros_name_the_objective_and_sum_the_kl():
     assert macros["VaeBestSpearmanDimension"] == "1"
     assert (r"\newif\ifVaeIndependentAxes\VaeIndependentAxestrue"
             in make_results_tex.vae_macros(tagged(vae_metrics()), "Vae"))
+    assert macros["VaeGreyLevelWeight"] == "1"
+    assert r"\newif\ifVaeGreyLevels\VaeGreyLevelstrue" in make_results_tex.vae_macros(tagged(vae_metrics()), "Vae")
     plain = macros_of(make_results_tex.vae_macros(tagged(vae_metrics("vae")), "PlainVae"))
     assert plain["PlainVaeName"] == "plain VAE"
     assert plain["PlainVaeDecoder"] == "transposed-convolution"
     assert plain["PlainVaeBeta"] == "1" and plain["PlainVaeTcWeight"] == "1"  # no TC term: gamma = 1
     assert (r"\newif\ifPlainVaeIndependentAxes\PlainVaeIndependentAxesfalse"
+            in make_results_tex.vae_macros(tagged(vae_metrics("vae")), "PlainVae"))
+    assert (r"\newif\ifPlainVaeGreyLevels\PlainVaeGreyLevelsfalse"
             in make_results_tex.vae_macros(tagged(vae_metrics("vae")), "PlainVae"))
     beta_vae = macros_of(make_results_tex.vae_macros(tagged(vae_metrics("vae", beta=4.0, plain_vae=False)), "B"))
     assert beta_vae["BName"] == r"$\beta$-VAE ($\beta=4$)"

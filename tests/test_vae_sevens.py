@@ -425,6 +425,7 @@ def test_quick_run_writes_every_output_and_repeats_exactly(tmp_path):
     first = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert first["objective"] == "tc-vae" and not first["plain_vae"]
     assert first["decoder"] == vae.DEFAULT_DECODER == "warped-broadcast" and first["beta"] == vae.DEFAULT_BETA
+    assert first["grey_level_weight"] == vae.DEFAULT_GREY_LEVEL_WEIGHT == 1.0
     assert first["torch_threads"] == vae.DEFAULT_TORCH_THREADS
     assert len(first["spearman_with_truth"]) == 2 and first["truth_file"] == "te7_angles.npy"
     assert first["effect_statistic"] in vae.STATISTICS and 0 <= first["effect_dimension"] < 2
@@ -459,6 +460,7 @@ def test_plain_flag_trains_the_homeworks_plain_vae(tmp_path, capsys):
     metrics = json.loads((tmp_path / "plain" / "metrics.json").read_text())
     assert metrics["plain_vae"] and metrics["objective"] == "vae" and metrics["beta"] == 1.0
     assert metrics["decoder"] == "deconvolution" and metrics["tc_weight"] is None
+    assert metrics["grey_level_weight"] == 0.0  # the homework's objective, nothing added
     assert metrics["axes"] == "model" and metrics["axes_unmixing"] == np.eye(3).tolist()
 
 
@@ -502,9 +504,9 @@ def test_model_name_states_a_grey_level_weight_the_axes_and_names_the_plain_vae(
     assert (vae.model_name({**plain, "plain_vae": False, "grey_level_weight": 5.0})
             == "VAE (beta=1, deconvolution decoder, grey-level weight 5)")
     default = {"objective": "tc-vae", "beta": 2.0, "decoder": "warped-broadcast", "tc_weight": 6.0,
-               "plain_vae": False, "grey_level_weight": 0.0, "axes": "independent"}
+               "plain_vae": False, "grey_level_weight": 1.0, "axes": "independent"}
     assert (vae.model_name(default)
-            == "beta-TC-VAE (tc_weight=6, beta=2, warped-broadcast decoder, independent axes)")
+            == "beta-TC-VAE (tc_weight=6, beta=2, warped-broadcast decoder, grey-level weight 1, independent axes)")
 
 
 def test_negative_grey_level_weight_is_one_clear_error(tmp_path, capsys):
