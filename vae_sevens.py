@@ -1,7 +1,7 @@
 """Problem 2: a convolutional VAE on the "poor sevens", and evidence of which latent carries the effect.
 
-    python vae_sevens.py --k 3            # beta-TC-VAE, warped broadcast decoder: data/tr7.pkl, data/te7.pkl
-                                          #   -> results/vae_sevens_k3/
+    python vae_sevens.py --k 3            # beta-TC-VAE, warped broadcast decoder, grey-level term W = 1:
+                                          #   data/tr7.pkl, data/te7.pkl -> results/vae_sevens_k3/
     python vae_sevens.py --k 3 --plain    # the homework's plain VAE      -> results/vae_sevens_k3_plain/
 
 Model (Kingma & Welling, 2014):
@@ -31,11 +31,12 @@ Objective (--objective):
              estimated on each minibatch by minibatch-weighted sampling. Penalising it pushes each
              factor of the data onto one axis; a plain VAE's isotropic prior has no preferred axes.
     vae      reconstruction + beta * KL; --plain is the homework's plain VAE (beta = 1, transposed-
-             convolution decoder). The default is NOT the plain VAE: run both and compare.
+             convolution decoder, no grey-level term, model axes). The default is NOT the plain VAE:
+             run both and compare.
 The defaults (decoder, beta, tc_weight, grey-level weight, epochs, axes) were chosen on the validation
 tenth of tr7, never on te7.
 
-Grey levels (--grey-level-weight W, default 1; 0 turns it off, --plain does): adds
+Grey levels (--grey-level-weight W, default 1; 0 or --plain turns it off): adds
 W * sum_i (sort(m)_i - sort(x)_i)^2 per image, m the decoded mean, to the objective (not to the
 reported negative ELBO). It compares the images' grey levels wherever the ink lies, so a blurred
 reconstruction cannot pass a thin dark stroke off as a thick faint one: without it the code barely
@@ -324,7 +325,7 @@ def grey_level_distance(means: torch.Tensor, images: torch.Tensor) -> torch.Tens
     A decoder that is unsure of the stroke's exact path outputs a blurred seven, and a blur turns a
     thin dark stroke into a thick faint one with the same ink mass: the per-pixel likelihood then
     barely tells ink darkness from stroke width. Sorted grey levels do (a few dark pixels against
-    many faint ones). Weighted by --grey-level-weight (0 gives the plain objective).
+    many faint ones). Weighted by --grey-level-weight (0 leaves the objective without it).
     """
     return (means.flatten(1).sort(1).values - images.flatten(1).sort(1).values).pow(2).sum(1)
 
@@ -899,7 +900,8 @@ def run_experiment(config, train_images, validation_images, test_images, data_st
 
 def write_figures(model, config, decoded, evidence_stats, positions, grid, evidence, test_images, history, out,
                   device):
-    label = f"{config.objective}, beta={config.beta:g}, {config.decoder}, K={config.k}"
+    grey = f", grey-level W={config.grey_level_weight:g}" if config.grey_level_weight else ""
+    label = f"{config.objective}, beta={config.beta:g}, {config.decoder}{grey}, K={config.k}"
     column_labels = [f"{value:g}" for value in grid]
     effect = evidence["effect_dimension"]
     plot_mosaic(decoded[:, 0], out / "traversal.png", f"latent traversals ({label}); effect: z{effect}",

@@ -41,7 +41,8 @@ def vae_run(name: str, data_dir: Path, seed: int) -> dict:
     command = [PYTHON, "vae_sevens.py", "--k", "3", "--quiet", "--seed", str(seed), "--data-dir", str(data_dir)]
     seconds = timed_run(command + ["--out", str(out)])
     metrics = json.loads((out / "metrics.json").read_text())
-    keys = ("objective", "effect_dimension", "effect_statistic", "best_abs_spearman", "spearman_with_truth", "test_neg_elbo")
+    keys = ("objective", "grey_level_weight", "axes", "effect_dimension", "effect_statistic", "best_abs_spearman",
+            "spearman_with_truth", "test_neg_elbo")
     row = {"wall_seconds": round(seconds, 1), **{key: metrics.get(key) for key in keys}}
     print(f"{name}: " + ", ".join(f"{key} {value}" for key, value in row.items()), flush=True)
     return row
