@@ -293,6 +293,7 @@ def vae_macros(metrics: dict, prefix: str) -> list[str]:
     """Macros \\<prefix>NegElbo, ... for one trained model (the default objective, or the plain VAE)."""
     columns, header, rows = evidence_table(metrics)
     truth = metrics.get("spearman_with_truth")
+    grey_level_weight = require(metrics, "grey_level_weight")
     lines = [
         macro(f"{prefix}Name", objective_name(metrics)),
         macro(f"{prefix}Decoder", DECODER_NAMES.get(require(metrics, "decoder", str), latex_escape(metrics["decoder"]))),
@@ -316,8 +317,8 @@ def vae_macros(metrics: dict, prefix: str) -> list[str]:
         macro(f"{prefix}EvidenceRows", rows),
         boolean(f"{prefix}HasTruth", truth is not None),
         boolean(f"{prefix}IndependentAxes", require(metrics, "axes", str) == "independent"),
-        macro(f"{prefix}GreyLevelWeight", number(require(metrics, "grey_level_weight"))),
-        boolean(f"{prefix}GreyLevels", require(metrics, "grey_level_weight") > 0),
+        macro(f"{prefix}GreyLevelWeight", number(grey_level_weight)),
+        boolean(f"{prefix}GreyLevels", grey_level_weight > 0),
     ]
     if truth is not None:
         effect = require(metrics, "effect_dimension")
