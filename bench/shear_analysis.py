@@ -2,19 +2,26 @@
 supervised CNN recover from the sheared test sevens; and, for comparison, how precisely the VAE's code
 holds rotation and contrast. An analysis behind the README, not a method.
 
-    .venv/bin/python bench/shear_analysis.py    # about 3.5 minutes, one thread
+    .venv/bin/python bench/shear_analysis.py    # about 5 minutes, one thread
 
 Slant. With central second moments mu11 = mean (x - cx)(y - cy), mu02 = mean (y - cy)^2 over the ink
 (rows y grow downwards), the shear x' = x + s (c - y) of make_data.py gives mu11' = mu11 - s mu02 and
 mu02' = mu02, so the slant t = -mu11 / mu02 of a sheared seven is its writer's own slant plus s.
 A code that holds the slant and nothing else is capped by Spearman(s, s + natural slant).
 
+Slant and shape. A VAE with K = 3 latents has room for the slant and two more numbers. The best
+those could add, if they were the two main ways the sevens' shapes vary: the shear fitted (quadratic
+least squares on tr7, scored on te7) from the slant t and the top k principal components of the
+deslanted sevens (each sheared back by its own t), for k = 0, 2, 5, 20, 50.
+
 Supervised CNN (a reference for what the pixels hold; the VAE never sees s): it regresses s from
-tr7 and is scored on te7, on three versions of the same shears:
+tr7 and is scored on te7, on four versions of the same shears:
     bilinear   the data as make_data.py makes them (a bilinear warp of the 28x28 image)
     antialias  each seven upsampled 4x, sheared there, averaged back over 4x4 blocks: no
                pixel-scale interpolation pattern is left for the CNN to read
     blurred    the bilinear images after a Gaussian blur (sigma 1 pixel)
+    centre_of_mass  each seven sheared about the row of its own centre of mass, not the image's
+               centre row: no horizontal offset of the whole seven is left that follows s
 If bench/out/vae_*/test_latents.npz exist (bench/experiments.py), for the shear, rotation and
 contrast runs: a leave-one-out 15-nearest-neighbour regression of the truth from the VAE's test
 posterior means on the run's axes (how much the whole code holds, whichever axis it sits on), and on
@@ -50,6 +57,7 @@ BLUR_SIGMA = 1.0
 NEIGHBOURS = 15
 CNN_EPOCHS, CNN_BATCH, CNN_LR = 15, 128, 1e-3
 CONTRAST_BLURS = (1.0, 2.0, 3.0)  # pixels
+SHAPE_COMPONENTS = (0, 2, 5, 20, 50)  # principal components of the deslanted sevens beside the slant
 # The benchmark's VAE runs (bench/experiments.py) whose codes are compared, with their ground truth.
 VAE_RUNS = {
     "shear": ("vae_shear", SHEAR_DATA / "te7_effect.npy"),
@@ -66,6 +74,44 @@ def slant(images: np.ndarray) -> np.ndarray:
 
 def abs_spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(abs(scipy.stats.spearmanr(a, b).statistic))
+
+
+def shear_about_row(image: np.ndarray, shear: float, centre_row: float) -> np.ndarray:
+    """x' = x + shear (centre_row - y), bilinear, as make_data.py's shear but about any row."""
+    # Output pixel (row r, column c) reads the input at column c - shear (centre_row - r), the same row.
+    matrix = np.array([[1.0, 0.0], [shear, 1.0]])
+    return scipy.ndimage.affine_transform(image, matrix, offset=(0.0, -shear * centre_row), order=1)
+
+
+def deslanted(images: np.ndarray) -> np.ndarray:
+    """Each image (N, 28, 28) sheared back by its own slant t about its centre of mass: the seven's
+    shape with all slant taken out, the writer's and the added shear's alike."""
+    moments = ink_moments(images)
+    slants = -moments["mu11"] / moments["mu02"]
+    return np.stack([shear_about_row(image, -t, cy) for image, t, cy in zip(images, slants, moments["centre_y"])])
+
+
+def shear_from_slant_and_shape(train_images, train_shear, test_images, test_shear,
+                               components=SHAPE_COMPONENTS) -> dict:
+    """How much of the added shear a code of k + 1 numbers holds when those numbers are the total
+    slant t and the top k principal components p of the deslanted sevens (the main ways their shapes
+    vary). The shear is fitted by least squares on 1, t, t^2, p, p^2 and t p over the training
+    sevens; returns the |Spearman| of the fit with the shear on the test sevens, for each k."""
+    shape = {split: deslanted(images).reshape(len(images), -1)
+             for split, images in (("train", train_images), ("test", test_images))}  # fmt: skip
+    total_slant = {"train": slant(train_images), "test": slant(test_images)}
+    mean = shape["train"].mean(axis=0)
+    _, _, principal_axes = np.linalg.svd(shape["train"] - mean, full_matrices=False)
+    results = {}
+    for k in components:
+        design = {}
+        for split in ("train", "test"):
+            p = (shape[split] - mean) @ principal_axes[:k].T
+            t = total_slant[split][:, None]
+            design[split] = np.hstack([np.ones_like(t), t, t**2, p, p**2, t * p])
+        weights = np.linalg.lstsq(design["train"], train_shear, rcond=None)[0]
+        results[f"slant_and_{k}_shape_components_abs_spearman"] = abs_spearman(test_shear, design["test"] @ weights)
+    return results
 
 
 def antialiased_shear(seven: np.ndarray, shear: float) -> np.ndarray:
@@ -173,13 +219,18 @@ def main() -> None:
                 results.update(ink_statistics_in_code(mu, values, contrast_images))
                 results.update(intensity_after_blur(contrast_images, values))
 
+    results.update(shear_from_slant_and_shape(sheared["train"], truth["train"], sheared["test"], truth["test"]))
     versions = {
         "bilinear": lambda split: sheared[split],
         "antialias": lambda split: np.stack(
             [antialiased_shear(seven, shear) for seven, shear in zip(originals[split], truth[split])]
         ),
         "blurred": lambda split: scipy.ndimage.gaussian_filter(sheared[split], (0, BLUR_SIGMA, BLUR_SIGMA)),
-    }
+        "centre_of_mass": lambda split: np.stack([
+            np.clip(shear_about_row(seven, shear, ink_moments(seven)["centre_y"]), 0.0, 1.0)
+            for seven, shear in zip(originals[split], truth[split])
+        ]),
+    }  # fmt: skip
     for name, images_of in versions.items():
         started = time.perf_counter()
         test_images = images_of("test")
