@@ -168,7 +168,8 @@ def test_vae_dimension_rows_bold_the_effect_dimension_and_show_the_truth_when_kn
 
 
 def test_vae_macros_name_the_objective_and_sum_the_kl():
-    macros = macros_of(make_results_tex.vae_macros(tagged(vae_metrics()), "Vae"))
+    default_lines = make_results_tex.vae_macros(tagged(vae_metrics()), "Vae")
+    macros = macros_of(default_lines)
     assert macros["VaeName"] == r"$\beta$-TC-VAE ($\beta=2$, $\gamma=6$)"
     assert macros["VaeBeta"] == "2" and macros["VaeTcWeight"] == "6"
     assert macros["VaeDecoder"] == "warped spatial broadcast"
@@ -177,18 +178,16 @@ def test_vae_macros_name_the_objective_and_sum_the_kl():
     assert macros["VaeEffectDimension"] == "1"
     assert macros["VaeEffectAbsSpearman"] == "0.930"
     assert macros["VaeBestSpearmanDimension"] == "1"
-    assert (r"\newif\ifVaeIndependentAxes\VaeIndependentAxestrue"
-            in make_results_tex.vae_macros(tagged(vae_metrics()), "Vae"))
+    assert r"\newif\ifVaeIndependentAxes\VaeIndependentAxestrue" in default_lines
     assert macros["VaeGreyLevelWeight"] == "1"
-    assert r"\newif\ifVaeGreyLevels\VaeGreyLevelstrue" in make_results_tex.vae_macros(tagged(vae_metrics()), "Vae")
-    plain = macros_of(make_results_tex.vae_macros(tagged(vae_metrics("vae")), "PlainVae"))
+    assert r"\newif\ifVaeGreyLevels\VaeGreyLevelstrue" in default_lines
+    plain_lines = make_results_tex.vae_macros(tagged(vae_metrics("vae")), "PlainVae")
+    plain = macros_of(plain_lines)
     assert plain["PlainVaeName"] == "plain VAE"
     assert plain["PlainVaeDecoder"] == "transposed-convolution"
     assert plain["PlainVaeBeta"] == "1" and plain["PlainVaeTcWeight"] == "1"  # no TC term: gamma = 1
-    assert (r"\newif\ifPlainVaeIndependentAxes\PlainVaeIndependentAxesfalse"
-            in make_results_tex.vae_macros(tagged(vae_metrics("vae")), "PlainVae"))
-    assert (r"\newif\ifPlainVaeGreyLevels\PlainVaeGreyLevelsfalse"
-            in make_results_tex.vae_macros(tagged(vae_metrics("vae")), "PlainVae"))
+    assert r"\newif\ifPlainVaeIndependentAxes\PlainVaeIndependentAxesfalse" in plain_lines
+    assert r"\newif\ifPlainVaeGreyLevels\PlainVaeGreyLevelsfalse" in plain_lines
     beta_vae = macros_of(make_results_tex.vae_macros(tagged(vae_metrics("vae", beta=4.0, plain_vae=False)), "B"))
     assert beta_vae["BName"] == r"$\beta$-VAE ($\beta=4$)"
 
