@@ -24,7 +24,7 @@ $(DATA_FILES) &: | $(SETUP)
 test: $(SETUP)
 	$(PYTHON) -m pytest -q
 
-# About 17 minutes (measured: speaker 2 min, VAE 11 min, shear analysis 3.5 min); run it on a quiet machine.
+# About 18 minutes (measured one by one: speaker 2 min, VAE 11.4 min, shear analysis 5 min); run it on a quiet machine.
 # The shear analysis reads the VAE runs' latents, so it comes after the experiments.
 bench: $(SETUP) $(DATA_FILES)
 	$(PYTHON) bench/stft_speed.py
