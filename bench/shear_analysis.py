@@ -46,7 +46,7 @@ from torch import nn
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from anywhere: the project's modules are one level up
 from common import load_array, load_images, set_torch_threads, write_json  # noqa: E402
-from make_data import add_effect, load_mnist_sevens  # noqa: E402
+from make_data import add_effect, affine_about_centre, load_mnist_sevens  # noqa: E402
 from vae_sevens import correlations_with_truth, image_statistics, ink_moments  # noqa: E402
 
 OUT = REPO / "bench" / "out"
@@ -77,10 +77,12 @@ def abs_spearman(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def shear_about_row(image: np.ndarray, shear: float, centre_row: float) -> np.ndarray:
-    """x' = x + shear (centre_row - y), bilinear, as make_data.py's shear but about any row."""
-    # Output pixel (row r, column c) reads the input at column c - shear (centre_row - r), the same row.
-    matrix = np.array([[1.0, 0.0], [shear, 1.0]])
-    return scipy.ndimage.affine_transform(image, matrix, offset=(0.0, -shear * centre_row), order=1)
+    """x' = x + shear (centre_row - y), bilinear, not clipped: make_data.py's shear about any row.
+
+    About the image's centre row c it is make_data's warp; about another row it is that warp plus a
+    move of shear (centre_row - c) to the right."""
+    centre = (image.shape[0] - 1) / 2.0
+    return affine_about_centre(image, np.array([[1.0, -shear], [0.0, 1.0]]), (shear * (centre_row - centre), 0.0))
 
 
 def deslanted(images: np.ndarray) -> np.ndarray:
