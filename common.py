@@ -17,6 +17,9 @@ import math
 import os
 import pickle
 import random
+import shutil
+import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -27,6 +30,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 import scipy.fft
 
+EPS = 1e-12  # the one epsilon of the project: floors of divisions, norms and logs
 UTTERANCES_PER_SPEAKER = 10  # the homework's layout: rows ordered by speaker, 10 each
 IMAGE_SHAPE = (28, 28)
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -300,7 +304,7 @@ def load_array(path, ndim: int, what: str) -> np.ndarray:
         raise DataError(f"{path}: expected a NumPy array ({what}), found a {type(array).__name__}")
     if array.dtype.kind not in "fiub":
         raise DataError(f"{path}: expected a numeric array ({what}), found dtype {array.dtype}")
-    if array.ndim != ndim:
+    if ndim is not None and array.ndim != ndim:
         raise DataError(f"{path}: expected {ndim} dimensions ({what}), found shape {array.shape}")
     if array.size == 0:
         raise DataError(f"{path}: expected {what}, found an empty array of shape {array.shape}")
@@ -462,6 +466,19 @@ def accuracy_maximising_threshold(scores: np.ndarray, labels: np.ndarray) -> flo
 # ---------------------------------------------------------------- reproducibility, device
 
 
+def stream_rng(seed: int, stream: int) -> np.random.Generator:
+    """np.random.default_rng([seed, stream]): one named random stream per use, independent of the others."""
+    return np.random.default_rng([seed, stream])
+
+
+def torch_generator(seed: int, stream: int, device="cpu"):
+    """A torch.Generator on `device` seeded from (seed, stream) through np.random.SeedSequence."""
+    import torch
+
+    state = np.random.SeedSequence([seed, stream]).generate_state(1, dtype=np.uint64)[0]
+    return torch.Generator(device=device).manual_seed(int(state))
+
+
 def seed_everything(seed: int) -> None:
     """Same seed, same numbers (on the same machine and thread count)."""
     import torch
@@ -520,6 +537,108 @@ def atomic_path(path):
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+def check_output_folder(out, option: str = "--out") -> Path:
+    """Before any work: DataError (one line) unless `out` can become a run folder. Returns it resolved.
+
+    Refused: an existing non-folder (file, /dev/null, FIFO), an existing non-empty folder that is
+    not a run folder (no metrics.json inside: a user's files are never replaced), a path whose
+    nearest existing parent is not a writable folder.
+    """
+    out = Path(out).resolve()
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{option} {out}: exists and is not a folder ({_file_kind(out)})")
+    if out.is_dir() and any(out.iterdir()) and not (out / "metrics.json").is_file():
+        raise DataError(f"{option} {out}: a non-empty folder that is not a run folder (no metrics.json); choose another")
+    parent = out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise DataError(f"{option} {out}: {parent} is not a folder ({_file_kind(parent)})")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DataError(f"{option} {out}: the folder {parent} is not writable")
+    return out
+
+
+def _file_kind(path: Path) -> str:
+    mode = path.stat().st_mode
+    kinds = [(stat.S_ISDIR, "a folder"), (stat.S_ISREG, "a regular file"), (stat.S_ISFIFO, "a FIFO"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
+
+
+@contextlib.contextmanager
+def _signals_to(handler):
+    """SIGINT and SIGTERM call `handler` inside the block (in the main thread: no other may set handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, old_handler in previous.items():
+            signal.signal(number, old_handler)
+
+
+@contextlib.contextmanager
+def run_folder(out):
+    """Yield a fresh temporary folder beside `out`; it replaces `out` whole when the block succeeds.
+
+    The temporary folder has a hidden name in the same parent. On success an old run folder is
+    renamed aside, the new one renamed in, the old one removed; SIGINT/SIGTERM arriving during that
+    swap are held until it is done. On any exception, KeyboardInterrupt or SIGTERM (raised as
+    KeyboardInterrupt inside the block) the temporary folder is removed and `out` is left as it was.
+    """
+    out = check_output_folder(out)
+    holding, held = True, []  # while holding, a signal is noted and raised once nothing is half-done
+
+    def on_signal(number, frame):
+        if not holding:
+            raise KeyboardInterrupt
+        held.append(number)
+
+    with _signals_to(on_signal):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        temporary = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+        try:
+            holding = False
+            if held:
+                raise KeyboardInterrupt
+            yield temporary
+            holding = True
+            _swap_in(temporary, out)
+        finally:
+            holding = True
+            shutil.rmtree(temporary, ignore_errors=True)
+    if held:
+        raise KeyboardInterrupt
+
+
+def _swap_in(folder: Path, out: Path) -> None:
+    """Rename `folder` onto `out`; an existing `out` is renamed aside first and removed after."""
+    os.chmod(folder, 0o777 & ~_UMASK)  # mkdtemp makes 0700; give the usual permissions
+    if not out.exists():
+        os.rename(folder, out)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+    os.replace(out, aside)  # onto the empty folder just made: the name is ours
+    try:
+        os.rename(folder, out)
+    except BaseException:
+        os.rename(aside, out)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def data_entry(path, array=None) -> dict:
+    """{"path", "shape", "sha256"} of an input file, for metrics.json["data"][split].
+
+    `array`: the array loaded from it (else the file is loaded again for its shape).
+    """
+    shape = (load_array(path, None, "an array") if array is None else array).shape
+    return {"path": str(path), "shape": list(shape), "sha256": sha256_file(path)}
 
 
 def write_json(path, payload: dict) -> None:
