@@ -4,8 +4,9 @@
     data/tes.pkl   (200, 22631) float32  speech, 20 other speakers x 10 utterances
     data/tr7.pkl   (6265, 28, 28) float32  "poor sevens": MNIST training sevens with an effect added
     data/te7.pkl   (1028, 28, 28) float32  the same for MNIST's test sevens
-    data/tr7_angles.npy, data/te7_angles.npy  the true rotation angles (degrees), to score the VAE
-                   (another --sevens-effect writes tr7_effect.npy / te7_effect.npy instead)
+    data/tr7_truth_rotation.npy, data/te7_truth_rotation.npy  each image's true effect parameter (here the
+                   angle, degrees), to score the VAE; another --sevens-effect E writes *_truth_E.npy and
+                   removes the other effects' truth files, so one truth file stands beside the sevens
 
 Sevens: real MNIST (LeCun, Cortes, Burges; CC BY-SA 3.0), from assets/mnist_sevens.npz.
 Speech: a procedural source-filter corpus (no multi-speaker corpus installs from a registry).
@@ -26,6 +27,7 @@ from tqdm import tqdm
 from common import DEFAULT_DATA_DIR, UTTERANCES_PER_SPEAKER, DataError, run_cli, write_npy, write_pickle
 
 SEVENS_ASSET = Path(__file__).resolve().parent / "assets" / "mnist_sevens.npz"
+SEVENS_STREAM = 7  # the sevens' random stream, apart from the speech's
 
 # Each effect: its parameter's range and what the parameter means. Drawn uniformly per image.
 SEVENS_EFFECTS = {
@@ -538,18 +540,21 @@ def keep_existing(path: Path, force: bool) -> bool:
 
 def write_sevens(args, written: list) -> None:
     sevens = load_mnist_sevens()
-    truth_name = "angles" if args.sevens_effect == "rotation" else "effect"
     for split, prefix in (("train", "tr7"), ("test", "te7")):
         pickle_path = args.out / f"{prefix}.pkl"
-        truth_path = args.out / f"{prefix}_{truth_name}.npy"
+        truth_path = args.out / f"{prefix}_truth_{args.sevens_effect}.npy"
         if keep_existing(pickle_path, args.force):
             continue
         # One generator per split, so train and test do not depend on each other's sizes.
-        rng = np.random.default_rng([args.seed, 7, 0 if split == "train" else 1])
+        rng = np.random.default_rng([args.seed, SEVENS_STREAM, 0 if split == "train" else 1])
         images, values = poor_sevens(sevens[split], args.sevens_effect, rng)
         write_pickle(pickle_path, images)
         write_npy(truth_path, values)
         written.extend([pickle_path, truth_path])
+        for stale in args.out.glob(f"{prefix}_truth_*.npy"):
+            if stale != truth_path:
+                stale.unlink()
+                print(f"removed {stale} (the truth of another effect)")
 
 
 def write_speech(args, written: list) -> None:

@@ -1,63 +1,19 @@
-"""Problem 2: a convolutional VAE on the "poor sevens", and evidence of which latent carries the effect.
+"""Problem 2: what was done to the "poor sevens"? A convolutional VAE finds the effect and names it.
 
-    python vae_sevens.py --k 3            # beta-TC-VAE, warped broadcast decoder, grey-level term W = 1:
-                                          #   data/tr7.pkl, data/te7.pkl -> results/vae_sevens_k3/
-    python vae_sevens.py --k 3 --plain    # the homework's plain VAE      -> results/vae_sevens_k3_plain/
+    python vae_sevens.py --k 3           # data/tr7.pkl, te7.pkl -> results/vae_sevens_k3/
+    python vae_sevens.py --k 3 --plain   # the homework's plain VAE -> results/vae_sevens_k3_plain/
 
-Model (Kingma & Welling, 2014):
-    encoder  q(z|x) = N(mu(x), diag sigma^2(x)): two strided convolutions, a hidden layer, two heads
-    reparameterisation  z = mu + exp(1/2 log sigma^2) * eps,  eps ~ N(0, I)
-    decoder  p(x|z), --decoder:
-             warped-broadcast  (default) the broadcast decoder below, reading its grid through an
-                               affine map linear in z: (x', y') = (I + A(z)) (x, y) + b(z)
-             broadcast         a spatial broadcast decoder (Watters et al., 2019): the same small
-                               network reads (z, x, y) at every cell of a 14x14 grid, then one
-                               transposed convolution to 28x28 logits
-             deconvolution     the homework's: a hidden layer to a 7x7 feature map, two transposed
-                               convolutions to 28x28 logits
-    negative ELBO per image = -E_q[log p(x|z)] + KL(q(z|x) || N(0, I)),
-    KL = -1/2 sum_k (1 + log sigma_k^2 - mu_k^2 - sigma_k^2)
-
-Likelihood (--likelihood): the pixels are grey values in [0, 1], not binary.
-    bernoulli             -sum_i [x_i log l_i + (1 - x_i) log(1 - l_i)], the cross-entropy the homework
-                          uses; for grey x it is not a normalised density, so its "nats" are a loss.
-    continuous-bernoulli  the same minus log C(l) per pixel, C(l) = 2 artanh(1 - 2l) / (1 - 2l), which
-                          makes it a density on [0, 1] (Loaiza-Ganem & Cunningham, 2019).
-
-Objective (--objective):
-    tc-vae   (default) beta-TC-VAE (Chen et al., 2018): reconstruction + beta * KL + (tc_weight - 1) * TC
-             (defaults beta = 2, tc_weight = 6), where
-             TC = KL(q(z) || prod_k q(z_k)) is the total correlation of the aggregate posterior,
-             estimated on each minibatch by minibatch-weighted sampling. Penalising it pushes each
-             factor of the data onto one axis; a plain VAE's isotropic prior has no preferred axes.
-    vae      reconstruction + beta * KL; --plain is the homework's plain VAE (beta = 1, transposed-
-             convolution decoder, no grey-level term, model axes). The default is NOT the plain VAE:
-             run both and compare.
-The defaults (decoder, beta, tc_weight, grey-level weight, epochs, axes) were chosen on the validation
-tenth of tr7, never on te7.
-
-Grey levels (--grey-level-weight W, default 1; 0 or --plain turns it off): adds
-W * sum_i (sort(m)_i - sort(x)_i)^2 per image, m the decoded mean, to the objective (not to the
-reported negative ELBO). It compares the images' grey levels wherever the ink lies, so a blurred
-reconstruction cannot pass a thin dark stroke off as a thick faint one: without it the code barely
-holds an effect that changes the ink rather than moves it (a contrast change).
-
-Axes (--axes): the prior N(0, I) and the ELBO are unchanged by a rotation of z, so training does not
-pick the latent axes. `independent` (default) reads the trained code on the axes found by independent
-component analysis of the training sevens' codes, z' = U (z - m): whitened, then rotated to be as
-non-Gaussian, hence as independent, as they can be. An effect added to the sevens independently of
-their shape is such a factor. Every latent named below (traversals, evidence, correlations) is an
-axis z'_k; `model` keeps the encoder's latent units (--plain does).
-
-Evidence (no ground truth needed): traversals start from the codes of real training sevens and
-move z_k across the middle 90% of the training codes; simple statistics of the decoded sevens
-(orientation from second moments, centre of mass, ink mass, stroke width, ink intensity) are
-measured along them. The effect is the (latent, statistic) pair where the statistic moves steadily
-along the traversal and the latent orders the real sevens by that statistic (`traversal_evidence`).
-The homework's traversals (other latents drawn from N(0, 1), z_k from -5 to 5 by 0.5) are drawn in
-traversal.png and traversal_rows.png.
-When te7_angles.npy or te7_effect.npy lies beside te7.pkl, the Spearman correlation of each latent's
-test posterior mean with it is reported too (it is never used to choose anything).
+1. Model. A VAE (Kingma & Welling, 2014) with K latents learns tr7 (a tenth held out for validation).
+   Default: beta-TC-VAE (Chen et al., 2018) with a spatial broadcast decoder whose grid the code warps
+   by an affine map, plus a grey-level term; --plain: the homework's VAE (negative ELBO, transposed
+   convolutions).
+2. Axes. The poor sevens and MNIST's clean ones (--reference) are encoded; the effect axis is the one
+   along which the poor codes spread furthest beyond the clean codes, S v = lambda C v. When no axis
+   spreads SPREAD_MARGIN times beyond them, no latent carries an effect (effect_dimension null).
+3. Traversals. K-1 latents fixed, one from -5 to 5, on those axes (traversal.png).
+4. What it is. The change between decoded sevens along the effect axis is fitted by one-parameter
+   families (translation, rotation, shear, scale, contrast, gamma, blur, stroke width); the family
+   that explains most of it is the effect. A cross-check compares the images' own statistics.
 """
 
 from __future__ import annotations
@@ -68,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import scipy.linalg
 import scipy.stats
 import torch
 import torch.nn.functional as F
@@ -76,156 +33,140 @@ from tqdm import tqdm
 
 from common import (
     DEFAULT_DATA_DIR,
-    DEFAULT_TORCH_THREADS,
+    EPS,
     DataError,
-    atomic_path,
+    check_output_folder,
+    data_entry,
     load_array,
     load_images,
     new_figure,
     pick_device,
     run_cli,
+    run_folder,
     save_figure,
     save_torch,
-    seed_everything,
     set_torch_threads,
-    sha256_file,
+    stream_rng,
+    torch_generator,
     write_json,
 )
 
 REPO = Path(__file__).resolve().parent
+MNIST_SEVENS = REPO / "assets" / "mnist_sevens.npz"  # MNIST (LeCun, Cortes, Burges; CC BY-SA 3.0)
 IMAGE_SIDE = 28
 LATENT_RANGE = (1, 5)  # the homework asks for 1 <= K <= 5
 
-# Architecture (the decoder's grid and the defaults below were chosen on the validation tenth of tr7).
+DEFAULTS = dict(k=3, epochs=30, batch_size=128, lr=1e-3, seed=0, device="auto", threads=1, reference="mnist")
+QUICK = dict(epochs=2, train_images=512)
+VALIDATION_FRACTION = 0.1  # of tr7
+EVAL_BATCH = 512
+
+# Random streams, one per use.
+SPLIT_STREAM, TRAIN_STREAM, EVALUATION_STREAM, FIGURE_STREAM, FIT_STREAM = range(5)
+
+# Architecture.
 CONV_CHANNELS = (32, 64)  # 28 -> 14 -> 7 with 4x4 kernels, stride 2, padding 1
 HIDDEN_UNITS = 256
-BROADCAST_UNITS = 64  # hidden units per grid cell of the spatial broadcast decoder
-BROADCAST_SIDE = IMAGE_SIDE // 2  # its grid, 14x14, upsampled once to 28x28
-FEATURE_SIDE = IMAGE_SIDE // 4  # 7
+FEATURE_SIDE = IMAGE_SIDE // 4  # 7, the plain decoder's first feature map
+GRID_SIDE = IMAGE_SIDE // 2  # 14, the broadcast decoder's grid, upsampled once to 28
+GRID_UNITS = 64  # hidden units per grid cell
 
-# Optimisation defaults (see --help).
-DEFAULT_EPOCHS = 30
-DEFAULT_BATCH = 128
-DEFAULT_LR = 1e-3
-DEFAULT_TC_WEIGHT = 6.0
-DEFAULT_BETA = 2.0
-DEFAULT_DECODER = "warped-broadcast"
-DEFAULT_AXES = "independent"
-DEFAULT_GREY_LEVEL_WEIGHT = 1.0
-VALIDATION_FRACTION = 0.1  # of tr7, held out for the validation curve
 
-# Traversals, as the homework describes them.
-TRAVERSAL_LIMIT = 5.0
-TRAVERSAL_STEP = 0.5
-FIGURE_ROWS = 4  # rows per latent drawn in traversal_rows.png, each with its own draw of the other latents
-EVIDENCE_ROWS = 16  # evidence rows per latent, each starting from the code of one random training seven
-EVIDENCE_QUANTILES = (0.05, 0.95)  # z_k crosses the middle 90% of the training sevens' posterior means
-EVIDENCE_STEPS = 11
+# Weights of the objective: reconstruction + beta KL + (tc_weight - 1) TC + grey_level_weight G (see loss_terms).
+DEFAULT_OBJECTIVE = dict(beta=2.0, tc_weight=6.0, grey_level_weight=1.0)
+PLAIN_OBJECTIVE = dict(beta=1.0, tc_weight=1.0, grey_level_weight=0.0)  # the negative ELBO itself
 
-QUICK = dict(epochs=2, train_images=512, evidence_rows=4)
+# Axes and traversals.
+SPREAD_MARGIN = 2.0  # lambda_1 >= 2: the poor codes' mean square spread is at least twice the clean codes'
+RIDGE = 1e-3  # of the clean covariance's mean variance: keeps C invertible when a latent collapses
+TRAVERSAL_LIMIT, TRAVERSAL_STEP = 5.0, 0.5  # the homework's -5..5
+FIGURE_ROWS = 3  # traversal rows per axis, each with its own N(0, 1) draw of the other latents
+
+# What the effect is: decoded sevens at these quantiles of the training codes along the effect axis.
+FIT_QUANTILES = (0.1, 0.5, 0.9)
+FIT_ROWS = 32  # starting sevens
+FIT_GRID = 33  # coarse grid per family, then as many points within one coarse step of the best
 
 
 # ---------------------------------------------------------------- data
 
 
 def load_sevens(data_dir: Path):
-    """tr7 and te7 (N, 28, 28) in [0, 1], and the test ground truth when it lies beside them."""
-    train = load_images(data_dir / "tr7.pkl")
-    test = load_images(data_dir / "te7.pkl")
-    for path, images in ((data_dir / "tr7.pkl", train), (data_dir / "te7.pkl", test)):
-        if images.min() < 0.0 or images.max() > 1.0:
-            raise DataError(
-                f"{path}: expected grey values in [0, 1], found [{images.min():.3g}, {images.max():.3g}]"
-            )
-    truths = {}
-    for prefix, count in (("tr7", len(train)), ("te7", len(test))):
-        for name in ("angles", "effect"):
-            path = data_dir / f"{prefix}_{name}.npy"
-            if path.is_file():
-                values = load_array(path, 1, f"one ground-truth value per image of {prefix}.pkl")
-                if len(values) != count:
-                    raise DataError(f"{path}: expected {count} values (one per image), found {len(values)}")
-                truths[prefix] = (path.name, values)
-                break
-    return train, test, truths
+    """tr7, te7 (N, 28, 28) in [0, 1], and the test truth when one te7_truth_<effect>.npy lies beside te7."""
+    train, test = load_images(data_dir / "tr7.pkl"), load_images(data_dir / "te7.pkl")
+    truth_files = sorted(data_dir.glob("te7_truth_*.npy"))
+    if len(truth_files) > 1:
+        names = ", ".join(path.name for path in truth_files)
+        raise DataError(f"{data_dir}: expected at most one te7_truth_<effect>.npy, found {names}")
+    truth = None
+    if truth_files:
+        values = load_array(truth_files[0], 1, "one ground-truth value per image of te7.pkl")
+        if len(values) != len(test):
+            raise DataError(f"{truth_files[0]}: expected {len(test)} values (one per te7 image), found {len(values)}")
+        truth = (truth_files[0].name, values)
+    return train, test, truth
 
 
-def split_validation(n_images: int, rng: np.random.Generator, fraction: float = VALIDATION_FRACTION):
-    """Random disjoint (train, validation) row indices of tr7; at least one validation image."""
+def load_reference(reference: str):
+    """The clean sevens to compare with, (N, 28, 28) in [0, 1], and their data entry; None for 'none'."""
+    if reference == "none":
+        return None, None
+    if reference == "mnist":
+        with np.load(MNIST_SEVENS, allow_pickle=False) as archive:
+            images = archive["train"].astype(np.float32) / 255.0
+        return images, {"path": "assets/mnist_sevens.npz (train)", "shape": list(images.shape)}
+    return load_images(Path(reference)), data_entry(Path(reference))
+
+
+def split_validation(n_images: int, rng: np.random.Generator):
+    """Disjoint sorted (train, validation) row indices of tr7."""
     order = rng.permutation(n_images)
-    n_validation = max(1, int(round(fraction * n_images))) if n_images > 1 else 0
+    n_validation = max(1, round(VALIDATION_FRACTION * n_images))
     return np.sort(order[n_validation:]), np.sort(order[:n_validation])
 
 
 # ---------------------------------------------------------------- model
 
 
-class SpatialBroadcastDecoder(nn.Module):
-    """p(x|z) as a function of (z, position) (Watters et al., 2019), on a 14x14 grid upsampled to 28x28.
+class WarpedBroadcastDecoder(nn.Module):
+    """p(x|z): a spatial broadcast decoder (Watters et al., 2019) that reads its grid through a warp.
 
-    z (K,) is copied to every cell of a 14x14 grid and joined by the cell's coordinates (x, y) in
-    [-1, 1]; the same small network then runs at every cell, and one stride-2 transposed
-    convolution turns the 14x14 map of hidden units into 28x28 logits. A seven moved, turned or
-    slanted is then a smooth function of one number (the network only has to move where it looks),
-    where a deconvolution stack from a flat hidden layer finds it easier to mix two latents along a
-    curve. The half-resolution grid costs a quarter of a network run at every pixel.
-    The first layer, linear in the concatenation [z, x, y], is computed as W_z z + W_xy (x, y): the
-    same numbers without materialising the copies.
+    Every cell of a 14x14 grid runs the same small network on (z, x', y'), where
+        (x', y') = (I + A(z)) (x, y) + b(z),    [vec A(z), b(z)] = W_warp z    (W_warp: 6 x K, starts at 0)
+    and one transposed convolution turns the 14x14 map into 28x28 logits. A seven turned, slanted,
+    stretched or moved is the same seven read at moved coordinates, a straight line in z; changes
+    that are not warps (contrast, stroke width) go through the network.
+    The first layer, linear in [z, x', y'], is computed as W_z z + W_xy (x', y') without copying z.
     """
 
     def __init__(self, latent_dims: int):
         super().__init__()
-        axis = torch.linspace(-1.0, 1.0, BROADCAST_SIDE)
+        axis = torch.linspace(-1.0, 1.0, GRID_SIDE)
         rows, columns = torch.meshgrid(axis, axis, indexing="ij")
         self.register_buffer("coordinates", torch.stack([columns.flatten(), rows.flatten()], dim=1))  # (196, 2)
-        self.from_latent = nn.Linear(latent_dims, BROADCAST_UNITS)
-        self.from_position = nn.Linear(2, BROADCAST_UNITS, bias=False)
+        self.from_latent = nn.Linear(latent_dims, GRID_UNITS)
+        self.from_position = nn.Linear(2, GRID_UNITS, bias=False)
         self.per_cell = nn.Sequential(
-            nn.ReLU(),
-            nn.Linear(BROADCAST_UNITS, BROADCAST_UNITS),
-            nn.ReLU(),
-            nn.Linear(BROADCAST_UNITS, BROADCAST_UNITS),
-            nn.ReLU(),
+            nn.ReLU(), nn.Linear(GRID_UNITS, GRID_UNITS), nn.ReLU(), nn.Linear(GRID_UNITS, GRID_UNITS), nn.ReLU()
         )
-        self.to_logits = nn.ConvTranspose2d(BROADCAST_UNITS, 1, 4, stride=2, padding=1)  # 14 -> 28
-
-    def grid_coordinates(self, z: torch.Tensor) -> torch.Tensor:
-        """Where each cell reads from: the fixed grid, (196, 2), the same for every code."""
-        return self.coordinates
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        first = self.from_latent(z)[:, None, :] + self.from_position(self.grid_coordinates(z))  # (B, 196, H)
-        hidden = self.per_cell(first).transpose(1, 2)  # (B, H, 196)
-        hidden = hidden.reshape(len(z), BROADCAST_UNITS, BROADCAST_SIDE, BROADCAST_SIDE)
-        return self.to_logits(hidden)  # (B, 1, 28, 28)
-
-
-class WarpedBroadcastDecoder(SpatialBroadcastDecoder):
-    """The broadcast decoder reading its grid through an affine map that the code moves:
-
-        (x', y') = (I + A(z)) (x, y) + b(z),    [vec A(z), b(z)] = W_warp z    (W_warp: 6 x K, no bias)
-
-    A seven turned, slanted, stretched or moved is the same seven read at moved coordinates. With
-    the map linear in z, one latent can make such a change alone, a straight line in z, where the
-    plain broadcast decoder has to bend the network's response to (z, x, y) into it and, depending on
-    the seed, spreads the change over two latents. W_warp starts at zero, so training starts from
-    the plain broadcast decoder. Changes that are not warps (contrast, stroke width) go through the
-    network as before.
-    """
-
-    def __init__(self, latent_dims: int):
-        super().__init__(latent_dims)
+        self.to_logits = nn.ConvTranspose2d(GRID_UNITS, 1, 4, stride=2, padding=1)  # 14 -> 28
         self.to_warp = nn.Linear(latent_dims, 6, bias=False)
         nn.init.zeros_(self.to_warp.weight)
 
     def grid_coordinates(self, z: torch.Tensor) -> torch.Tensor:
         """(B, 196, 2): every cell's (x, y) mapped by the code's affine warp."""
         warp = self.to_warp(z)  # (B, 6)
-        matrix = torch.eye(2, dtype=z.dtype, device=z.device) + warp[:, :4].reshape(-1, 2, 2)  # (B, 2, 2)
+        matrix = torch.eye(2, dtype=z.dtype, device=z.device) + warp[:, :4].reshape(-1, 2, 2)
         return torch.einsum("bij,nj->bni", matrix, self.coordinates) + warp[:, None, 4:]
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        first = self.from_latent(z)[:, None, :] + self.from_position(self.grid_coordinates(z))  # (B, 196, H)
+        hidden = self.per_cell(first).transpose(1, 2).reshape(len(z), GRID_UNITS, GRID_SIDE, GRID_SIDE)
+        return self.to_logits(hidden)  # (B, 1, 28, 28)
 
 
 def deconvolution_decoder(latent_dims: int) -> nn.Module:
+    """The homework's p(x|z): a hidden layer to a 7x7 feature map, two transposed convolutions to 28x28."""
     c1, c2 = CONV_CHANNELS
     return nn.Sequential(
         nn.Linear(latent_dims, HIDDEN_UNITS),
@@ -239,32 +180,24 @@ def deconvolution_decoder(latent_dims: int) -> nn.Module:
     )
 
 
-DECODERS = {
-    "warped-broadcast": WarpedBroadcastDecoder,
-    "broadcast": SpatialBroadcastDecoder,
-    "deconvolution": deconvolution_decoder,
-}
-
-
 class ConvVAE(nn.Module):
-    """q(z|x) and p(x|z) as in the module docstring; `decode` returns per-pixel logits."""
+    """q(z|x) = N(mu(x), diag sigma^2(x)) from two strided convolutions; p(x|z) Bernoulli per pixel."""
 
-    def __init__(self, latent_dims: int, decoder: str = "deconvolution"):
+    def __init__(self, latent_dims: int, plain: bool = False):
         super().__init__()
         c1, c2 = CONV_CHANNELS
-        flat = c2 * FEATURE_SIDE * FEATURE_SIDE
         self.encoder = nn.Sequential(
             nn.Conv2d(1, c1, 4, stride=2, padding=1),
             nn.ReLU(),
             nn.Conv2d(c1, c2, 4, stride=2, padding=1),
             nn.ReLU(),
             nn.Flatten(),
-            nn.Linear(flat, HIDDEN_UNITS),
+            nn.Linear(c2 * FEATURE_SIDE * FEATURE_SIDE, HIDDEN_UNITS),
             nn.ReLU(),
         )
         self.mean_head = nn.Linear(HIDDEN_UNITS, latent_dims)
         self.log_variance_head = nn.Linear(HIDDEN_UNITS, latent_dims)
-        self.decoder = DECODERS[decoder](latent_dims)
+        self.decoder = deconvolution_decoder(latent_dims) if plain else WarpedBroadcastDecoder(latent_dims)
 
     def encode(self, images: torch.Tensor):
         """(B, 28, 28) -> mu, log sigma^2, each (B, K)."""
@@ -273,14 +206,14 @@ class ConvVAE(nn.Module):
 
     @staticmethod
     def reparameterize(mu: torch.Tensor, log_variance: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """z = mu + exp(1/2 log sigma^2) * eps: the sample is a differentiable function of mu, sigma."""
+        """z = mu + exp(1/2 log sigma^2) * eps, eps ~ N(0, I): a differentiable function of mu and sigma."""
         return mu + torch.exp(0.5 * log_variance) * noise
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, K) -> logits (B, 28, 28)."""
+        """(B, K) -> per-pixel logits (B, 28, 28)."""
         return self.decoder(z).squeeze(1)
 
-    def forward(self, images: torch.Tensor, generator: torch.Generator | None = None):
+    def forward(self, images: torch.Tensor, generator: torch.Generator):
         mu, log_variance = self.encode(images)
         noise = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
         z = self.reparameterize(mu, log_variance, noise)
@@ -291,41 +224,28 @@ class ConvVAE(nn.Module):
 
 
 def kl_to_standard_normal(mu: torch.Tensor, log_variance: torch.Tensor) -> torch.Tensor:
-    """KL(N(mu, sigma^2) || N(0, 1)) per latent, (B, K): -1/2 (1 + log sigma^2 - mu^2 - sigma^2).
+    """KL(N(mu, sigma^2) || N(0, 1)) per latent, (B, K) = -1/2 (1 + log sigma^2 - mu^2 - sigma^2).
 
     Kingma & Welling (2014), appendix B; summed over k it is the KL of the diagonal Gaussian.
     """
     return -0.5 * (1.0 + log_variance - mu.pow(2) - log_variance.exp())
 
 
-def continuous_bernoulli_log_normaliser(logits: torch.Tensor) -> torch.Tensor:
-    """log C(l), C(l) = 2 artanh(1 - 2l) / (1 - 2l), l = sigmoid(eta); in logits C = eta / tanh(eta / 2).
+def reconstruction_nll(logits: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """-sum_i [x_i log l_i + (1 - x_i) log(1 - l_i)] per image, (B,): the homework's cross-entropy.
 
-    Near eta = 0 the ratio is 0/0; its Taylor series 2 + eta^2 / 6 is exact there to float precision.
+    For grey x in [0, 1] it is not a normalised density (the continuous Bernoulli's log C(l) is missing,
+    Loaiza-Ganem & Cunningham, 2019), so its "nats" are a loss, as in the homework.
     """
-    small = logits.abs() < 1e-2
-    safe = torch.where(small, torch.ones_like(logits), logits)
-    exact = torch.log(safe / torch.tanh(safe / 2.0))
-    taylor = torch.log(2.0 + logits.pow(2) / 6.0)
-    return torch.where(small, taylor, exact)
-
-
-def reconstruction_nll(logits: torch.Tensor, images: torch.Tensor, likelihood: str) -> torch.Tensor:
-    """-log p(x|z) per image, (B,), in nats, summed over the 784 pixels."""
-    cross_entropy = F.binary_cross_entropy_with_logits(logits, images, reduction="none")
-    if likelihood == "continuous-bernoulli":
-        cross_entropy = cross_entropy - continuous_bernoulli_log_normaliser(logits)
-    return cross_entropy.flatten(1).sum(1)
+    return F.binary_cross_entropy_with_logits(logits, images, reduction="none").flatten(1).sum(1)
 
 
 def grey_level_distance(means: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-    """sum_i (sort(m)_i - sort(x)_i)^2 per image, (B,): 784 times the squared 2-Wasserstein distance
-    between the grey levels of the decoded mean m and of the image x, wherever the ink lies.
+    """G = sum_i (sort(m)_i - sort(x)_i)^2 per image, (B,): 784 x the squared 2-Wasserstein distance between
+    the grey levels of the decoded mean m and the image x, wherever the ink lies.
 
-    A decoder that is unsure of the stroke's exact path outputs a blurred seven, and a blur turns a
-    thin dark stroke into a thick faint one with the same ink mass: the per-pixel likelihood then
-    barely tells ink darkness from stroke width. Sorted grey levels do (a few dark pixels against
-    many faint ones). Weighted by --grey-level-weight (0 leaves the objective without it).
+    A blurred reconstruction passes a thin dark stroke off as a thick faint one with the same per-pixel
+    likelihood; sorted grey levels tell the two apart, so the code keeps ink darkness.
     """
     return (means.flatten(1).sort(1).values - images.flatten(1).sort(1).values).pow(2).sum(1)
 
@@ -338,106 +258,162 @@ def gaussian_log_density(z: torch.Tensor, mu: torch.Tensor, log_variance: torch.
 def total_correlation(z: torch.Tensor, mu: torch.Tensor, log_variance: torch.Tensor, dataset_size: int):
     """Minibatch-weighted-sampling estimate of TC = E_q(z)[log q(z) - sum_k log q(z_k)] (Chen et al., 2018).
 
-    With M samples z_i ~ q(z|x_i) of a minibatch drawn from N training images:
-        log q(z_i)    ~ logsumexp_j log q(z_i | x_j)    - log(N M)
-        log q(z_ik)   ~ logsumexp_j log q(z_ik | x_j)   - log(N M)
+    With M samples z_i ~ q(z|x_i) of a minibatch drawn from N images:
+        log q(z_i)  ~ logsumexp_j log q(z_i | x_j)  - log(N M)
+        log q(z_ik) ~ logsumexp_j log q(z_ik | x_j) - log(N M)
     Returns the batch mean (a scalar).
     """
-    batch = z.shape[0]
     pairwise = gaussian_log_density(z.unsqueeze(1), mu.unsqueeze(0), log_variance.unsqueeze(0))  # (M, M, K)
-    log_normaliser = math.log(dataset_size * batch)
+    log_normaliser = math.log(dataset_size * z.shape[0])
     log_joint = torch.logsumexp(pairwise.sum(2), dim=1) - log_normaliser  # (M,)
     log_marginals = (torch.logsumexp(pairwise, dim=1) - log_normaliser).sum(1)  # (M,)
     return (log_joint - log_marginals).mean()
 
 
-def loss_terms(model, images, likelihood, objective, beta, tc_weight, dataset_size, generator=None,
-               grey_level_weight=0.0):
-    """Per-batch means: the objective to minimise and the parts of the negative ELBO."""
+def loss_terms(model, images, objective: dict, dataset_size: int, generator) -> dict:
+    """Batch means: the objective to minimise and the parts of the negative ELBO.
+
+    objective = reconstruction + beta KL + (tc_weight - 1) TC + grey_level_weight G; the negative ELBO
+    (reconstruction + KL) is what is reported. tc_weight 1 and G weight 0 leave beta-VAE's objective.
+    """
     logits, z, mu, log_variance = model(images, generator)
-    reconstruction = reconstruction_nll(logits, images, likelihood).mean()
-    kl_per_dimension = kl_to_standard_normal(mu, log_variance).mean(0)  # (K,)
-    kl = kl_per_dimension.sum()
-    terms = {"reconstruction": reconstruction, "kl": kl, "neg_elbo": reconstruction + kl}
-    if objective == "vae":
-        terms["objective"] = reconstruction + beta * kl
+    reconstruction = reconstruction_nll(logits, images).mean()
+    kl = kl_to_standard_normal(mu, log_variance).sum(1).mean()
+    total = reconstruction + objective["beta"] * kl
+    if objective["tc_weight"] != 1.0:
+        total = total + (objective["tc_weight"] - 1.0) * total_correlation(z, mu, log_variance, dataset_size)
+    if objective["grey_level_weight"]:
+        total = total + objective["grey_level_weight"] * grey_level_distance(torch.sigmoid(logits), images).mean()
+    return {"objective": total, "neg_elbo": reconstruction + kl, "reconstruction": reconstruction, "kl": kl}
+
+
+# ---------------------------------------------------------------- training
+
+
+def batches(n: int, size: int, generator: torch.Generator | None = None):
+    """Index tensors of at most `size`: a random order with a generator, else in order."""
+    if generator is None:
+        order = torch.arange(n)
     else:
-        tc = total_correlation(z, mu, log_variance, dataset_size)
-        terms["tc"] = tc
-        terms["objective"] = reconstruction + beta * kl + (tc_weight - 1.0) * tc
-    if grey_level_weight:
-        terms["grey_level"] = grey_level_distance(pixel_means(logits, likelihood), images).mean()
-        terms["objective"] = terms["objective"] + grey_level_weight * terms["grey_level"]
-    terms["kl_per_dimension"] = kl_per_dimension
-    return terms
+        order = torch.randperm(n, generator=generator, device=generator.device)
+    return [order[first : first + size] for first in range(0, n, size)]
 
 
-# ---------------------------------------------------------------- train and evaluate
-
-
-def batches(n: int, size: int, generator: torch.Generator | None):
-    order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-    for first in range(0, n, size):
-        yield order[first : first + size]
-
-
-def train_epoch(model, optimiser, images, config, generator) -> dict:
-    """One pass over the training images in a random order; returns the per-image means of the terms."""
+def train_epoch(model, optimiser, images, objective, batch_size, generator) -> dict:
+    """One pass over the images in a random order; per-image means of the terms."""
     model.train()
     sums, count = {}, 0
-    for index in batches(len(images), config.batch_size, generator):
-        if len(index) < 2 and config.objective == "tc-vae":
-            continue  # the TC estimate needs other samples of the batch
-        terms = loss_terms(
-            model, images[index], config.likelihood, config.objective, config.beta, config.tc_weight, len(images),
-            generator, config.grey_level_weight,
-        )
+    for index in batches(len(images), batch_size, generator):
+        if len(index) < 2:
+            continue  # the TC estimate compares each sample with the others of its batch
+        terms = loss_terms(model, images[index], objective, len(images), generator)
         optimiser.zero_grad(set_to_none=True)
         terms["objective"].backward()
         optimiser.step()
-        for name in ("objective", "neg_elbo", "reconstruction", "kl"):
-            sums[name] = sums.get(name, 0.0) + terms[name].item() * len(index)
+        for name, value in terms.items():
+            sums[name] = sums.get(name, 0.0) + value.item() * len(index)
         count += len(index)
-    return {name: value / max(count, 1) for name, value in sums.items()}
+    return {name: value / count for name, value in sums.items()}
 
 
 @torch.no_grad()
-def evaluate(model, images, likelihood, batch_size, seed) -> dict:
-    """Negative ELBO per image (one posterior sample each, fixed noise), its parts, and the posterior."""
+def evaluate(model, images, generator) -> dict:
+    """Negative ELBO per image (one posterior sample each), its parts, KL per latent, and the posterior."""
     model.eval()
-    generator = torch.Generator(device=images.device).manual_seed(seed)
-    recon, kl, mus, log_variances = [], [], [], []
-    for index in batches(len(images), batch_size, None):
+    reconstruction, kl, mus, log_variances = [], [], [], []
+    for index in batches(len(images), EVAL_BATCH):
         logits, _, mu, log_variance = model(images[index], generator)
-        recon.append(reconstruction_nll(logits, images[index], likelihood))
+        reconstruction.append(reconstruction_nll(logits, images[index]))
         kl.append(kl_to_standard_normal(mu, log_variance))
         mus.append(mu)
         log_variances.append(log_variance)
-    recon, kl = torch.cat(recon), torch.cat(kl)
+    reconstruction, kl = torch.cat(reconstruction), torch.cat(kl)
     return {
-        "neg_elbo": float((recon + kl.sum(1)).mean()),
-        "reconstruction": float(recon.mean()),
+        "neg_elbo": float((reconstruction + kl.sum(1)).mean()),
+        "reconstruction": float(reconstruction.mean()),
         "kl": float(kl.sum(1).mean()),
-        "kl_per_dimension": kl.mean(0).tolist(),
-        "mu": torch.cat(mus).cpu().numpy(),
-        "log_variance": torch.cat(log_variances).cpu().numpy(),
+        "kl_per_latent": kl.mean(0).tolist(),
+        "mu": torch.cat(mus).cpu().numpy().astype(np.float64),
+        "log_variance": torch.cat(log_variances).cpu().numpy().astype(np.float64),
     }
 
 
-# ---------------------------------------------------------------- the latent axes
+def train(model, images: dict, objective: dict, args, device) -> list:
+    """Adam for args.epochs epochs; the history of the terms on every split."""
+    optimiser = torch.optim.Adam(model.parameters(), lr=args.lr)
+    generator = torch_generator(args.seed, TRAIN_STREAM, device)
+    history = []
+    progress = tqdm(range(1, args.epochs + 1), desc="vae", unit="epoch", disable=args.quiet)
+    for epoch in progress:
+        entry = {"epoch": epoch, "train": train_epoch(model, optimiser, images["train"], objective, args.batch_size,
+                                                      generator)}
+        for split in ("validation", "test"):
+            result = evaluate(model, images[split], torch_generator(args.seed, EVALUATION_STREAM, device))
+            entry[split] = {term: result[term] for term in ("neg_elbo", "reconstruction", "kl")}
+        history.append(entry)
+        progress.set_postfix(train=f"{entry['train']['neg_elbo']:.1f}", test=f"{entry['test']['neg_elbo']:.1f}")
+    return history
+
+
+# ---------------------------------------------------------------- axes
+
+
+class Axes:
+    """The axes the code is read on: z' = U (z - m) and back z = U^{-1} z' + m; axis 0 comes first."""
+
+    def __init__(self, unmixing: np.ndarray, centre: np.ndarray, scores: np.ndarray):
+        self.unmixing, self.centre, self.scores = unmixing, centre, scores
+        self.mixing = np.linalg.inv(unmixing)
+
+    def from_model(self, z: np.ndarray) -> np.ndarray:
+        """(..., K) model codes -> codes on these axes."""
+        return (z - self.centre) @ self.unmixing.T
+
+    def to_model(self, z_axes: np.ndarray) -> np.ndarray:
+        """(..., K) codes on these axes -> model codes."""
+        return z_axes @ self.mixing.T + self.centre
+
+
+def unit_axes(directions: np.ndarray, codes: np.ndarray, scores: np.ndarray) -> Axes:
+    """Axes along the columns of `directions` (K, K), centred on `codes` and scaled to unit std over them,
+    each pointing so that its largest component is positive (a deterministic sign)."""
+    signs = np.sign(directions[np.abs(directions).argmax(0), np.arange(directions.shape[1])])
+    directions = directions * np.where(signs == 0, 1.0, signs)
+    centre = codes.mean(0)
+    spread = np.maximum(((codes - centre) @ directions).std(0), EPS)
+    return Axes((directions / spread).T, centre, scores)
+
+
+def spread_axes(poor: np.ndarray, clean: np.ndarray) -> Axes:
+    """Axes ordered by how far the poor codes (N, K) spread beyond the clean codes (M, K).
+
+    Solve S v = lambda C v (the generalised symmetric eigenproblem) with
+        S = E_poor[(z - m_clean)(z - m_clean)^T]  (spread about the clean mean: a constant shift counts too)
+        C = Cov_clean(z) + ridge I;
+    lambda_k = v_k^T S v_k / v_k^T C v_k is how many times the clean codes' variance the poor codes spread
+    along v_k; the clean sevens are a distribution to compare with, never paired with the poor ones.
+    """
+    clean_mean = clean.mean(0)
+    deviation = poor - clean_mean
+    spread = deviation.T @ deviation / len(poor)
+    covariance = np.atleast_2d(np.cov(clean.T, ddof=0))
+    covariance = covariance + RIDGE * np.trace(covariance) / len(covariance) * np.eye(len(covariance))
+    ratios, vectors = scipy.linalg.eigh(spread, covariance)
+    order = np.argsort(-ratios)
+    return unit_axes(vectors[:, order], poor, ratios[order])
 
 
 # E[log cosh(u)] for u ~ N(0, 1), by quadrature (a test checks it): the Gaussian's value in `negentropy`.
 GAUSSIAN_LOG_COSH = 0.3745672075
-AXIS_ANGLES = 180  # rotation angles tried per pair of axes: a grid over [0, 90) degrees, 0.5 degree apart
-AXIS_SWEEPS = 6  # passes over all pairs at most; they stop as soon as no pair moves
+AXIS_ANGLES = 180  # rotation angles tried per pair of axes, over [0, 90) degrees
+AXIS_SWEEPS = 6  # passes over all pairs at most; they stop when no pair moves
 
 
 def negentropy(codes: np.ndarray) -> np.ndarray:
-    """Per column of codes (N, ...): J(y) = (E[log cosh y] - E[log cosh u])^2, y the column standardised,
-    u ~ N(0, 1): zero for a Gaussian, larger the less Gaussian the column (Hyvarinen & Oja, 2000)."""
+    """Per column (N, ...): J(y) = (E[log cosh y] - E[log cosh u])^2, y the column standardised, u ~ N(0, 1):
+    zero for a Gaussian, larger the less Gaussian (Hyvarinen & Oja, 2000)."""
     centred = codes - codes.mean(0)
-    standardised = centred / np.maximum(centred.std(0), 1e-12)
+    standardised = centred / np.maximum(centred.std(0), EPS)
     log_cosh = np.logaddexp(standardised, -standardised) - np.log(2.0)  # no overflow for large |y|
     return (log_cosh.mean(0) - GAUSSIAN_LOG_COSH) ** 2
 
@@ -449,25 +425,20 @@ def plane_rotation(k: int, i: int, j: int, angle: float) -> np.ndarray:
     return rotation
 
 
-def independent_rotation(codes: np.ndarray) -> np.ndarray:
-    """The rotation R (K, K) whose axes make the white codes (N, K) least Gaussian, by Jacobi sweeps.
-
-    The sum of the axes' negentropies is maximised over rotations one pair of axes at a time: each
-    pair is turned by the best angle of a fixed grid (a 90-degree turn only swaps the pair), and the
-    sweeps repeat until no pair moves. It starts from the identity: deterministic.
-    """
-    k = codes.shape[1]
-    centred = codes - codes.mean(0)
+def independent_rotation(white: np.ndarray) -> np.ndarray:
+    """The rotation R (K, K) whose axes make the white codes (N, K) least Gaussian: Jacobi sweeps that turn
+    one pair of axes at a time by the best angle of a fixed grid, from the identity (deterministic)."""
+    k = white.shape[1]
     rotation = np.eye(k)
     angles = np.arange(AXIS_ANGLES) * (0.5 * np.pi / AXIS_ANGLES)
-    cos, sin = np.cos(angles), np.sin(angles)
     for _ in range(AXIS_SWEEPS):
         moved = False
         for i in range(k):
             for j in range(i + 1, k):
-                current = centred @ rotation.T
-                a, b = current[:, i : i + 1], current[:, j : j + 1]  # (N, 1) each; every angle at once:
-                scores = negentropy(a * cos - b * sin) + negentropy(a * sin + b * cos)  # (angles,)
+                current = white @ rotation.T
+                a, b = current[:, i : i + 1], current[:, j : j + 1]  # (N, 1): every angle at once
+                scores = negentropy(a * np.cos(angles) - b * np.sin(angles)) + negentropy(
+                    a * np.sin(angles) + b * np.cos(angles))
                 best = int(np.argmax(scores))
                 if best:
                     rotation = plane_rotation(k, i, j, angles[best]) @ rotation
@@ -477,573 +448,475 @@ def independent_rotation(codes: np.ndarray) -> np.ndarray:
     return rotation
 
 
-class LatentAxes:
-    """The axes on which the code is read: z' = U (z - m), and back z = U^{-1} z' + m.
+def independent_axes(poor: np.ndarray) -> Axes:
+    """Without a reference: independent component analysis of the poor codes, the least Gaussian axis first.
 
-    `independent` takes them from the training sevens' posterior means by independent component
-    analysis (ICA): whiten, U = R C^{-1/2} with C their covariance and m their mean, then the rotation
-    R that makes the axes least Gaussian (`independent_rotation`). Why: the prior N(0, I) and the
-    ELBO are unchanged by a rotation of z, so nothing in training picks the axes, and a factor can
-    end up spread over two latents. An effect added to the sevens independently of their shape (a
-    uniform angle, shift or contrast) is an independent, non-Gaussian factor of the codes, which is
-    what ICA finds. On the new axes the training codes have mean 0 and covariance I, so the
-    traversals' N(0, 1) draws and -5..5 range are in units of the data's own spread.
-    `model` keeps the encoder's latent units (U = I, m = 0).
+    An effect added to every seven independently of its shape, with a non-Gaussian spread of its parameter,
+    is such an independent factor. Scores are the negentropies; no margin applies, so an axis is always named.
     """
-
-    def __init__(self, unmixing: np.ndarray, centre: np.ndarray):
-        self.unmixing, self.centre = unmixing, centre
-        self.mixing = np.linalg.inv(unmixing)
-
-    @classmethod
-    def model(cls, k: int) -> "LatentAxes":
-        return cls(np.eye(k), np.zeros(k))
-
-    @classmethod
-    def independent(cls, codes: np.ndarray) -> "LatentAxes":
-        centre = codes.mean(0)
-        covariance = np.atleast_2d(np.cov(codes.T, ddof=0))  # (K, K); np.cov gives a scalar when K = 1
-        eigenvalues, eigenvectors = np.linalg.eigh(covariance)
-        eigenvalues = np.maximum(eigenvalues, 1e-12 * eigenvalues.max())  # a collapsed latent stays finite
-        whitening = eigenvectors @ np.diag(eigenvalues**-0.5) @ eigenvectors.T  # C^{-1/2}
-        rotation = independent_rotation((codes - centre) @ whitening.T)
-        return cls(rotation @ whitening, centre)
-
-    def from_model(self, z: np.ndarray) -> np.ndarray:
-        """(..., K) model codes z -> z' = U (z - m), as row vectors."""
-        return (z - self.centre) @ self.unmixing.T
-
-    def to_model(self, z_axes: np.ndarray) -> np.ndarray:
-        """(..., K) codes z' on these axes -> model codes z = U^{-1} z' + m."""
-        return z_axes @ self.mixing.T + self.centre
-
-    def log_variance(self, model_log_variance: np.ndarray) -> np.ndarray:
-        """Posterior log variance along each new axis: log diag(U diag(sigma^2) U^T) = log (U^2 sigma^2)."""
-        return np.log(np.exp(model_log_variance) @ (self.unmixing**2).T)
-
-
-def pixel_means(logits: torch.Tensor, likelihood: str) -> torch.Tensor:
-    """E[x|z] per pixel: sigmoid for the Bernoulli; the continuous Bernoulli's mean otherwise."""
-    if likelihood == "continuous-bernoulli":
-        return torch.distributions.ContinuousBernoulli(logits=logits).mean
-    return torch.sigmoid(logits)
+    centred = poor - poor.mean(0)
+    eigenvalues, eigenvectors = np.linalg.eigh(np.atleast_2d(np.cov(centred.T, ddof=0)))
+    whitening = eigenvectors / np.sqrt(np.maximum(eigenvalues, EPS * eigenvalues.max()))  # (K, K), columns
+    rotation = independent_rotation(centred @ whitening)
+    directions = whitening @ rotation.T
+    scores = negentropy(centred @ directions)
+    order = np.argsort(-scores)
+    return unit_axes(directions[:, order], poor, scores[order])
 
 
 @torch.no_grad()
-def decode_means(model, codes: np.ndarray, likelihood: str, device, axes: LatentAxes | None = None) -> np.ndarray:
-    """(..., K) codes -> (..., 28, 28) decoded mean images; codes on `axes` (see LatentAxes) are first
-    taken back to the model's latents, None: they are the model's latents."""
+def encode_means(model, images: np.ndarray, device) -> np.ndarray:
+    """Posterior means (N, K) of images (N, 28, 28)."""
     model.eval()
-    if axes is not None:
-        codes = axes.to_model(codes)
-    flat = torch.as_tensor(codes.reshape(-1, codes.shape[-1]), dtype=torch.float32, device=device)
-    images = pixel_means(model.decode(flat), likelihood).cpu().numpy()
-    return images.reshape(*codes.shape[:-1], IMAGE_SIDE, IMAGE_SIDE)
+    tensor = torch.as_tensor(images, dtype=torch.float32, device=device)
+    return np.concatenate([model.encode(tensor[index])[0].cpu().numpy() for index in batches(len(tensor), EVAL_BATCH)])
 
 
-# ---------------------------------------------------------------- traversals and their statistics
+@torch.no_grad()
+def decode_means(model, codes: np.ndarray, axes: Axes, device) -> np.ndarray:
+    """(..., K) codes on `axes` -> (..., 28, 28) decoded mean images, sigmoid(logits)."""
+    model.eval()
+    flat = torch.as_tensor(axes.to_model(codes).reshape(-1, codes.shape[-1]), dtype=torch.float32, device=device)
+    return torch.sigmoid(model.decode(flat)).cpu().numpy().reshape(*codes.shape[:-1], IMAGE_SIDE, IMAGE_SIDE)
 
 
-def traversal_grid(limit: float = TRAVERSAL_LIMIT, step: float = TRAVERSAL_STEP) -> np.ndarray:
-    """-limit .. +limit in `step`s: 21 values for the homework's -5..5 by 0.5."""
-    count = int(round(2 * limit / step)) + 1
-    return np.linspace(-limit, limit, count)
+# ---------------------------------------------------------------- traversals
 
 
-def traversal_codes(dimension: int, fixed: np.ndarray, limit: float = TRAVERSAL_LIMIT, step: float = TRAVERSAL_STEP):
-    """(21, K) codes: every row is `fixed` (K,) except column `dimension`, which walks the grid."""
-    grid = traversal_grid(limit, step)
-    codes = np.tile(np.asarray(fixed, dtype=np.float64), (len(grid), 1))
-    codes[:, dimension] = grid
+def traversal_grid() -> np.ndarray:
+    """-5 .. 5 by 0.5: the homework's 21 values."""
+    return np.linspace(-TRAVERSAL_LIMIT, TRAVERSAL_LIMIT, int(round(2 * TRAVERSAL_LIMIT / TRAVERSAL_STEP)) + 1)
+
+
+def traversal_codes(fixed: np.ndarray) -> np.ndarray:
+    """(K, rows, 21, K): for axis k, row r keeps fixed[r] (rows, K) and walks axis k over the grid."""
+    grid = traversal_grid()
+    latent_dims, rows = fixed.shape[1], len(fixed)
+    codes = np.broadcast_to(fixed[None, :, None, :], (latent_dims, rows, len(grid), latent_dims)).copy()
+    for k in range(latent_dims):
+        codes[k, :, :, k] = grid
     return codes
 
 
-def traversal_images(model, latent_dims, rows, likelihood, device, rng, axes=None):
-    """Decoded traversals (K, rows, 21, 28, 28) and their codes (K, rows, 21, K).
+# ---------------------------------------------------------------- what the effect is
 
-    Row r of every latent shares the same draw of the other latents, so latents are compared on
-    the same sevens.
+IMAGE_CENTRE = (IMAGE_SIDE - 1) / 2.0  # 13.5: where warps turn, between the middle pixels
+
+
+def affine_warp(images: torch.Tensor, matrix: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    """Images (B, 28, 28) warped by (x, y) -> matrix (x, y) + offset about the centre, pixels, y down; bilinear.
+
+    grid_sample reads the input at normalised coordinates n = (pixel - 13.5) / 14 (align_corners=False),
+    so output n reads input A^{-1} (n - b / 14).
     """
-    fixed = rng.standard_normal((rows, latent_dims))
-    codes = np.stack([[traversal_codes(k, fixed[r]) for r in range(rows)] for k in range(latent_dims)])
-    return decode_means(model, codes, likelihood, device, axes), codes
+    inverse = torch.linalg.inv(matrix)  # (B, 2, 2)
+    theta = torch.cat([inverse, -(inverse @ offset.unsqueeze(-1)) / (IMAGE_SIDE / 2.0)], dim=2)  # (B, 2, 3)
+    grid = F.affine_grid(theta, (len(images), 1, IMAGE_SIDE, IMAGE_SIDE), align_corners=False)
+    return F.grid_sample(images.unsqueeze(1), grid, mode="bilinear", padding_mode="zeros",
+                         align_corners=False).squeeze(1)
 
 
-STATISTICS = {
-    "orientation": "degrees, counter-clockwise, of the principal axis (second moments)",
-    "centre_x": "pixels, column of the centre of mass",
-    "centre_y": "pixels, row of the centre of mass",
-    "ink_mass": "sum of grey values",
-    "stroke_width": "pixels, the short side of the rectangle with the ink's area and perimeter",
-    "ink_intensity": "ink-weighted mean grey value, sum(x^2) / sum(x)",
+def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Images (B, 28, 28) blurred by a Gaussian of std sigma (B,) pixels, a 13x13 kernel."""
+    offsets = torch.arange(-6, 7, dtype=images.dtype, device=images.device)
+    kernel = torch.exp(-0.5 * (offsets / sigma.clamp_min(EPS)[:, None]) ** 2)  # (B, 13)
+    kernel = kernel / kernel.sum(1, keepdim=True)
+    padded = F.pad(images.unsqueeze(0), (6, 6, 6, 6))  # (1, B, 40, 40): one channel per image
+    rows = F.conv2d(padded, kernel[:, None, :, None], groups=len(images))
+    return F.conv2d(rows, kernel[:, None, None, :], groups=len(images)).squeeze(0)
+
+
+def sharpen_or_blur(images: torch.Tensor, amount: torch.Tensor) -> torch.Tensor:
+    """amount > 0: Gaussian blur of that sigma; < 0: unsharp masking x + (x - blur(x)), its rough inverse."""
+    blurred = gaussian_blur(images, amount.abs())
+    sharpened = (2.0 * images - blurred).clamp(0.0, 1.0)
+    return torch.where((amount >= 0)[:, None, None], blurred, sharpened)
+
+
+def stroke_width_change(images: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
+    """Grey dilation (pixels > 0) or erosion (< 0) by a disc of radius |pixels|: the max (min) over the image
+    shifted to 16 points on the circles of radius |pixels| and |pixels| / 2, bilinear."""
+    angles = torch.arange(8, dtype=images.dtype, device=images.device) * (math.pi / 4)
+    directions = torch.stack([torch.cos(angles), torch.sin(angles)], 1)  # (8, 2)
+    identity = torch.eye(2, dtype=images.dtype, device=images.device).expand(len(images), 2, 2)
+    shifted = [images]
+    for fraction in (1.0, 0.5):
+        for direction in directions:
+            offset = fraction * pixels.abs()[:, None] * direction
+            shifted.append(affine_warp(images, identity, offset))
+    stack = torch.stack(shifted)  # (17, B, 28, 28)
+    return torch.where((pixels >= 0)[:, None, None], stack.max(0).values, stack.min(0).values)
+
+
+def geometric(entries):
+    """A family from entries(value (B,)) -> (a, b, c, d, x, y): the warp [[a, b], [c, d]] (x, y) + (x, y) offset,
+    each a tensor (B,) or a number."""
+
+    def transform(images: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        a, b, c, d, x, y = (entry if torch.is_tensor(entry) else torch.full_like(value, entry) for entry in entries(value))
+        return affine_warp(images, torch.stack([a, b, c, d], 1).reshape(-1, 2, 2), torch.stack([x, y], 1))
+
+    return transform
+
+
+def rotation_entries(degrees: torch.Tensor):
+    """Counter-clockwise on screen (y points down)."""
+    cos, sin = torch.cos(torch.deg2rad(degrees)), torch.sin(torch.deg2rad(degrees))
+    return cos, sin, -sin, cos, 0.0, 0.0
+
+
+# kind: [(transform(images (B, 28, 28), value (B,)), (low, high) of the value)]; two shears, one kind.
+FAMILIES = {
+    "translation-x": [(geometric(lambda v: (1.0, 0.0, 0.0, 1.0, v, 0.0)), (-10, 10))],
+    "translation-y": [(geometric(lambda v: (1.0, 0.0, 0.0, 1.0, 0.0, v)), (-10, 10))],
+    "rotation": [(geometric(rotation_entries), (-90, 90))],
+    "shear": [(geometric(lambda v: (1.0, -v, 0.0, 1.0, 0.0, 0.0)), (-1.2, 1.2)),
+              (geometric(lambda v: (1.0, 0.0, -v, 1.0, 0.0, 0.0)), (-1.2, 1.2))],
+    "scale": [(geometric(lambda v: (v.exp(), 0.0, 0.0, v.exp(), 0.0, 0.0)), (-0.8, 0.8))],
+    "scale-x": [(geometric(lambda v: (v.exp(), 0.0, 0.0, 1.0, 0.0, 0.0)), (-0.8, 0.8))],
+    "scale-y": [(geometric(lambda v: (1.0, 0.0, 0.0, v.exp(), 0.0, 0.0)), (-0.8, 0.8))],
+    "contrast": [(lambda x, v: (x * v.exp()[:, None, None]).clamp(0.0, 1.0), (-2.0, 2.0))],
+    "gamma": [(lambda x, v: x.clamp_min(EPS) ** v.exp()[:, None, None], (-2.0, 2.0))],
+    "blur": [(sharpen_or_blur, (-2.5, 2.5))],
+    "stroke-width": [(stroke_width_change, (-2.5, 2.5))],
+}
+# How each kind's value reads per unit of the effect axis (slope s of the value along the axis).
+SIZE_WORDS = {
+    "translation-x": lambda s: f"{abs(s):.1f} pixels to the {'right' if s > 0 else 'left'}",
+    "translation-y": lambda s: f"{abs(s):.1f} pixels {'down' if s > 0 else 'up'}",
+    "rotation": lambda s: f"{abs(s):.0f} degrees {'counter-clockwise' if s > 0 else 'clockwise'}",
+    "shear": lambda s: f"a slant of {abs(s):.2f}",
+    "scale": lambda s: f"a zoom by {math.exp(abs(s)):.2f}x",
+    "scale-x": lambda s: f"a horizontal stretch by {math.exp(abs(s)):.2f}x",
+    "scale-y": lambda s: f"a vertical stretch by {math.exp(abs(s)):.2f}x",
+    "contrast": lambda s: f"ink {math.exp(abs(s)):.2f}x darker or fainter",
+    "gamma": lambda s: f"grey levels raised to a power {math.exp(abs(s)):.2f}x larger or smaller",
+    "blur": lambda s: f"a blur of {abs(s):.1f} pixels (Gaussian sigma)",
+    "stroke-width": lambda s: f"strokes {abs(s):.1f} pixels wider or narrower",
 }
 
 
-def ink_moments(images: np.ndarray) -> dict[str, np.ndarray]:
-    """Ink mass, centre of mass (x = column, y = row) and central second moments mu20 (x), mu02 (y),
-    mu11 of each image (..., 28, 28) -> dict of (...) arrays; the moments are per unit of ink."""
-    images = np.asarray(images, dtype=np.float64)
-    rows, columns = np.mgrid[0:IMAGE_SIDE, 0:IMAGE_SIDE].astype(np.float64)
-    mass = images.sum(axis=(-2, -1))
-    safe_mass = np.maximum(mass, 1e-12)
-    centre_x = (images * columns).sum(axis=(-2, -1)) / safe_mass
-    centre_y = (images * rows).sum(axis=(-2, -1)) / safe_mass
-    dx = columns - centre_x[..., None, None]
-    dy = rows - centre_y[..., None, None]
-    return {
-        "mass": mass,
-        "centre_x": centre_x,
-        "centre_y": centre_y,
-        "mu20": (images * dx * dx).sum(axis=(-2, -1)) / safe_mass,
-        "mu02": (images * dy * dy).sum(axis=(-2, -1)) / safe_mass,
-        "mu11": (images * dx * dy).sum(axis=(-2, -1)) / safe_mass,
-    }
+@torch.no_grad()
+def fit_family(transform, bounds, sources: torch.Tensor, targets: torch.Tensor):
+    """Per pair, the value v in bounds minimising ||transform(source, v) - target||^2: a coarse grid of FIT_GRID
+    values, then a fine one within a coarse step of the best. Returns (values (B,), squared errors (B,))."""
+    low, high = bounds
+    centres = torch.full((len(sources),), (low + high) / 2.0, dtype=sources.dtype, device=sources.device)
+    half_width = torch.full_like(centres, (high - low) / 2.0)
+    for _ in range(2):
+        steps = torch.linspace(-1.0, 1.0, FIT_GRID, dtype=sources.dtype, device=sources.device)
+        candidates = centres[None, :] + steps[:, None] * half_width[None, :]  # (G, B)
+        errors = torch.stack([(transform(sources, value) - targets).pow(2).flatten(1).sum(1) for value in candidates])
+        best = errors.argmin(0)
+        centres = candidates[best, torch.arange(len(sources))]
+        half_width = half_width * 2.0 / (FIT_GRID - 1)
+    return centres, errors[best, torch.arange(len(sources))]
+
+
+def describe_change(sources: np.ndarray, lows: np.ndarray, highs: np.ndarray, positions, dimension: int) -> dict:
+    """Which family explains the change from decoded sevens at the axis's middle (rows, 28, 28) to those at its
+    low and high positions; explained fraction = 1 - sum of the family's squared errors / sum ||target - source||^2.
+    The size is the median slope of the fitted value along the axis, per unit of the axis."""
+    source = torch.as_tensor(np.concatenate([sources, sources]), dtype=torch.float32)
+    target = torch.as_tensor(np.concatenate([lows, highs]), dtype=torch.float32)
+    change = float((target - source).pow(2).sum())
+    explained, slopes = {}, {}
+    rows = len(sources)
+    for kind, members in FAMILIES.items():
+        best = None
+        for transform, bounds in members:
+            values, errors = fit_family(transform, bounds, source, target)
+            if best is None or errors.sum() < best[1].sum():
+                best = values, errors
+        values, errors = best
+        explained[kind] = 1.0 - float(errors.sum()) / max(change, EPS)
+        slopes[kind] = float(np.median((values[rows:] - values[:rows]).numpy()) / (positions[2] - positions[0]))
+    kind = max(explained, key=explained.get)
+    sentence = (f"{kind}, about {SIZE_WORDS[kind](slopes[kind])} per unit of z{dimension} "
+                f"(explains {100 * explained[kind]:.0f}% of the change along it)")
+    return {"effect_kind": kind, "effect_sentence": sentence, "explained_fraction": explained, "slope_per_unit": slopes}
 
 
 def image_statistics(images: np.ndarray) -> dict[str, np.ndarray]:
-    """Simple, label-free statistics of each image (..., 28, 28) -> dict of (...) arrays.
-
-    Orientation: with central second moments mu20 (x), mu02 (y), mu11, the principal axis makes
-    theta = 1/2 atan2(2 mu11, mu20 - mu02) with the x axis; rows grow downwards, so the sign is
-    flipped to read counter-clockwise on screen. It is an axis (defined modulo 180 degrees).
-    Stroke width: a stroke of width w and length L is a bent rectangle with area A = w L and
-    perimeter P = 2 (w + L), so w is the smaller root of t^2 - (P/2) t + A = 0:
-    w = P/4 - sqrt((P/4)^2 - A). A is the ink divided by the ink intensity and P the image's
-    isotropic total variation sum |grad x| divided by it too, so a contrast change leaves w alone.
-    """
+    """One statistic per kind of effect for each image (N, 28, 28), from ink moments and grey levels:
+    centre of mass (translation), principal-axis angle (rotation), slant mu11 / mu02 (shear), log size
+    (scale), peak grey (contrast), mean of x / peak over the ink (gamma), edge energy per ink (blur) and
+    ink area / perimeter (stroke width)."""
     images = np.asarray(images, dtype=np.float64)
-    moments = ink_moments(images)
-    mass = moments["mass"]
-    safe_mass = np.maximum(mass, 1e-12)
-    orientation = -0.5 * np.degrees(np.arctan2(2.0 * moments["mu11"], moments["mu20"] - moments["mu02"]))
-    intensity = (images**2).sum(axis=(-2, -1)) / safe_mass
-    safe_intensity = np.maximum(intensity, 1e-12)
-    gradient_x = np.diff(images, axis=-1)[..., :-1, :]  # forward differences on the common (27, 27) grid
-    gradient_y = np.diff(images, axis=-2)[..., :, :-1]
-    perimeter = np.sqrt(gradient_x**2 + gradient_y**2).sum(axis=(-2, -1)) / safe_intensity
-    area = mass / safe_intensity
-    quarter_perimeter = perimeter / 4.0
-    width = quarter_perimeter - np.sqrt(np.maximum(quarter_perimeter**2 - area, 0.0))
+    rows, columns = np.mgrid[0:IMAGE_SIDE, 0:IMAGE_SIDE].astype(np.float64)
+    mass = np.maximum(images.sum((1, 2)), EPS)
+    centre_x, centre_y = (images * columns).sum((1, 2)) / mass, (images * rows).sum((1, 2)) / mass
+    dx, dy = columns - centre_x[:, None, None], rows - centre_y[:, None, None]
+    mu20, mu02, mu11 = ((images * a * b).sum((1, 2)) / mass for a, b in ((dx, dx), (dy, dy), (dx, dy)))
+    peak = np.maximum(images.max((1, 2)), EPS)
+    relative = images / peak[:, None, None]
+    inked = relative > 0.05
+    gradient = np.hypot(np.diff(relative, axis=2)[:, :-1, :], np.diff(relative, axis=1)[:, :, :-1])
     return {
-        "orientation": orientation,
-        "centre_x": moments["centre_x"],
-        "centre_y": moments["centre_y"],
-        "ink_mass": mass,
-        "stroke_width": width,
-        "ink_intensity": intensity,
+        "translation-x": centre_x,
+        "translation-y": centre_y,
+        "rotation": -0.5 * np.degrees(np.arctan2(2.0 * mu11, mu20 - mu02)),
+        "shear": mu11 / np.maximum(mu02, EPS),
+        "scale": 0.5 * np.log(np.maximum(mu20 + mu02, EPS)),
+        "scale-x": 0.5 * np.log(np.maximum(mu20, EPS)),
+        "scale-y": 0.5 * np.log(np.maximum(mu02, EPS)),
+        "contrast": np.log(peak),
+        "gamma": (relative * inked).sum((1, 2)) / np.maximum(inked.sum((1, 2)), 1),
+        "blur": (gradient**2).sum((1, 2)) / np.maximum((relative**2).sum((1, 2)), EPS),
+        "stroke-width": relative.sum((1, 2)) / np.maximum(gradient.sum((1, 2)), EPS),
     }
 
 
-def unwrap_orientation(orientation: np.ndarray, reference: float) -> np.ndarray:
-    """Orientation is an axis: bring it into reference +- 90 degrees so it moves continuously."""
-    return reference + (orientation - reference + 90.0) % 180.0 - 90.0
+def image_spread(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
+    """Per kind, E_poor[(s - med_clean)^2] / E_clean[(s - med_clean)^2] of its statistic s, both winsorised at
+    the pooled 1st and 99th percentiles: how far the poor images spread beyond the clean ones.
 
-
-def circular_axis_mean(orientation: np.ndarray) -> float:
-    """Mean direction of axes (angles modulo 180): average the doubled angles on the circle."""
-    doubled = np.radians(2.0 * orientation)
-    return float(np.degrees(np.arctan2(np.sin(doubled).mean(), np.cos(doubled).mean())) / 2.0)
-
-
-def evidence_traversals(model, train_mu, rows, likelihood, device, rng, axes=None):
-    """Traversals for the evidence, kept where the data live: (K, rows, steps, 28, 28) and positions (K, steps).
-
-    Row r starts from the posterior mean of a random training seven, and z_k crosses the middle
-    90% of the training sevens' posterior means of latent k. (The homework's -5..5 traversals with
-    N(0, 1) draws are drawn as figures; far outside the data they decode to blanks and blobs
-    whose statistics say nothing about the sevens.)
+    Bilinear resampling alone lowers peaks and softens edges, so the clean sevens are first moved by a random
+    sub-pixel shift: a warped seven must not read as a photometric change.
     """
-    starts = train_mu[rng.choice(len(train_mu), size=min(rows, len(train_mu)), replace=False)]  # (rows, K)
-    low, high = np.quantile(train_mu, EVIDENCE_QUANTILES, axis=0)  # (K,) each
-    positions = np.linspace(low, high, EVIDENCE_STEPS).T  # (K, steps)
-    latent_dims = train_mu.shape[1]
-    codes = np.repeat(np.repeat(starts[None, :, None, :], latent_dims, 0), EVIDENCE_STEPS, 2)  # (K, rows, steps, K)
-    for k in range(latent_dims):
-        codes[k, :, :, k] = positions[k]
-    return decode_means(model, codes, likelihood, device, axes), positions
+    offsets = torch.as_tensor(rng.uniform(-0.5, 0.5, (len(clean), 2)), dtype=torch.float32)
+    identity = torch.eye(2).expand(len(clean), 2, 2)
+    resampled = affine_warp(torch.as_tensor(clean, dtype=torch.float32), identity, offsets).numpy()
+    poor_stats, clean_stats = image_statistics(poor), image_statistics(resampled)
+    ratios = {}
+    for kind in poor_stats:
+        a, b = poor_stats[kind], clean_stats[kind]
+        if kind == "rotation":  # an axis, modulo 180 degrees: unwrap both about the clean sevens' circular mean
+            doubled = np.radians(2.0 * b)
+            middle = np.degrees(np.arctan2(np.sin(doubled).mean(), np.cos(doubled).mean())) / 2.0
+            a, b = (middle + (values - middle + 90.0) % 180.0 - 90.0 for values in (a, b))
+        low, high = np.percentile(np.concatenate([a, b]), [1, 99])
+        a, b = np.clip(a, low, high), np.clip(b, low, high)
+        middle = np.median(b)
+        ratios[kind] = float(np.mean((a - middle) ** 2) / max(np.mean((b - middle) ** 2), EPS))
+    return ratios
 
 
-def traversal_evidence(images: np.ndarray, positions: np.ndarray, data_stats: dict, train_mu: np.ndarray,
-                       orientation_reference: float):
-    """Which latent carries the effect, and which statistic it moves; no ground truth used.
-
-    images (K, rows, steps, 28, 28) from `evidence_traversals`; data_stats: each statistic of the
-    training sevens (N,), in the order of their posterior means train_mu (N, K).
-    For every latent k and statistic s, score = monotonicity x agreement, with
-    monotonicity = mean over rows of |Spearman(z_k, s)| along the decoded traversal (s moves
-    steadily when z_k moves), and agreement = |Spearman(mu_k, s)| over the training sevens (the
-    latent orders the real sevens by s). Both are free of units, so a statistic that barely varies
-    (the centre of mass of centred digits) cannot win by a tiny movement. The effect is the
-    (latent, statistic) pair with the highest score: an effect added to every seven independently
-    of its shape is the factor one latent can capture most cleanly.
-    Also reported, not used to choose: movement = s(end) - s(start), averaged over rows, in units
-    of the std of s over the training sevens, and each latent's pixel path length
-    sum_i ||x_{i+1} - x_i|| (how much its traversal changes the sevens).
-    """
-    stats = image_statistics(images)  # each (K, rows, steps)
-    stats["orientation"] = unwrap_orientation(stats["orientation"], orientation_reference)
-    steps = np.diff(images, axis=2).reshape(*images.shape[:2], images.shape[2] - 1, -1)  # (K, rows, steps-1, 784)
-    pixel_movement = np.linalg.norm(steps, axis=-1).sum(axis=2).mean(axis=1)  # (K,)
-    latent_dims = len(positions)
-    movements, monotonicity, agreement, scores = {}, {}, {}, {}
-    for name, values in stats.items():
-        spread = float(np.std(data_stats[name])) or 1.0
-        movements[name] = (values[..., -1] - values[..., 0]).mean(axis=1) / spread  # (K,)
-        monotonicity[name] = np.array(
-            [np.mean([abs(_spearman_or_zero(positions[k], row)) for row in values[k]]) for k in range(latent_dims)]
-        )
-        agreement[name] = np.array([abs(_spearman_or_zero(train_mu[:, k], data_stats[name])) for k in range(latent_dims)])
-        scores[name] = monotonicity[name] * agreement[name]
-    table = np.stack([scores[name] for name in scores])  # (statistics, K)
-    statistic_index, dimension = (int(i) for i in np.unravel_index(int(np.argmax(table)), table.shape))
-    statistic = list(scores)[statistic_index]
-    as_lists = lambda table: {name: values.tolist() for name, values in table.items()}  # noqa: E731
-    return {
-        "effect_dimension": dimension,
-        "effect_statistic": statistic,
-        "effect_score": float(scores[statistic][dimension]),
-        "pixel_movement": pixel_movement.tolist(),
-        "scores": as_lists(scores),
-        "monotonicity": as_lists(monotonicity),
-        "agreement_with_data": as_lists(agreement),
-        "movement_in_data_std": as_lists(movements),
-        "positions": positions.tolist(),
-    }, stats
+def image_check(kind: str, poor_images, clean_images, seed: int) -> dict:
+    """The cross-check on the images themselves: does the named kind's statistic spread SPREAD_MARGIN times
+    beyond the clean sevens'? (None without a reference or a named effect.)"""
+    if clean_images is None:
+        return {"image_spread": None, "images_agree": None}
+    spread = image_spread(poor_images, clean_images, stream_rng(seed, FIT_STREAM))
+    return {"image_spread": spread, "images_agree": None if kind == "none" else spread[kind] >= SPREAD_MARGIN}
 
 
-def _spearman_or_zero(a: np.ndarray, b: np.ndarray) -> float:
-    if np.ptp(b) == 0:
-        return 0.0
-    return float(scipy.stats.spearmanr(a, b).statistic)
+def find_effect(model, axes: Axes, train_codes: np.ndarray, args, device) -> dict:
+    """Which axis carries the effect (or none), and what the effect is, from decoded sevens along it."""
+    margin = SPREAD_MARGIN if args.reference != "none" else 0.0
+    if axes.scores[0] < margin:
+        return {"effect_dimension": None, "effect_kind": "none", "explained_fraction": None, "slope_per_unit": None,
+                "effect_sentence": f"no latent carries an effect beyond the clean sevens' natural variation "
+                                   f"(largest spread ratio {axes.scores[0]:.2f} < {SPREAD_MARGIN:g})"}
+    rng = stream_rng(args.seed, FIT_STREAM)
+    starts = train_codes[rng.choice(len(train_codes), size=min(FIT_ROWS, len(train_codes)), replace=False)]
+    positions = np.quantile(train_codes[:, 0], FIT_QUANTILES)
+    codes = np.repeat(starts[:, None, :], len(positions), 1)  # (rows, 3, K)
+    codes[:, :, 0] = positions
+    decoded = decode_means(model, codes, axes, device)  # (rows, 3, 28, 28)
+    return {"effect_dimension": 0, **describe_change(decoded[:, 1], decoded[:, 0], decoded[:, 2], positions, 0)}
 
 
-def correlations_with_truth(mu: np.ndarray, truth: np.ndarray) -> list[float]:
-    """Spearman correlation of each latent's posterior mean with the true effect, (K,)."""
-    return [_spearman_or_zero(truth, mu[:, k]) for k in range(mu.shape[1])]
+def truth_scores(test_mu: np.ndarray, truth, effect_dimension) -> dict:
+    """|Spearman| of each axis's test codes with the true effect, when te7's truth lies beside it (scores only)."""
+    if truth is None:
+        return {"truth_file": None, "spearman_with_truth": None, "effect_dimension_abs_spearman": None,
+                "best_abs_spearman": None, "best_spearman_dimension": None}
+    name, values = truth
+    correlations = [float(scipy.stats.spearmanr(values, test_mu[:, k]).statistic) if np.ptp(test_mu[:, k]) else 0.0
+                    for k in range(test_mu.shape[1])]
+    magnitudes = np.abs(correlations)
+    return {"truth_file": name, "spearman_with_truth": correlations,
+            "effect_dimension_abs_spearman": None if effect_dimension is None else float(magnitudes[effect_dimension]),
+            "best_abs_spearman": float(magnitudes.max()), "best_spearman_dimension": int(magnitudes.argmax())}
 
 
 # ---------------------------------------------------------------- figures
 
 
-def image_grid(images: np.ndarray, pad: int = 1) -> np.ndarray:
-    """(R, C, 28, 28) -> one (R*29-1, C*29-1) mosaic with thin white separators."""
+def image_grid(images: np.ndarray) -> np.ndarray:
+    """(R, C, 28, 28) -> one mosaic with one-pixel white separators."""
     n_rows, n_columns = images.shape[:2]
-    cell = IMAGE_SIDE + pad
-    mosaic = np.ones((n_rows * cell - pad, n_columns * cell - pad))
+    cell = IMAGE_SIDE + 1
+    mosaic = np.ones((n_rows * cell - 1, n_columns * cell - 1))
     for r in range(n_rows):
         for c in range(n_columns):
             mosaic[r * cell : r * cell + IMAGE_SIDE, c * cell : c * cell + IMAGE_SIDE] = images[r, c]
     return mosaic
 
 
-def plot_mosaic(images, path, title, row_labels=None, column_labels=None):
+def plot_mosaic(images, path, title, row_labels=(), column_labels=()):
     n_rows, n_columns = images.shape[:2]
     figure, axis = new_figure(figsize=(0.45 * n_columns + 1.2, 0.45 * n_rows + 0.8))
     axis.imshow(1.0 - image_grid(images), cmap="gray", vmin=0, vmax=1)
     cell = IMAGE_SIDE + 1
-    axis.set_xticks([c * cell + IMAGE_SIDE / 2 for c in range(n_columns)] if column_labels else [])
-    axis.set_xticklabels(column_labels or [], fontsize=6)
-    axis.set_yticks([r * cell + IMAGE_SIDE / 2 for r in range(n_rows)] if row_labels else [])
-    axis.set_yticklabels(row_labels or [], fontsize=7)
+    axis.set_xticks([c * cell + IMAGE_SIDE / 2 for c in range(len(column_labels))], column_labels, fontsize=6)
+    axis.set_yticks([r * cell + IMAGE_SIDE / 2 for r in range(len(row_labels))], row_labels, fontsize=7)
     axis.set_title(title, fontsize=9)
     save_figure(figure, path)
 
 
-def plot_traversal_stats(stats, positions, evidence, path):
-    """Every statistic against z_k for every latent k (thin: one row each, thick: the mean of the rows)."""
-    names = list(stats)
-    latent_dims = positions.shape[0]
-    columns = 3  # a grid, not one long row: legible at the width of a page
-    grid_rows = -(-len(names) // columns)
-    figure, axes = new_figure(grid_rows, columns, figsize=(9.5, 3.0 * grid_rows + 0.6), squeeze=False)
-    for axis in axes.ravel()[len(names) :]:
-        axis.set_visible(False)
-    for axis, name in zip(axes.ravel(), names):
-        for k in range(latent_dims):
-            rows = stats[name][k]  # (rows, steps)
-            for row in rows:
-                axis.plot(positions[k], row, color=f"C{k}", alpha=0.15, linewidth=0.7)
-            axis.plot(positions[k], rows.mean(0), color=f"C{k}", linewidth=2, label=f"z{k}")
-        marked = name == evidence["effect_statistic"]
-        axis.set_title(f"{name}{'  <- effect' if marked else ''}", fontsize=9, fontweight="bold" if marked else None)
-        axis.set_xlabel("z_k (middle 90% of training codes)", fontsize=8)
-    axes[0][0].legend(fontsize=7)
-    movement = ", ".join(f"z{k} {value:.1f}" for k, value in enumerate(evidence["pixel_movement"]))
-    figure.suptitle(
-        f"decoded traversals from real sevens' codes; pixel path length: {movement}\n"
-        f"effect: z{evidence['effect_dimension']} moves {evidence['effect_statistic']}",
-        fontsize=10,
-    )
-    figure.tight_layout()
+def plot_effect(axes_codes: dict, explained: dict | None, ratios, effect_dimension, path):
+    """Left: the poor and clean codes along every axis; right: how much each family explains."""
+    latent_dims = axes_codes["poor"].shape[1]
+    figure, panels = new_figure(1, latent_dims + 1, figsize=(3.0 * (latent_dims + 1), 2.8))
+    for k in range(latent_dims):
+        for name, colour in (("poor", "C3"), ("clean", "C0")):
+            if axes_codes.get(name) is not None:
+                panels[k].hist(axes_codes[name][:, k], bins=50, density=True, alpha=0.5, color=colour, label=name)
+        marked = " <- effect" if k == effect_dimension else ""
+        panels[k].set_title(f"z{k}: score {ratios[k]:.2f}{marked}", fontsize=9)
+    panels[0].legend(fontsize=7)
+    if explained:
+        panels[-1].barh(list(explained), list(explained.values()), color="C2")
+        panels[-1].set_xlim(min(0.0, *explained.values()), 1.0)
+        panels[-1].tick_params(labelsize=7)
+        panels[-1].set_title(f"explained along z{effect_dimension}", fontsize=9)
+    else:
+        panels[-1].set_axis_off()
     save_figure(figure, path)
 
 
 def plot_curves(history, path):
-    figure, axes = new_figure(1, 3, figsize=(12, 3.2))
+    figure, panels = new_figure(1, 3, figsize=(12, 3.2))
     epochs = [entry["epoch"] for entry in history]
-    for axis, term in zip(axes, ("neg_elbo", "reconstruction", "kl")):
+    for panel, term in zip(panels, ("neg_elbo", "reconstruction", "kl")):
         for split in ("train", "validation", "test"):
-            axis.plot(epochs, [entry[split][term] for entry in history], label=split, marker=".")
-        axis.set_title(f"{term} (nats per image)")
-        axis.set_xlabel("epoch")
-    axes[0].legend()
+            panel.plot(epochs, [entry[split][term] for entry in history], label=split, marker=".")
+        panel.set_title(f"{term} (nats per image)")
+        panel.set_xlabel("epoch")
+    panels[0].legend()
     save_figure(figure, path)
 
 
-# ---------------------------------------------------------------- one experiment
-
-
-def run_experiment(config, train_images, validation_images, test_images, data_stats, truths, device) -> dict:
-    """Train one model, evaluate it on te7, draw the figures into config.out and return its metrics."""
-    started = time.perf_counter()
-    seed_everything(config.seed)
-    generator = torch.Generator(device=device).manual_seed(config.seed)
-    model = ConvVAE(config.k, config.decoder).to(device)
-    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
-    history = []
-    progress = tqdm(range(1, config.epochs + 1), desc=config.objective, disable=config.quiet, unit="epoch")
-    latest = {}  # the last epoch's evaluations: the final model's, needed again below
-    for epoch in progress:
-        train_terms = train_epoch(model, optimiser, train_images, config, generator)
-        entry = {"epoch": epoch, "train": train_terms}
-        for split, images in (("validation", validation_images), ("test", test_images)):
-            result = latest[split] = evaluate(model, images, config.likelihood, config.eval_batch, config.seed + 1)
-            entry[split] = {term: result[term] for term in ("neg_elbo", "reconstruction", "kl")}
-            if split == "validation" and "validation" in truths:  # recorded to see the dynamics, never to choose
-                entry[split]["spearman_with_truth"] = correlations_with_truth(result["mu"], truths["validation"])
-        history.append(entry)
-        progress.set_postfix(train=f"{train_terms['neg_elbo']:.1f}", test=f"{entry['test']['neg_elbo']:.1f}")
-
-    test, validation = latest["test"], latest["validation"]
-    train_mu_model = evaluate(model, train_images, config.likelihood, config.eval_batch, config.seed + 1)["mu"]
-    # Every latent below (traversals, evidence, correlations) is an axis of LatentAxes.
-    axes = LatentAxes.independent(train_mu_model) if config.axes == "independent" else LatentAxes.model(config.k)
-    train_mu, test_mu, validation_mu = (axes.from_model(mu) for mu in (train_mu_model, test["mu"], validation["mu"]))
-    test_log_variance = axes.log_variance(test["log_variance"])
-    # Per axis, the closed-form KL of the posterior's marginal on it from N(0, 1): on the model's own
-    # latents, the KL per dimension.
-    kl_per_axis = kl_to_standard_normal(torch.as_tensor(test_mu), torch.as_tensor(test_log_variance)).mean(0)
-    rng = np.random.default_rng(config.seed)
-    grid = traversal_grid()
-    decoded, _ = traversal_images(model, config.k, FIGURE_ROWS, config.likelihood, device, rng, axes)
-    evidence_images, positions = evidence_traversals(model, train_mu, config.evidence_rows, config.likelihood,
-                                                     device, rng, axes)
-    evidence, evidence_stats = traversal_evidence(evidence_images, positions, data_stats, train_mu,
-                                                  circular_axis_mean(data_stats["orientation"]))
-
-    metrics = {
-        "model": None,
-        "plain_vae": (config.objective == "vae" and config.beta == 1.0 and config.decoder == "deconvolution"
-                      and not config.grey_level_weight and config.axes == "model"),
-        "objective": config.objective,
-        "beta": config.beta,
-        "tc_weight": config.tc_weight if config.objective == "tc-vae" else None,
-        "grey_level_weight": config.grey_level_weight,
-        "likelihood": config.likelihood,
-        "decoder": config.decoder,
-        "axes": config.axes,
-        "axes_unmixing": axes.unmixing.tolist(),
-        "axes_centre": axes.centre.tolist(),
-        "axes_negentropy": negentropy(train_mu).tolist(),  # of the training codes on each axis; chooses nothing
-        "k": config.k,
-        "test_neg_elbo": test["neg_elbo"],
-        "test_reconstruction": test["reconstruction"],
-        "test_kl": test["kl"],
-        "kl_per_dimension": test["kl_per_dimension"],  # per latent unit of the model
-        "kl_per_axis": kl_per_axis.tolist(),
-        "validation_neg_elbo": validation["neg_elbo"],
-        "effect_dimension": evidence["effect_dimension"],
-        "effect_statistic": evidence["effect_statistic"],
-        "effect_score": evidence["effect_score"],
-        "traversal_evidence": {**evidence, "statistics": STATISTICS, "rows_per_dimension": config.evidence_rows,
-                               "quantiles": list(EVIDENCE_QUANTILES)},
-        "spearman_with_truth": None,
-        "spearman_with_truth_model_latents": None,
-        "best_abs_spearman": None,
-        "best_spearman_dimension": None,
-        "effect_dimension_abs_spearman": None,
-        "truth_file": None,
-        "validation_spearman_with_truth": None,
-    }
-    if "te7" in truths:
-        name, values = truths["te7"]
-        correlations = correlations_with_truth(test_mu, values)
-        metrics.update(
-            spearman_with_truth=correlations,
-            spearman_with_truth_model_latents=correlations_with_truth(test["mu"], values),
-            best_abs_spearman=float(np.max(np.abs(correlations))),
-            best_spearman_dimension=int(np.argmax(np.abs(correlations))),
-            effect_dimension_abs_spearman=float(abs(correlations[evidence["effect_dimension"]])),
-            truth_file=name,
-        )
-    if "validation" in truths:
-        metrics["validation_spearman_with_truth"] = correlations_with_truth(validation_mu, truths["validation"])
-    metrics.update(seed=config.seed, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
-                   history=history)
-    metrics["model"] = model_name(metrics)
-
-    out = config.out
-    out.mkdir(parents=True, exist_ok=True)
-    write_figures(model, config, decoded, evidence_stats, positions, grid, evidence, test_images, history, out,
-                  device)
-    save_torch(out / "model.pt", {"state_dict": model.state_dict(), "k": config.k, "likelihood": config.likelihood,
-                                  "objective": config.objective, "beta": config.beta, "decoder": config.decoder,
-                                  "axes": config.axes, "axes_unmixing": torch.as_tensor(axes.unmixing),
-                                  "axes_centre": torch.as_tensor(axes.centre)})
-    with atomic_path(out / "test_latents.npz") as temporary:
-        np.savez(temporary, mu=test_mu, log_variance=test_log_variance,
-                 axes_unmixing=axes.unmixing, axes_centre=axes.centre,
-                 model_mu=test["mu"], model_log_variance=test["log_variance"])
-    metrics["training_seconds"] = time.perf_counter() - started
-    return metrics
-
-
-def write_figures(model, config, decoded, evidence_stats, positions, grid, evidence, test_images, history, out,
-                  device):
-    grey = f", grey-level W={config.grey_level_weight:g}" if config.grey_level_weight else ""
-    label = f"{config.objective}, beta={config.beta:g}, {config.decoder}{grey}, K={config.k}"
-    column_labels = [f"{value:g}" for value in grid]
-    effect = evidence["effect_dimension"]
-    plot_mosaic(decoded[:, 0], out / "traversal.png", f"latent traversals ({label}); effect: z{effect}",
-                [f"z{k}" for k in range(config.k)], column_labels)
-    rows = decoded.shape[1]
-    plot_mosaic(decoded.reshape(-1, len(grid), IMAGE_SIDE, IMAGE_SIDE), out / "traversal_rows.png",
-                f"{rows} rows per latent, each with its own draw of the other latents ({label})",
-                [f"z{k} row {r}" for k in range(config.k) for r in range(rows)], column_labels)
-    plot_traversal_stats(evidence_stats, positions, evidence, out / "traversal_stats.png")
-    rng = np.random.default_rng(config.seed + 2)
-    samples = decode_means(model, rng.standard_normal((8, 12, config.k)), config.likelihood, device)
-    plot_mosaic(samples, out / "samples.png", f"samples from the prior ({label})")
+def write_figures(folder: Path, model, axes: Axes, metrics: dict, codes: dict, test_images, history, args, device):
+    label = f"{'plain VAE' if args.plain else 'beta-TC-VAE'}, K={args.k}"
+    effect = metrics["effect_dimension"]
+    fixed = stream_rng(args.seed, FIGURE_STREAM).standard_normal((FIGURE_ROWS, args.k))
+    traversals = decode_means(model, traversal_codes(fixed), axes, device)  # (K, rows, 21, 28, 28)
+    names = [f"z{k}{' (effect)' if k == effect else ''}" for k in range(args.k)]
+    plot_mosaic(traversals.reshape(-1, *traversals.shape[2:]), folder / "traversal.png",
+                f"latent traversals, the other latents drawn from N(0, 1) ({label})",
+                [f"{name} #{r}" for name in names for r in range(FIGURE_ROWS)], [f"{v:g}" for v in traversal_grid()])
+    plot_effect(codes, metrics["explained_fraction"], metrics["axis_scores"], effect, folder / "effect.png")
     with torch.no_grad():
         originals = test_images[:12]
-        mu, _ = model.encode(originals)
-        reconstructions = pixel_means(model.decode(mu), config.likelihood).cpu().numpy()
-    pairs = np.stack([originals.cpu().numpy(), reconstructions])
-    plot_mosaic(pairs, out / "reconstructions.png", f"test sevens (top) and reconstructions from mu ({label})",
-                ["original", "reconstruction"])
-    plot_curves(history, out / "curves.png")
+        reconstructions = torch.sigmoid(model.decode(model.encode(originals)[0])).cpu().numpy()
+    plot_mosaic(np.stack([originals.cpu().numpy(), reconstructions]), folder / "reconstructions.png",
+                f"test sevens and reconstructions from mu ({label})", ["original", "reconstruction"])
+    plot_curves(history, folder / "curves.png")
 
 
 # ---------------------------------------------------------------- main
 
 
-def parse_arguments(argv=None):
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--k", type=int, default=3, help="latent dimensions, 1..5 (default 3)")
-    parser.add_argument("--plain", action="store_true",
-                        help="the homework's plain VAE: --objective vae --beta 1 --decoder deconvolution "
-                             "--grey-level-weight 0 --axes model (default output results/vae_sevens_k{K}_plain/)")
-    parser.add_argument("--objective", choices=["tc-vae", "vae"], default="tc-vae",
-                        help="tc-vae (default: beta-TC-VAE) or vae (negative ELBO, KL scaled by --beta)")
-    parser.add_argument("--beta", type=float, default=DEFAULT_BETA,
-                        help=f"weight of the KL term (default {DEFAULT_BETA:g}; --plain uses 1)")
-    parser.add_argument("--tc-weight", type=float, default=DEFAULT_TC_WEIGHT,
-                        help=f"beta-TC-VAE's weight on the total correlation (default {DEFAULT_TC_WEIGHT:g})")
-    parser.add_argument("--decoder", choices=list(DECODERS), default=DEFAULT_DECODER,
-                        help="warped-broadcast (default): a spatial broadcast decoder (Watters et al., 2019) "
-                             "whose grid the code moves by an affine map; broadcast: the same without the "
-                             "map; deconvolution: the homework's transposed convolutions (--plain uses them)")
-    parser.add_argument("--likelihood", choices=["bernoulli", "continuous-bernoulli"], default="bernoulli",
-                        help="pixel likelihood of the reconstruction term (default bernoulli)")
-    parser.add_argument("--grey-level-weight", type=float, default=DEFAULT_GREY_LEVEL_WEIGHT,
-                        help="adds W * sum_i (sort(decoded mean)_i - sort(image)_i)^2 to the objective, a "
-                             "position-free match of grey levels that tells ink darkness from stroke width "
-                             f"(default {DEFAULT_GREY_LEVEL_WEIGHT:g}; 0: off, as --plain; not part of the "
-                             "reported negative ELBO)")
-    parser.add_argument("--axes", choices=["independent", "model"], default=DEFAULT_AXES,
-                        help="independent (default): read the trained code on the axes of an independent "
-                             "component analysis of the training codes (whitened, then turned to be as "
-                             "non-Gaussian as they can be; the model and its ELBO are unchanged); model: the "
-                             "encoder's own latent units (--plain uses them)")
-    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help=f"(default {DEFAULT_EPOCHS})")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help=f"(default {DEFAULT_BATCH})")
-    parser.add_argument("--lr", type=float, default=DEFAULT_LR, help=f"Adam learning rate (default {DEFAULT_LR:g})")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
-    parser.add_argument("--threads", type=int, default=DEFAULT_TORCH_THREADS,
-                        help=f"CPU threads for torch (default {DEFAULT_TORCH_THREADS}, see common.py; "
-                             "0: torch's default, all cores)")
+    parser.set_defaults(**DEFAULTS)
+    parser.add_argument("--k", type=int, help=f"latent dimensions, 1..5 (default {DEFAULTS['k']})")
+    parser.add_argument("--plain", action="store_true", help="the homework's plain VAE instead of the beta-TC-VAE")
+    parser.add_argument("--reference", help="clean sevens to compare with: mnist (default: MNIST's training sevens, "
+                                            "shipped), a pickle of (N, 28, 28) images, or none (independent axes)")
+    parser.add_argument("--epochs", type=int, help=f"(default {DEFAULTS['epochs']})")
+    parser.add_argument("--batch-size", type=int, help=f"(default {DEFAULTS['batch_size']})")
+    parser.add_argument("--lr", type=float, help=f"Adam learning rate (default {DEFAULTS['lr']:g})")
+    parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--device", help="auto, cpu or cuda (default auto)")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (default 1; 0: all cores)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="folder with tr7.pkl, te7.pkl")
-    parser.add_argument("--out", type=Path, help="output folder (default results/vae_sevens_k{K}/)")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"tiny settings for a smoke test: {QUICK['epochs']} epochs on "
-                             f"{QUICK['train_images']} training images")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--out", type=Path, help="output folder (default results/vae_sevens_k{K}[_plain]/)")
+    parser.add_argument("--quick", action="store_true", help=f"a smoke test: {QUICK['epochs']} epochs on "
+                                                             f"{QUICK['train_images']} images")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     if not LATENT_RANGE[0] <= args.k <= LATENT_RANGE[1]:
         raise DataError(f"--k {args.k}: expected {LATENT_RANGE[0]} <= K <= {LATENT_RANGE[1]} latent dimensions")
-    if (args.epochs < 1 or args.batch_size < 2 or args.lr <= 0 or args.beta < 0 or args.tc_weight < 0
-            or args.grey_level_weight < 0 or args.threads < 0):
-        raise DataError("expected --epochs >= 1, --batch-size >= 2, --lr > 0, --beta >= 0, --tc-weight >= 0, "
-                        "--grey-level-weight >= 0 and --threads >= 0")
-    args.evidence_rows = EVIDENCE_ROWS
-    args.train_images = None
+    if args.epochs < 1 or args.batch_size < 2 or not (math.isfinite(args.lr) and args.lr > 0) or args.threads < 0:
+        raise DataError(f"expected --epochs >= 1, --batch-size >= 2, a finite --lr > 0 and --threads >= 0; found "
+                        f"{args.epochs}, {args.batch_size}, {args.lr}, {args.threads}")
+    if args.reference not in ("mnist", "none") and not Path(args.reference).is_file():
+        raise DataError(f"--reference {args.reference}: expected mnist, none or a pickle of (N, 28, 28) images")
     if args.quick:
         args.epochs = QUICK["epochs"]
-        args.train_images = QUICK["train_images"]
-        args.evidence_rows = QUICK["evidence_rows"]
-    if args.plain:
-        args.objective, args.beta, args.decoder, args.axes = "vae", 1.0, "deconvolution", "model"
-        args.grey_level_weight = 0.0
-    args.eval_batch = 512
     if args.out is None:
         args.out = REPO / "results" / f"vae_sevens_k{args.k}{'_plain' if args.plain else ''}"
+    args.out = check_output_folder(args.out)
     return args
 
 
+def model_name(plain: bool) -> str:
+    if plain:
+        return "the homework's plain VAE (negative ELBO, transposed-convolution decoder)"
+    o = DEFAULT_OBJECTIVE
+    return (f"beta-TC-VAE (beta {o['beta']:g}, TC weight {o['tc_weight']:g}, grey-level weight "
+            f"{o['grey_level_weight']:g}, warped broadcast decoder)")
+
+
+def summary_line(metrics: dict, out: Path) -> str:
+    text = f"K={metrics['k']} {metrics['model']}: test -ELBO {metrics['test_neg_elbo']:.1f}; {metrics['effect_sentence']}"
+    if metrics["images_agree"] is not None:
+        spread = metrics["image_spread"][metrics["effect_kind"]]
+        text += f"; the images {'agree' if metrics['images_agree'] else 'do not confirm'} (its statistic spreads {spread:.1f}x)"
+    if metrics["truth_file"] is not None and metrics["effect_dimension"] is not None:
+        text += (f"; |Spearman| with {metrics['truth_file']}: z{metrics['effect_dimension']} "
+                 f"{metrics['effect_dimension_abs_spearman']:.3f} (best z{metrics['best_spearman_dimension']} "
+                 f"{metrics['best_abs_spearman']:.3f})")
+    return text + f" [{metrics['seconds']:.0f} s, {out}]"
+
+
 def main(argv=None) -> None:
-    args = parse_arguments(argv)
+    args = parse_args(argv)
     started = time.perf_counter()
     device = pick_device(args.device)
     set_torch_threads(args.threads)
-    train_all, test, truths = load_sevens(args.data_dir)
-    rng = np.random.default_rng(args.seed)
-    train_rows, validation_rows = split_validation(len(train_all), rng)
-    if args.train_images is not None:
-        train_rows = train_rows[: args.train_images]
-    if "tr7" in truths:
-        truths["validation"] = truths["tr7"][1][validation_rows]
-    data_stats = image_statistics(train_all[train_rows])
-    data_stats["orientation"] = unwrap_orientation(data_stats["orientation"], circular_axis_mean(data_stats["orientation"]))
+    train_all, test, truth = load_sevens(args.data_dir)
+    reference, reference_entry = load_reference(args.reference)
+    train_rows, validation_rows = split_validation(len(train_all), stream_rng(args.seed, SPLIT_STREAM))
+    if args.quick:
+        train_rows = train_rows[: QUICK["train_images"]]
     as_tensor = lambda array: torch.as_tensor(array, dtype=torch.float32, device=device)  # noqa: E731
-    train_images, validation_images, test_images = (
-        as_tensor(train_all[train_rows]), as_tensor(train_all[validation_rows]), as_tensor(test))
+    images = {"train": as_tensor(train_all[train_rows]), "validation": as_tensor(train_all[validation_rows]),
+              "test": as_tensor(test)}
 
-    data = {
-        "train": {"path": str(args.data_dir / "tr7.pkl"), "shape": list(train_all.shape),
-                  "sha256": sha256_file(args.data_dir / "tr7.pkl"), "train_rows": len(train_rows),
-                  "validation_rows": len(validation_rows)},
-        "test": {"path": str(args.data_dir / "te7.pkl"), "shape": list(test.shape),
-                 "sha256": sha256_file(args.data_dir / "te7.pkl")},
+    torch.manual_seed(args.seed)  # the initial weights
+    model = ConvVAE(args.k, plain=args.plain).to(device)
+    history = train(model, images, PLAIN_OBJECTIVE if args.plain else DEFAULT_OBJECTIVE, args, device)
+    final = {split: evaluate(model, images[split], torch_generator(args.seed, EVALUATION_STREAM, device))
+             for split in ("validation", "test")}
+
+    poor_codes = encode_means(model, train_all[train_rows], device).astype(np.float64)
+    clean_codes = None if reference is None else encode_means(model, reference, device).astype(np.float64)
+    axes = independent_axes(poor_codes) if reference is None else spread_axes(poor_codes, clean_codes)
+    codes = {"poor": axes.from_model(poor_codes), "clean": None if reference is None else axes.from_model(clean_codes),
+             "test": axes.from_model(final["test"]["mu"])}
+    result = {"axis_scores": axes.scores.tolist(), "spread_margin": SPREAD_MARGIN,
+              **find_effect(model, axes, codes["poor"], args, device)}
+    result.update(image_check(result["effect_kind"], train_all[train_rows], reference, args.seed))
+    metrics = {
+        "script": "vae_sevens.py", "model": model_name(args.plain), "plain": args.plain, "k": args.k,
+        "seed": args.seed, "quick": args.quick, "device": str(device), "threads": torch.get_num_threads(),
+        "data": {"train": {**data_entry(args.data_dir / "tr7.pkl"), "train_rows": len(train_rows),
+                           "validation_rows": len(validation_rows)},
+                 "test": data_entry(args.data_dir / "te7.pkl"), "reference": reference_entry},
+        "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+        "test_neg_elbo": final["test"]["neg_elbo"], "test_reconstruction": final["test"]["reconstruction"],
+        "test_kl": final["test"]["kl"], "validation_neg_elbo": final["validation"]["neg_elbo"],
+        "kl_per_latent": final["test"]["kl_per_latent"],
+        "axes": "reference" if reference is not None else "independent",
+        **result,
+        **truth_scores(codes["test"], truth, result["effect_dimension"]),
+        "history": history,
     }
-    metrics = run_experiment(args, train_images, validation_images, test_images, data_stats, truths, device)
-    metrics.update(data=data, quick=args.quick, device=str(device), torch_threads=torch.get_num_threads(),
-                   seconds=time.perf_counter() - started)
-    write_json(args.out / "metrics.json", metrics)
+    with run_folder(args.out) as folder:
+        write_figures(folder, model, axes, metrics, codes, images["test"], history, args, device)
+        save_torch(folder / "model.pt", {"state_dict": model.state_dict(), "k": args.k, "plain": args.plain,
+                                         "axes_unmixing": torch.as_tensor(axes.unmixing),
+                                         "axes_centre": torch.as_tensor(axes.centre)})
+        np.savez(folder / "test_latents.npz", mu=codes["test"], model_mu=final["test"]["mu"],
+                 axes_unmixing=axes.unmixing, axes_centre=axes.centre)
+        metrics["seconds"] = time.perf_counter() - started
+        write_json(folder / "metrics.json", metrics)
     print(summary_line(metrics, args.out))
-
-
-def model_name(metrics) -> str:
-    """The model in words, from the settings recorded in metrics (plain_vae decides the plain VAE)."""
-    grey = metrics["grey_level_weight"]
-    extra = f", grey-level weight {grey:g}" if grey else ""
-    extra += ", independent axes" if metrics["axes"] == "independent" else ""
-    if metrics["objective"] == "tc-vae":
-        return (f"beta-TC-VAE (tc_weight={metrics['tc_weight']:g}, beta={metrics['beta']:g}, "
-                f"{metrics['decoder']} decoder{extra})")
-    if metrics["plain_vae"]:
-        return "the homework's plain VAE (beta=1, deconvolution decoder)"
-    return f"VAE (beta={metrics['beta']:g}, {metrics['decoder']} decoder{extra})"
-
-
-def summary_line(metrics, out) -> str:
-    text = (f"K={metrics['k']} {model_name(metrics)}: test -ELBO {metrics['test_neg_elbo']:.1f} nats/image "
-            f"({metrics['likelihood']}); effect: z{metrics['effect_dimension']} moves {metrics['effect_statistic']}")
-    if metrics["best_abs_spearman"] is not None:
-        text += (f"; |Spearman| with {metrics['truth_file']}: z{metrics['effect_dimension']} "
-                 f"{metrics['effect_dimension_abs_spearman']:.3f}, best z{metrics['best_spearman_dimension']} "
-                 f"{metrics['best_abs_spearman']:.3f}")
-    return text + f" [{metrics['seconds']:.0f} s, {out}]"
 
 
 if __name__ == "__main__":
