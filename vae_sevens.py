@@ -592,7 +592,7 @@ SIZE_WORDS = {
     "contrast": lambda s: f"ink {math.exp(abs(s)):.2f}x darker or fainter",
     "gamma": lambda s: f"grey levels raised to a power {math.exp(abs(s)):.2f}x larger or smaller",
     "blur": lambda s: f"a blur of {abs(s):.1f} pixels (Gaussian sigma)",
-    "stroke-width": lambda s: f"strokes {abs(s):.1f} pixels wider or narrower",
+    "stroke-width": lambda s: f"a grey dilation (or erosion) of the strokes by a disc of radius {abs(s):.1f} pixels",
 }
 
 
