@@ -531,7 +531,7 @@ def test_missing_file_is_one_clear_error(tmp_path, capsys):
 
 
 def test_values_outside_zero_one_are_one_clear_error(tmp_path, capsys):
-    write_sevens(tmp_path, n_train=4, n_test=2)
+    write_sevens(tmp_path, n_train=16, n_test=2)
     with open(tmp_path / "te7.pkl", "wb") as stream:
         pickle.dump(np.full((2, 28, 28), 255.0, dtype=np.float32), stream)
     finished = run_in_process(capsys, "--quick", "--data-dir", str(tmp_path), "--out", str(tmp_path / "out"))
