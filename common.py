@@ -48,7 +48,7 @@ def run_cli(main) -> None:
     try:
         main()
     except DataError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {printable(str(error))}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -251,87 +251,230 @@ def log_magnitude(spectrum: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- safe loading
 
+# What the loaders accept. A pickle is read by a restricted unpickler that only records what the
+# file claims (shape, dtype, layout, bytes); an array is built only after those claims are checked.
+MAX_ARRAY_BYTES = 1 << 30  # 1 GiB; the homework's largest file holds 32 MB
+ACCEPTED_DTYPES = ("float32", "float64", "int16", "uint8")  # any byte order
+SPEECH_BOUND = 100.0  # float audio lies in about [-1, 1]; beyond 100 the samples are in other units
+INT16_FULL_SCALE = 32768.0  # int16 speech is divided by this: PCM samples -> [-1, 1)
+UINT8_WHITE = 255.0  # uint8 images are divided by this: 0..255 -> [0, 1]
+MIN_IMAGES = 16  # fewer images cannot train or evaluate a VAE
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
-class _RefusedGlobal(pickle.UnpicklingError):
-    pass
+
+def printable(text: str) -> str:
+    """`text` on one line: newlines, escape bytes and other unprintable characters shown escaped."""
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
 
 
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Admits only the globals a pickled NumPy array needs; anything else is refused by name.
+class _Refused(Exception):
+    """A pickle that asks for more than a plain NumPy array."""
 
-    A pickle can call any importable callable (os.system, eval, ...) while it loads, so an
-    allow-list is the only safe way to read an untrusted one.
+
+class _Claim:
+    """An array as a pickle describes it: numpy's state (version, shape, dtype, fortran, bytes)."""
+
+    def __init__(self, state=None):
+        self.state = state
+
+    def __setstate__(self, state):
+        self.state = state
+
+
+class _DtypeClaim:
+    """A dtype as a pickle describes it: numpy.dtype(code, align, copy) then (version, byte order, ...)."""
+
+    def __init__(self, code, align=False, copy=True):
+        if code not in ("f4", "f8", "i2", "u1"):
+            raise _Refused(f"dtype {ascii(code)} is not one of the numeric dtypes {', '.join(ACCEPTED_DTYPES)}")
+        self.code, self.order = code, "|"
+
+    def __setstate__(self, state):
+        if not (isinstance(state, tuple) and len(state) >= 5 and state[1] in "<>|=" and state[2:5] == (None,) * 3):
+            raise _Refused(f"dtype {self.code} with structure or byte order {ascii(state)[:80]}")
+        self.order = state[1]
+
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.code).newbyteorder(self.order if self.order in "<>" else "=")
+
+
+class _StandIn:
+    """What the unpickler hands out for an allowed global: a callable that cannot be modified."""
+
+    __slots__ = ("name", "function")
+
+    def __init__(self, name: str, function):
+        self.name, self.function = name, function
+
+    def __call__(self, *args):
+        return self.function(*args)
+
+    def __setstate__(self, state):
+        raise _Refused(f"the pickle tries to modify {self.name}")
+
+
+def _refuse_ndarray(*args):
+    raise _Refused("numpy.ndarray called directly (a buffer with strides is not a plain array pickle)")
+
+
+def _reconstruct(cls, shape, typecode):  # numpy's first step; __setstate__ then brings the data
+    if cls is not _NDARRAY:
+        raise _Refused(f"_reconstruct of {ascii(cls)[:80]}, not of numpy.ndarray")
+    return _Claim()
+
+
+def _frombuffer(buffer, dtype, shape, order, axis_order=None):  # protocol 5, contiguous arrays
+    if order not in ("C", "F"):
+        raise _Refused(f"array layout {ascii(order)}: save np.ascontiguousarray(x) instead")
+    return _Claim((1, shape, dtype, order == "F", buffer))
+
+
+def _latin1(text, encoding):  # _codecs.encode: how protocol 2 stores bytes (latin-1 text)
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise _Refused(f"_codecs.encode with encoding {ascii(encoding)[:80]} (only latin-1 text)")
+    return text.encode("latin1")
+
+
+_NDARRAY = _StandIn("numpy.ndarray", _refuse_ndarray)
+_STAND_INS = {
+    **{(module, "_reconstruct"): _StandIn("_reconstruct", _reconstruct) for module in
+       ("numpy.core.multiarray", "numpy._core.multiarray")},
+    **{(module, "_frombuffer"): _StandIn("_frombuffer", _frombuffer) for module in
+       ("numpy.core.numeric", "numpy._core.numeric")},
+    ("numpy", "ndarray"): _NDARRAY,
+    ("numpy", "dtype"): _StandIn("numpy.dtype", _DtypeClaim),
+    ("_codecs", "encode"): _StandIn("_codecs.encode", _latin1),
+}
+
+
+class _ArrayClaimUnpickler(pickle.Unpickler):
+    """Resolves only the globals of a plain NumPy array pickle, each to a stand-in; refuses the rest.
+
+    A pickle can call any importable callable (os.system, eval, ...) while it loads, and even
+    numpy's own _reconstruct allocates whatever shape it is told: so nothing real is handed out.
     """
-
-    ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.numeric", "_frombuffer"),
-        ("numpy._core.numeric", "_frombuffer"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("_codecs", "encode"),  # how protocol-2 pickles store bytes (latin-1 text)
-    }
 
     def find_class(self, module: str, name: str):
-        if (module, name) in self.ALLOWED:
-            return super().find_class(module, name)
-        raise _RefusedGlobal(f"refused to load global '{module}.{name}' (only NumPy arrays are allowed)")
+        if (module, name) in _STAND_INS:
+            return _STAND_INS[(module, name)]
+        raise _Refused(f"refused to load global {ascii(f'{module}.{name}')} (only NumPy arrays are allowed)")
 
 
-def _read_untrusted_array(path: Path) -> object:
-    if path.suffix == ".npy":
-        return np.load(path, allow_pickle=False)
-    with open(path, "rb") as stream:
-        return _NumpyOnlyUnpickler(stream, encoding="latin1").load()
+def _array_from_claim(shape, dtype, fortran, data) -> np.ndarray:
+    """The array a file claims, built only if the claim is a plain numeric array of the right size."""
+    if isinstance(dtype, _DtypeClaim):
+        dtype = dtype.dtype()
+    if not (isinstance(dtype, np.dtype) and dtype.newbyteorder("=").name in ACCEPTED_DTYPES and not dtype.fields):
+        raise _Refused(f"dtype {ascii(str(dtype))[:80]} is not one of {', '.join(ACCEPTED_DTYPES)}")
+    if not (isinstance(shape, tuple) and len(shape) <= 32 and all(type(n) is int and n >= 0 for n in shape)):
+        raise _Refused(f"shape {ascii(shape)[:80]} is not a tuple of sizes")
+    if fortran not in (True, False):
+        raise _Refused(f"layout flag {ascii(fortran)[:80]}")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > MAX_ARRAY_BYTES:
+        raise _Refused(f"shape {shape} of {dtype.name} needs {nbytes:,} bytes, above the cap of {MAX_ARRAY_BYTES:,}")
+    if not isinstance(data, (bytes, bytearray)) or len(data) != nbytes:
+        found = f"{len(data):,} bytes" if isinstance(data, (bytes, bytearray)) else f"a {type(data).__name__}"
+        raise _Refused(f"shape {shape} of {dtype.name} needs {nbytes:,} bytes of data, found {found}")
+    flat = np.frombuffer(data, dtype) if nbytes else np.zeros(0, dtype)
+    return flat.reshape(shape, order="F" if fortran else "C").astype(dtype.newbyteorder("="), order="C")
 
 
-def load_array(path, ndim: int, what: str) -> np.ndarray:
-    """Load a numeric array of `ndim` dimensions from a pickle or .npy file; float32, finite.
+def _read_untrusted_array(path: Path) -> np.ndarray:
+    """The array in a pickle or .npy file, checked before it is built; DataError otherwise."""
+    if not path.exists():
+        raise DataError(f"{path}: file not found (run `make data` to write the default data)")
+    if not path.is_file():
+        raise DataError(f"{path}: not a regular file ({_file_kind(path)})")
+    if path.stat().st_size > MAX_ARRAY_BYTES + (1 << 16):
+        raise DataError(f"{path}: {path.stat().st_size:,} bytes, above the cap of {MAX_ARRAY_BYTES:,} bytes of data")
+    try:
+        with open(path, "rb") as stream:
+            if path.suffix == ".npy":
+                version = np.lib.format.read_magic(stream)
+                if version not in ((1, 0), (2, 0)):
+                    raise _Refused(f".npy format version {version} (1.0 and 2.0 are read)")
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, fortran, dtype = read_header(stream)
+                return _array_from_claim(shape, dtype, fortran, stream.read())
+            claim = _ArrayClaimUnpickler(stream, encoding="latin1").load()
+    except _Refused as error:
+        raise DataError(f"{path}: not a plain pickle of a NumPy array: {error}") from None
+    except Exception as error:  # anything a damaged or hostile file can make the unpickler raise
+        raise DataError(f"{path}: could not read a pickled array (truncated or not a pickle?): "
+                        f"{type(error).__name__}: {str(error)[:200]}") from None
+    if not isinstance(claim, _Claim):
+        raise DataError(f"{path}: expected a NumPy array, found a {type(claim).__name__.strip('_')}")
+    state = claim.state
+    if not (isinstance(state, tuple) and len(state) == 5):
+        raise DataError(f"{path}: not a plain pickle of a NumPy array: an array without its data")
+    try:
+        return _array_from_claim(*state[1:])
+    except _Refused as error:
+        raise DataError(f"{path}: not a plain pickle of a NumPy array: {error}") from None
 
-    Raises DataError with one line naming the file, what was expected and what was found.
+
+def load_array(path, ndim: int | None, what: str, integer_scale: dict | None = None) -> np.ndarray:
+    """A finite float32 array of `ndim` dimensions (None: any) from a pickle or .npy file.
+
+    Stored dtypes: float32 as is; float64 converted after checking every value is finite and within
+    float32's range; integers converted as values, or divided by integer_scale[dtype name] where
+    given (a dtype missing from a given integer_scale is refused). Anything else: DataError, one line.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found (expected {what}; run `make data` to write the default data)")
-    try:
-        array = _read_untrusted_array(path)
-    except _RefusedGlobal as error:
-        raise DataError(f"{path}: not a safe pickle of a NumPy array: {error}") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, OSError, MemoryError) as error:
-        raise DataError(f"{path}: could not read a pickled array (truncated or not a pickle?): {error}") from None
-    if not isinstance(array, np.ndarray):
-        raise DataError(f"{path}: expected a NumPy array ({what}), found a {type(array).__name__}")
-    if array.dtype.kind not in "fiub":
-        raise DataError(f"{path}: expected a numeric array ({what}), found dtype {array.dtype}")
+    array = _read_untrusted_array(path)
     if ndim is not None and array.ndim != ndim:
         raise DataError(f"{path}: expected {ndim} dimensions ({what}), found shape {array.shape}")
     if array.size == 0:
         raise DataError(f"{path}: expected {what}, found an empty array of shape {array.shape}")
-    array = array.astype(np.float32, copy=False)
-    if not np.isfinite(array).all():
-        bad = int((~np.isfinite(array)).sum())
-        raise DataError(f"{path}: expected finite values, found {bad} NaN/Inf entries")
-    return array
+    if array.dtype.kind in "iu":
+        if integer_scale is not None and array.dtype.name not in integer_scale:
+            raise DataError(f"{path}: expected {what} as float32 or float64, found {array.dtype.name}")
+        return array.astype(np.float32) / np.float32((integer_scale or {}).get(array.dtype.name, 1))
+    infinite = int(np.count_nonzero(~np.isfinite(array)))
+    if infinite:
+        raise DataError(f"{path}: expected finite values, found {infinite} NaN/Inf entries")
+    beyond = int(np.count_nonzero(np.abs(array) > _FLOAT32_MAX))
+    if beyond:
+        raise DataError(f"{path}: found {beyond} values beyond float32's range (largest |x| {np.abs(array).max():.3g})")
+    return array.astype(np.float32, copy=False)
 
 
 def load_speech(path, utterances_per_speaker: int = UTTERANCES_PER_SPEAKER) -> np.ndarray:
-    """Speech matrix (speakers * utterances, samples), rows ordered by speaker."""
-    signals = load_array(path, 2, f"a (speakers x {utterances_per_speaker}, samples) speech matrix")
+    """Speech matrix (speakers * utterances, samples), rows ordered by speaker; float32.
+
+    Samples: float32/float64 with every |x| <= SPEECH_BOUND (louder is refused, with a hint), or
+    int16 PCM divided by 32768. Other integer dtypes are refused.
+    """
+    what = f"a (speakers x {utterances_per_speaker}, samples) speech matrix"
+    signals = load_array(path, 2, what, integer_scale={"int16": INT16_FULL_SCALE})
     rows = signals.shape[0]
     if rows % utterances_per_speaker or rows // utterances_per_speaker < 2:
         raise DataError(
             f"{path}: expected rows = speakers x {utterances_per_speaker} utterances with at least 2 speakers, "
             f"found {rows} rows"
         )
+    loudest = float(np.abs(signals).max())
+    if loudest > SPEECH_BOUND:
+        raise DataError(f"{path}: expected audio samples in about [-1, 1] (|x| <= {SPEECH_BOUND:g}), found |x| up to "
+                        f"{loudest:.3g} (int16-scaled samples? divide them by {INT16_FULL_SCALE:g})")
     return signals
 
 
 def load_images(path) -> np.ndarray:
-    """Image stack (N, 28, 28), float32."""
-    images = load_array(path, 3, "an (N, 28, 28) image stack")
+    """Image stack (N, 28, 28), float32 grey values in [0, 1], at least MIN_IMAGES, not all blank.
+
+    Stored as float32/float64 in [0, 1] (values outside are refused), or uint8 divided by 255.
+    """
+    images = load_array(path, 3, "an (N, 28, 28) image stack", integer_scale={"uint8": UINT8_WHITE})
     if images.shape[1:] != IMAGE_SHAPE:
         raise DataError(f"{path}: expected (N, 28, 28) images, found shape {images.shape}")
+    if images.min() < 0.0 or images.max() > 1.0:
+        raise DataError(f"{path}: expected grey values in [0, 1], found [{images.min():.3g}, {images.max():.3g}]")
+    if len(images) < MIN_IMAGES:
+        raise DataError(f"{path}: expected at least {MIN_IMAGES} images, found {len(images)}")
+    if images.max() == 0.0:
+        raise DataError(f"{path}: every pixel of all {len(images)} images is 0 (no ink)")
     return images
 
 
