@@ -20,6 +20,7 @@ make_results_tex = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(make_results_tex)
 
 ENSURE_TEX = REPO / "report" / "ensure_tex.sh"
+TEX_TOOLS = ("pdflatex", "latexmk", "pdftotext", "pdffonts")
 
 
 # ---------------------------------------------------------------- sample runs (hand-written, not results)
@@ -281,9 +282,9 @@ def test_ensure_tex_says_exactly_what_to_install_when_not_root(tmp_path):
     result = run_ensure_tex([tools])
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
-    assert "missing pdflatex latexmk pdftotext" in result.stderr
+    assert "missing pdflatex latexmk pdftotext pdffonts" in result.stderr
     assert ("apt-get install --no-install-recommends texlive-latex-base texlive-latex-recommended "
-            "texlive-fonts-recommended latexmk poppler-utils") in result.stderr
+            "texlive-fonts-recommended lmodern latexmk poppler-utils") in result.stderr
     assert "must not run" not in result.stderr
 
 
@@ -299,7 +300,7 @@ def test_ensure_tex_as_root_with_apt_get_installs_the_packages(tmp_path):
     chmod = shutil.which("chmod")  # PATH holds only the fake tools
     # apt-get "installs" by creating the missing tools, as the real packages would.
     install = "\n".join([f'echo "$*" >> {log}'] + [
-        f'printf "#!/bin/sh\\n" > {bin_dir}/{tool}; {chmod} +x {bin_dir}/{tool}' for tool in ("pdflatex", "latexmk", "pdftotext")
+        f'printf "#!/bin/sh\\n" > {bin_dir}/{tool}; {chmod} +x {bin_dir}/{tool}' for tool in TEX_TOOLS
     ] + [f'printf "#!/bin/sh\\necho /x.sty\\n" > {bin_dir}/kpsewhich; {chmod} +x {bin_dir}/kpsewhich'])
     tools = fake_bin(bin_dir, {"id": "echo 0", "apt-get": install})
     result = run_ensure_tex([tools])
@@ -309,15 +310,28 @@ def test_ensure_tex_as_root_with_apt_get_installs_the_packages(tmp_path):
     assert calls[1].startswith("install -y -qq --no-install-recommends texlive-latex-base")
 
 
+def test_ensure_tex_as_root_installs_a_missing_latex_package_when_the_tools_are_there(tmp_path):
+    log = tmp_path / "apt.log"
+    present = {tool: "exit 0" for tool in TEX_TOOLS}
+    # kpsewhich finds lmodern.sty only once apt-get has run (a TeX installed before the report needed it).
+    kpsewhich = f'[ "$1" = lmodern.sty ] && [ ! -s {log} ] && exit 0; echo /x/"$1"'
+    tools = fake_bin(tmp_path / "bin", {**present, "kpsewhich": kpsewhich, "id": "echo 0",
+                                        "apt-get": f'echo "$*" >> {log}'})
+    result = run_ensure_tex([tools])
+    assert result.returncode == 0, result.stderr
+    assert "missing: lmodern.sty" in result.stderr
+    assert log.read_text().splitlines()[1].startswith("install -y -qq --no-install-recommends texlive-latex-base")
+
+
 def test_ensure_tex_is_silent_when_everything_is_there(tmp_path):
-    present = {tool: "exit 0" for tool in ("pdflatex", "latexmk", "pdftotext")}
+    present = {tool: "exit 0" for tool in TEX_TOOLS}
     tools = fake_bin(tmp_path / "bin", {**present, "kpsewhich": "echo /x.sty", "id": "echo 1000"})
     result = run_ensure_tex([tools])
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
 def test_ensure_tex_names_a_missing_latex_package(tmp_path):
-    present = {tool: "exit 0" for tool in ("pdflatex", "latexmk", "pdftotext")}
+    present = {tool: "exit 0" for tool in TEX_TOOLS}
     kpsewhich = 'case "$1" in microtype.sty) ;; *) echo /x/"$1" ;; esac'
     tools = fake_bin(tmp_path / "bin", {**present, "kpsewhich": kpsewhich, "id": "echo 1000"})
     result = run_ensure_tex([tools])
