@@ -259,6 +259,45 @@ def test_a_results_path_latex_cannot_include_is_refused(tmp_path):
         make_results_tex.tex_path(tmp_path / "my results", tmp_path)
 
 
+# ---------------------------------------------------------------- make report
+
+
+def dry_run_report(tmp_path: Path, speaker_metrics_text: str) -> str:
+    """`make -n report` in a stand-in checkout: every input present and older than the runs' results."""
+    inputs = ["requirements.txt", ".venv/.installed", "common.py", "speaker_verification.py", "vae_sevens.py",
+              "make_data.py", "report/make_results_tex.py", "report/report.tex", "report/ensure_tex.sh",
+              "data/trs.pkl", "data/tes.pkl", "data/tr7.pkl", "data/te7.pkl"]
+    runs = {"speaker_verification": speaker_metrics_text, "vae_sevens_k3": "{}", "vae_sevens_k3_plain": "{}"}
+    for age, name in enumerate(reversed(inputs)):  # .venv/.installed newer than requirements.txt
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+        os.utime(tmp_path / name, (1e9 - age, 1e9 - age))
+    for folder, text in runs.items():
+        (tmp_path / "results" / folder).mkdir(parents=True)
+        (tmp_path / "results" / folder / "metrics.json").write_text(text)
+    shutil.copy(REPO / "Makefile", tmp_path / "Makefile")
+    environment = {key: value for key, value in os.environ.items() if key not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    result = subprocess.run(["make", "-n", "report"], cwd=tmp_path, capture_output=True, text=True, env=environment)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
+def test_make_report_reruns_a_quick_run_found_in_results(tmp_path):
+    command = "speaker_verification.py --quiet --out results/speaker_verification"
+    assert command in dry_run_report(tmp_path / "quick", '{\n  "quick": true,\n  "seed": 0\n}\n')
+    assert command not in dry_run_report(tmp_path / "full", '{"quick": false}')
+    assert command not in dry_run_report(tmp_path / "unsaid", '{"seed": 0}')  # no key: not quick
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
+def test_make_report_runs_the_experiments_on_every_core(tmp_path):
+    output = dry_run_report(tmp_path, '{"quick": true}')
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert f"-j{cores} --output-sync=line report/report.pdf" in output
+    assert output.index("ensure_tex.sh") < output.index("speaker_verification.py")  # TeX first
+
+
 # ---------------------------------------------------------------- ensure_tex.sh
 
 
