@@ -254,6 +254,24 @@ def test_missing_figure_or_metrics_is_one_line_exit_2_and_no_output(tmp_path):
     assert result.returncode == 2 and "speaker_verification/metrics.json: file not found" in result.stderr
 
 
+def test_out_not_written_by_the_generator_is_refused_and_left_as_it_was(tmp_path):
+    runs = sample_runs(tmp_path)
+    speech = tmp_path / "trs.pkl"
+    speech.write_bytes(b"\x80\x04 speech, not TeX")
+    command = [sys.executable, str(REPO / "report" / "make_results_tex.py"), *runs, "--out"]
+    result = subprocess.run(command + [str(speech)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "not written by report/make_results_tex.py" in result.stderr
+    assert speech.read_bytes() == b"\x80\x04 speech, not TeX"
+    result = subprocess.run(command + [str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 2 and "is not a file" in result.stderr
+    generated = tmp_path / "results.tex"  # one it wrote itself is replaced
+    generated.write_text(make_results_tex.GENERATED_MARKER + " from an earlier run\n")
+    assert subprocess.run(command + [str(generated)], capture_output=True).returncode == 0
+    assert r"\SpeakerTestAccuracy" in generated.read_text()
+
+
 def test_a_results_path_latex_cannot_include_is_refused(tmp_path):
     with pytest.raises(DataError, match="contains"):
         make_results_tex.tex_path(tmp_path / "my results", tmp_path)
