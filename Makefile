@@ -1,6 +1,6 @@
 # make report : set up, make the default data, run both experiments (side by side), build report/report.pdf
 # make test   : set up and run the test suite
-# make bench  : the speed and accuracy figures quoted in the README
+# make bench  : the speed and accuracy figures quoted in the README and docs/experiments.md
 # Every target sets itself up: .venv is created from requirements.txt on first use.
 
 PYTHON := .venv/bin/python
