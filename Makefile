@@ -1,6 +1,6 @@
-# make report : set up, make the default data, run both experiments, build report/report.pdf
+# make report : set up, make the default data, run both experiments (side by side), build report/report.pdf
 # make test   : set up and run the test suite
-# make bench  : the speed and accuracy figures quoted in the README
+# make bench  : the speed and accuracy figures quoted in the README and docs/experiments.md
 # Every target sets itself up: .venv is created from requirements.txt on first use.
 
 PYTHON := .venv/bin/python
@@ -39,10 +39,12 @@ clean:
 # make report          default runs into results/, then report/report.pdf
 # make report QUICK=1  tiny runs (--quick) into results-quick/, the same report.tex built from them (CI)
 # Chain: report.pdf <- generated/results.tex + figures <- metrics.json <- script + common.py + data.
-# Each metrics.json is written last by its script, so it stands for the figures beside it.
+# Each script writes its run folder whole (renamed into place when complete), so a metrics.json
+# stands for the figures beside it.
 QUICK_RUN := $(filter 1 yes true,$(QUICK))
 RESULTS := $(if $(QUICK_RUN),results-quick,results)
-RUN_FLAGS := $(if $(QUICK_RUN),--quick --quiet)
+# The runs go side by side (see report:), so no progress bars: each prints one line when it is done.
+RUN_FLAGS := $(strip $(if $(QUICK_RUN),--quick) --quiet)
 SPEAKER_RESULTS := $(RESULTS)/speaker_verification
 VAE_RESULTS := $(RESULTS)/vae_sevens_k3
 PLAIN_VAE_RESULTS := $(RESULTS)/vae_sevens_k3_plain
@@ -50,23 +52,45 @@ RESULTS_TEX := report/generated/results.tex
 # results.tex and report.pdf are shared by both modes; this file names the folder they were made from.
 RESULTS_SOURCE := report/generated/source
 
-.PHONY: report report-force report-tex
+RUN_METRICS := $(SPEAKER_RESULTS)/metrics.json $(VAE_RESULTS)/metrics.json $(PLAIN_VAE_RESULTS)/metrics.json
+CORES := $(shell nproc 2>/dev/null || echo 1)
+
+.PHONY: report report-force report-tex rerun-quick-runs
 
 # TeX is checked (or installed) first, so a machine without it fails before minutes of training.
-report: report-tex report/report.pdf
+# The three runs are independent and each uses one torch thread: make runs them side by side, one
+# per core. --output-sync=line prints what a recipe line wrote, whole, when that line ends: each run
+# says its command when it starts (see run below) and its one summary line when it is done.
+report: report-tex
+	@$(MAKE) --no-print-directory -j$(CORES) --output-sync=line report/report.pdf
 
 report-tex:
 	@sh report/ensure_tex.sh
 
+# Never the full report from a quick run: a run folder in results/ whose metrics.json records
+# "quick": true (a --quick run written there by hand) is out of date, whatever its age.
+QUICK_RUNS_IN_RESULTS := $(if $(QUICK_RUN),,$(shell grep -lsE '"quick": *true' $(RUN_METRICS)))
+ifneq ($(QUICK_RUNS_IN_RESULTS),)
+$(QUICK_RUNS_IN_RESULTS): rerun-quick-runs
+endif
+rerun-quick-runs:
+	@echo "report: re-running --quick runs found in $(RESULTS)/: $(QUICK_RUNS_IN_RESULTS)"
+
+# $(call run,COMMAND): print COMMAND as it starts, then run it (two recipe lines, for --output-sync=line).
+define run
+@echo '$(1)'
+@$(1)
+endef
+
 $(SPEAKER_RESULTS)/metrics.json: speaker_verification.py common.py data/trs.pkl data/tes.pkl | $(SETUP)
-	$(PYTHON) speaker_verification.py $(RUN_FLAGS) --out $(SPEAKER_RESULTS)
+	$(call run,$(PYTHON) speaker_verification.py $(RUN_FLAGS) --out $(SPEAKER_RESULTS))
 
 $(VAE_RESULTS)/metrics.json: vae_sevens.py common.py data/tr7.pkl data/te7.pkl | $(SETUP)
-	$(PYTHON) vae_sevens.py --k 3 $(RUN_FLAGS) --out $(VAE_RESULTS)
+	$(call run,$(PYTHON) vae_sevens.py --k 3 $(RUN_FLAGS) --out $(VAE_RESULTS))
 
 # The homework's plain VAE, reported beside the default model.
 $(PLAIN_VAE_RESULTS)/metrics.json: vae_sevens.py common.py data/tr7.pkl data/te7.pkl | $(SETUP)
-	$(PYTHON) vae_sevens.py --k 3 --plain $(RUN_FLAGS) --out $(PLAIN_VAE_RESULTS)
+	$(call run,$(PYTHON) vae_sevens.py --k 3 --plain $(RUN_FLAGS) --out $(PLAIN_VAE_RESULTS))
 
 # Rewritten only when QUICK switches folders, so switching rebuilds the PDF and repeating does not.
 $(RESULTS_SOURCE): report-force

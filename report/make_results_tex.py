@@ -33,6 +33,8 @@ SPEAKER_FIGURES = ("curves.png", "score_histogram.png", "roc.png", "embeddings_p
 VAE_FIGURES = ("traversal.png", "traversal_rows.png", "traversal_stats.png", "samples.png", "reconstructions.png",
                "curves.png")
 HASH_DIGITS = 12  # of a sha256, enough to tell two data files apart in print
+# The first line of every file this script writes; --out may replace only a file that starts with it.
+GENERATED_MARKER = "% Written by report/make_results_tex.py"
 
 # LaTeX's special characters in running text, and what prints them.
 LATEX_SPECIALS = {
@@ -455,9 +457,23 @@ def script_macros(speaker_metrics: dict) -> list[str]:
 # ---------------------------------------------------------------- main
 
 
+def check_out(path: Path) -> None:
+    """Refuse to replace anything this script did not write: --out must be new, or a file whose first
+    line starts with GENERATED_MARKER (`--out data/trs.pkl` must not overwrite the speech)."""
+    if not os.path.lexists(path):
+        return
+    if not path.is_file():
+        raise DataError(f"{path}: exists and is not a file; refusing to replace it (--out names the .tex file to write)")
+    with open(path, "rb") as stream:
+        head = stream.read(len(GENERATED_MARKER))
+    if head != GENERATED_MARKER.encode():
+        raise DataError(f"{path}: exists and was not written by report/make_results_tex.py (no '{GENERATED_MARKER}' "
+                        "first line); refusing to overwrite it")
+
+
 def results_tex(speaker: dict, speaker_folder: str, vae: dict, vae_folder: str, plain_vae: dict, plain_folder: str,
                 quick: bool = False) -> str:
-    lines = ["% Written by report/make_results_tex.py from the runs' metrics.json; do not edit.",
+    lines = [f"{GENERATED_MARKER} from the runs' metrics.json; do not edit.",
              f"% speaker: {speaker['_path']}", f"% vae: {vae['_path']}"]
     lines += speaker_macros(speaker, speaker_folder)
     lines += vae_run_macros(vae, vae_folder)
@@ -479,12 +495,14 @@ def main(argv=None) -> None:
     parser.add_argument("--plain-vae", type=Path, default=REPO / "results" / "vae_sevens_k3_plain",
                         help="vae_sevens.py --plain's output folder (default results/vae_sevens_k3_plain)")
     parser.add_argument("--out", type=Path, default=REPORT_DIR / "generated" / "results.tex",
-                        help="file to write (default report/generated/results.tex)")
+                        help="file to write (default report/generated/results.tex); "
+                             "an existing file is replaced only if this script wrote it")
     parser.add_argument("--tex-dir", type=Path, default=REPORT_DIR,
                         help="folder pdflatex runs in; figure paths are relative to it (default report/)")
     parser.add_argument("--quick", action="store_true",
                         help="the runs are --quick smoke tests: the PDF says so on its first page")
     args = parser.parse_args(argv)
+    check_out(args.out)
 
     speaker = read_metrics(args.speaker, SPEAKER_FIGURES)
     vae = read_metrics(args.vae, VAE_FIGURES)

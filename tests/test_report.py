@@ -20,6 +20,7 @@ make_results_tex = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(make_results_tex)
 
 ENSURE_TEX = REPO / "report" / "ensure_tex.sh"
+TEX_TOOLS = ("pdflatex", "latexmk", "pdftotext", "pdffonts")
 
 
 # ---------------------------------------------------------------- sample runs (hand-written, not results)
@@ -253,9 +254,66 @@ def test_missing_figure_or_metrics_is_one_line_exit_2_and_no_output(tmp_path):
     assert result.returncode == 2 and "speaker_verification/metrics.json: file not found" in result.stderr
 
 
+def test_out_not_written_by_the_generator_is_refused_and_left_as_it_was(tmp_path):
+    runs = sample_runs(tmp_path)
+    speech = tmp_path / "trs.pkl"
+    speech.write_bytes(b"\x80\x04 speech, not TeX")
+    command = [sys.executable, str(REPO / "report" / "make_results_tex.py"), *runs, "--out"]
+    result = subprocess.run(command + [str(speech)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "not written by report/make_results_tex.py" in result.stderr
+    assert speech.read_bytes() == b"\x80\x04 speech, not TeX"
+    result = subprocess.run(command + [str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 2 and "is not a file" in result.stderr
+    generated = tmp_path / "results.tex"  # one it wrote itself is replaced
+    generated.write_text(make_results_tex.GENERATED_MARKER + " from an earlier run\n")
+    assert subprocess.run(command + [str(generated)], capture_output=True).returncode == 0
+    assert r"\SpeakerTestAccuracy" in generated.read_text()
+
+
 def test_a_results_path_latex_cannot_include_is_refused(tmp_path):
     with pytest.raises(DataError, match="contains"):
         make_results_tex.tex_path(tmp_path / "my results", tmp_path)
+
+
+# ---------------------------------------------------------------- make report
+
+
+def dry_run_report(tmp_path: Path, speaker_metrics_text: str) -> str:
+    """`make -n report` in a stand-in checkout: every input present and older than the runs' results."""
+    inputs = ["requirements.txt", ".venv/.installed", "common.py", "speaker_verification.py", "vae_sevens.py",
+              "make_data.py", "report/make_results_tex.py", "report/report.tex", "report/ensure_tex.sh",
+              "data/trs.pkl", "data/tes.pkl", "data/tr7.pkl", "data/te7.pkl"]
+    runs = {"speaker_verification": speaker_metrics_text, "vae_sevens_k3": "{}", "vae_sevens_k3_plain": "{}"}
+    for age, name in enumerate(reversed(inputs)):  # .venv/.installed newer than requirements.txt
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+        os.utime(tmp_path / name, (1e9 - age, 1e9 - age))
+    for folder, text in runs.items():
+        (tmp_path / "results" / folder).mkdir(parents=True)
+        (tmp_path / "results" / folder / "metrics.json").write_text(text)
+    shutil.copy(REPO / "Makefile", tmp_path / "Makefile")
+    environment = {key: value for key, value in os.environ.items() if key not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    result = subprocess.run(["make", "-n", "report"], cwd=tmp_path, capture_output=True, text=True, env=environment)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
+def test_make_report_reruns_a_quick_run_found_in_results(tmp_path):
+    command = "speaker_verification.py --quiet --out results/speaker_verification"
+    assert command in dry_run_report(tmp_path / "quick", '{\n  "quick": true,\n  "seed": 0\n}\n')
+    assert command not in dry_run_report(tmp_path / "full", '{"quick": false}')
+    assert command not in dry_run_report(tmp_path / "unsaid", '{"seed": 0}')  # no key: not quick
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
+def test_make_report_runs_the_experiments_on_every_core(tmp_path):
+    output = dry_run_report(tmp_path, '{"quick": true}')
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert f"-j{cores} --output-sync=line report/report.pdf" in output
+    assert output.index("ensure_tex.sh") < output.index("speaker_verification.py")  # TeX first
 
 
 # ---------------------------------------------------------------- ensure_tex.sh
@@ -281,9 +339,9 @@ def test_ensure_tex_says_exactly_what_to_install_when_not_root(tmp_path):
     result = run_ensure_tex([tools])
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
-    assert "missing pdflatex latexmk pdftotext" in result.stderr
+    assert "missing pdflatex latexmk pdftotext pdffonts" in result.stderr
     assert ("apt-get install --no-install-recommends texlive-latex-base texlive-latex-recommended "
-            "texlive-fonts-recommended latexmk poppler-utils") in result.stderr
+            "texlive-fonts-recommended lmodern latexmk poppler-utils") in result.stderr
     assert "must not run" not in result.stderr
 
 
@@ -299,7 +357,7 @@ def test_ensure_tex_as_root_with_apt_get_installs_the_packages(tmp_path):
     chmod = shutil.which("chmod")  # PATH holds only the fake tools
     # apt-get "installs" by creating the missing tools, as the real packages would.
     install = "\n".join([f'echo "$*" >> {log}'] + [
-        f'printf "#!/bin/sh\\n" > {bin_dir}/{tool}; {chmod} +x {bin_dir}/{tool}' for tool in ("pdflatex", "latexmk", "pdftotext")
+        f'printf "#!/bin/sh\\n" > {bin_dir}/{tool}; {chmod} +x {bin_dir}/{tool}' for tool in TEX_TOOLS
     ] + [f'printf "#!/bin/sh\\necho /x.sty\\n" > {bin_dir}/kpsewhich; {chmod} +x {bin_dir}/kpsewhich'])
     tools = fake_bin(bin_dir, {"id": "echo 0", "apt-get": install})
     result = run_ensure_tex([tools])
@@ -309,15 +367,28 @@ def test_ensure_tex_as_root_with_apt_get_installs_the_packages(tmp_path):
     assert calls[1].startswith("install -y -qq --no-install-recommends texlive-latex-base")
 
 
+def test_ensure_tex_as_root_installs_a_missing_latex_package_when_the_tools_are_there(tmp_path):
+    log = tmp_path / "apt.log"
+    present = {tool: "exit 0" for tool in TEX_TOOLS}
+    # kpsewhich finds lmodern.sty only once apt-get has run (a TeX installed before the report needed it).
+    kpsewhich = f'[ "$1" = lmodern.sty ] && [ ! -s {log} ] && exit 0; echo /x/"$1"'
+    tools = fake_bin(tmp_path / "bin", {**present, "kpsewhich": kpsewhich, "id": "echo 0",
+                                        "apt-get": f'echo "$*" >> {log}'})
+    result = run_ensure_tex([tools])
+    assert result.returncode == 0, result.stderr
+    assert "missing: lmodern.sty" in result.stderr
+    assert log.read_text().splitlines()[1].startswith("install -y -qq --no-install-recommends texlive-latex-base")
+
+
 def test_ensure_tex_is_silent_when_everything_is_there(tmp_path):
-    present = {tool: "exit 0" for tool in ("pdflatex", "latexmk", "pdftotext")}
+    present = {tool: "exit 0" for tool in TEX_TOOLS}
     tools = fake_bin(tmp_path / "bin", {**present, "kpsewhich": "echo /x.sty", "id": "echo 1000"})
     result = run_ensure_tex([tools])
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
 def test_ensure_tex_names_a_missing_latex_package(tmp_path):
-    present = {tool: "exit 0" for tool in ("pdflatex", "latexmk", "pdftotext")}
+    present = {tool: "exit 0" for tool in TEX_TOOLS}
     kpsewhich = 'case "$1" in microtype.sty) ;; *) echo /x/"$1" ;; esac'
     tools = fake_bin(tmp_path / "bin", {**present, "kpsewhich": kpsewhich, "id": "echo 1000"})
     result = run_ensure_tex([tools])
