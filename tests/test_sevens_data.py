@@ -83,15 +83,22 @@ def test_make_data_writes_homework_format_deterministically_and_never_overwrites
     assert run_make_data("--out", str(second), "--seed", "3").returncode == 0
     train, test = load_images(first / "tr7.pkl"), load_images(first / "te7.pkl")
     assert train.shape == (6265, 28, 28) and test.shape == (1028, 28, 28)
-    for name in ("tr7.pkl", "te7.pkl", "tr7_angles.npy", "te7_angles.npy"):
+    for name in ("tr7.pkl", "te7.pkl", "tr7_truth_rotation.npy", "te7_truth_rotation.npy"):
         assert (first / name).read_bytes() == (second / name).read_bytes()
-    angles = np.load(first / "te7_angles.npy")
+    angles = np.load(first / "te7_truth_rotation.npy")
     assert angles.shape == (1028,) and -60 <= angles.min() < -50 and 50 < angles.max() <= 60
 
     (first / "te7.pkl").write_bytes(b"the user's own file")
     result = run_make_data("--out", str(first), "--seed", "4")
     assert result.returncode == 0 and "kept" in result.stdout
     assert (first / "te7.pkl").read_bytes() == b"the user's own file"
+
+
+def test_another_effect_replaces_the_truth_file_so_only_the_new_one_stands(tmp_path):
+    assert run_make_data("--out", str(tmp_path)).returncode == 0
+    result = run_make_data("--out", str(tmp_path), "--force", "--sevens-effect", "shift")
+    assert result.returncode == 0 and "removed" in result.stdout
+    assert sorted(path.name for path in tmp_path.glob("*_truth_*.npy")) == ["te7_truth_shift.npy", "tr7_truth_shift.npy"]
 
 
 def test_make_data_refuses_a_file_as_output_folder(tmp_path):
