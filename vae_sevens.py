@@ -31,25 +31,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from common import (
-    DEFAULT_DATA_DIR,
-    EPS,
-    DataError,
-    check_output_folder,
-    data_entry,
-    load_array,
-    load_images,
-    new_figure,
-    pick_device,
-    run_cli,
-    run_folder,
-    save_figure,
-    save_torch,
-    set_torch_threads,
-    stream_rng,
-    torch_generator,
-    write_json,
-)
+from common import (DEFAULT_DATA_DIR, EPS, DataError, check_output_folder, data_entry, load_array,
+                    load_images, new_figure, pick_device, run_cli, run_folder, save_figure, save_torch,
+                    set_torch_threads, stream_rng, torch_generator, write_json)
 
 REPO = Path(__file__).resolve().parent
 MNIST_SEVENS = REPO / "assets" / "mnist_sevens.npz"  # MNIST (LeCun, Cortes, Burges; CC BY-SA 3.0)
@@ -79,13 +63,14 @@ PLAIN_OBJECTIVE = dict(beta=1.0, tc_weight=1.0, grey_level_weight=0.0)  # the ne
 # Axes and traversals.
 SPREAD_MARGIN = 2.0  # lambda_1 >= 2: the poor codes' mean square spread is at least twice the clean codes'
 RIDGE = 1e-3  # of the clean covariance's mean variance: keeps C invertible when a latent collapses
-TRAVERSAL_LIMIT, TRAVERSAL_STEP = 5.0, 0.5  # the homework's -5..5
+TRAVERSAL_GRID = np.linspace(-5.0, 5.0, 21)  # the homework's -5..5 by 0.5
 FIGURE_ROWS = 3  # traversal rows per axis, each with its own N(0, 1) draw of the other latents
 
 # What the effect is: decoded sevens at these quantiles of the training codes along the effect axis.
 FIT_QUANTILES = (0.1, 0.5, 0.9)
 FIT_ROWS = 32  # starting sevens
 FIT_GRID = 33  # coarse grid per family, then as many points within one coarse step of the best
+INK_LEVEL = 0.05  # of an image's peak: the pixels that count as ink in the image statistics
 
 
 # ---------------------------------------------------------------- data
@@ -292,10 +277,7 @@ def loss_terms(model, images, objective: dict, dataset_size: int, generator) -> 
 
 def batches(n: int, size: int, generator: torch.Generator | None = None):
     """Index tensors of at most `size`: a random order with a generator, else in order."""
-    if generator is None:
-        order = torch.arange(n)
-    else:
-        order = torch.randperm(n, generator=generator, device=generator.device)
+    order = torch.arange(n) if generator is None else torch.randperm(n, generator=generator, device=generator.device)
     return [order[first : first + size] for first in range(0, n, size)]
 
 
@@ -318,24 +300,18 @@ def train_epoch(model, optimiser, images, objective, batch_size, generator) -> d
 
 @torch.no_grad()
 def evaluate(model, images, generator) -> dict:
-    """Negative ELBO per image (one posterior sample each), its parts, KL per latent, and the posterior."""
+    """Negative ELBO per image (one posterior sample each), its parts, KL per latent, and the posterior means."""
     model.eval()
-    reconstruction, kl, mus, log_variances = [], [], [], []
+    reconstruction, kl, mus = [], [], []
     for index in batches(len(images), EVAL_BATCH):
         logits, _, mu, log_variance = model(images[index], generator)
         reconstruction.append(reconstruction_nll(logits, images[index]))
         kl.append(kl_to_standard_normal(mu, log_variance))
         mus.append(mu)
-        log_variances.append(log_variance)
     reconstruction, kl = torch.cat(reconstruction), torch.cat(kl)
-    return {
-        "neg_elbo": float((reconstruction + kl.sum(1)).mean()),
-        "reconstruction": float(reconstruction.mean()),
-        "kl": float(kl.sum(1).mean()),
-        "kl_per_latent": kl.mean(0).tolist(),
-        "mu": torch.cat(mus).cpu().numpy().astype(np.float64),
-        "log_variance": torch.cat(log_variances).cpu().numpy().astype(np.float64),
-    }
+    return {"neg_elbo": float((reconstruction + kl.sum(1)).mean()), "reconstruction": float(reconstruction.mean()),
+            "kl": float(kl.sum(1).mean()), "kl_per_latent": kl.mean(0).tolist(),
+            "mu": torch.cat(mus).cpu().numpy().astype(np.float64)}
 
 
 def train(model, images: dict, objective: dict, args, device) -> list:
@@ -418,31 +394,25 @@ def negentropy(codes: np.ndarray) -> np.ndarray:
     return (log_cosh.mean(0) - GAUSSIAN_LOG_COSH) ** 2
 
 
-def plane_rotation(k: int, i: int, j: int, angle: float) -> np.ndarray:
-    """(K, K) rotation by `angle` in the plane of axes i and j."""
-    rotation = np.eye(k)
-    rotation[[i, i, j, j], [i, j, i, j]] = np.cos(angle), -np.sin(angle), np.sin(angle), np.cos(angle)
-    return rotation
-
-
 def independent_rotation(white: np.ndarray) -> np.ndarray:
     """The rotation R (K, K) whose axes make the white codes (N, K) least Gaussian: Jacobi sweeps that turn
     one pair of axes at a time by the best angle of a fixed grid, from the identity (deterministic)."""
     k = white.shape[1]
     rotation = np.eye(k)
     angles = np.arange(AXIS_ANGLES) * (0.5 * np.pi / AXIS_ANGLES)
+    cos, sin = np.cos(angles), np.sin(angles)
     for _ in range(AXIS_SWEEPS):
         moved = False
         for i in range(k):
             for j in range(i + 1, k):
                 current = white @ rotation.T
                 a, b = current[:, i : i + 1], current[:, j : j + 1]  # (N, 1): every angle at once
-                scores = negentropy(a * np.cos(angles) - b * np.sin(angles)) + negentropy(
-                    a * np.sin(angles) + b * np.cos(angles))
+                scores = negentropy(a * cos - b * sin) + negentropy(a * sin + b * cos)
                 best = int(np.argmax(scores))
-                if best:
-                    rotation = plane_rotation(k, i, j, angles[best]) @ rotation
-                    moved = True
+                if best:  # turn the pair (i, j) by angles[best]
+                    turn = np.eye(k)
+                    turn[[i, i, j, j], [i, j, i, j]] = cos[best], -sin[best], sin[best], cos[best]
+                    rotation, moved = turn @ rotation, True
         if not moved:
             break
     return rotation
@@ -469,7 +439,8 @@ def encode_means(model, images: np.ndarray, device) -> np.ndarray:
     """Posterior means (N, K) of images (N, 28, 28)."""
     model.eval()
     tensor = torch.as_tensor(images, dtype=torch.float32, device=device)
-    return np.concatenate([model.encode(tensor[index])[0].cpu().numpy() for index in batches(len(tensor), EVAL_BATCH)])
+    means = [model.encode(tensor[index])[0].cpu().numpy() for index in batches(len(tensor), EVAL_BATCH)]
+    return np.concatenate(means).astype(np.float64)
 
 
 @torch.no_grad()
@@ -483,24 +454,16 @@ def decode_means(model, codes: np.ndarray, axes: Axes, device) -> np.ndarray:
 # ---------------------------------------------------------------- traversals
 
 
-def traversal_grid() -> np.ndarray:
-    """-5 .. 5 by 0.5: the homework's 21 values."""
-    return np.linspace(-TRAVERSAL_LIMIT, TRAVERSAL_LIMIT, int(round(2 * TRAVERSAL_LIMIT / TRAVERSAL_STEP)) + 1)
-
-
 def traversal_codes(fixed: np.ndarray) -> np.ndarray:
-    """(K, rows, 21, K): for axis k, row r keeps fixed[r] (rows, K) and walks axis k over the grid."""
-    grid = traversal_grid()
+    """(K, rows, 21, K): for axis k, row r keeps fixed[r] (rows, K) and walks axis k over TRAVERSAL_GRID."""
     latent_dims, rows = fixed.shape[1], len(fixed)
-    codes = np.broadcast_to(fixed[None, :, None, :], (latent_dims, rows, len(grid), latent_dims)).copy()
+    codes = np.broadcast_to(fixed[None, :, None, :], (latent_dims, rows, len(TRAVERSAL_GRID), latent_dims)).copy()
     for k in range(latent_dims):
-        codes[k, :, :, k] = grid
+        codes[k, :, :, k] = TRAVERSAL_GRID
     return codes
 
 
 # ---------------------------------------------------------------- what the effect is
-
-IMAGE_CENTRE = (IMAGE_SIDE - 1) / 2.0  # 13.5: where warps turn, between the middle pixels
 
 
 def affine_warp(images: torch.Tensor, matrix: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
@@ -650,7 +613,7 @@ def image_statistics(images: np.ndarray) -> dict[str, np.ndarray]:
     mu20, mu02, mu11 = ((images * a * b).sum((1, 2)) / mass for a, b in ((dx, dx), (dy, dy), (dx, dy)))
     peak = np.maximum(images.max((1, 2)), EPS)
     relative = images / peak[:, None, None]
-    inked = relative > 0.05
+    inked = relative > INK_LEVEL
     gradient = np.hypot(np.diff(relative, axis=2)[:, :-1, :], np.diff(relative, axis=1)[:, :, :-1])
     return {
         "translation-x": centre_x,
@@ -717,6 +680,19 @@ def find_effect(model, axes: Axes, train_codes: np.ndarray, args, device) -> dic
     return {"effect_dimension": 0, **describe_change(decoded[:, 1], decoded[:, 0], decoded[:, 2], positions, 0)}
 
 
+def read_code(model, poor_images, reference, test_mu, args, device):
+    """The axes (the spread beyond the clean sevens, or independent components without them), the codes on them
+    (poor training, clean and test sevens) and the effect found along them."""
+    poor = encode_means(model, poor_images, device)
+    clean = None if reference is None else encode_means(model, reference, device)
+    axes = independent_axes(poor) if clean is None else spread_axes(poor, clean)
+    codes = {"poor": axes.from_model(poor), "clean": None if clean is None else axes.from_model(clean),
+             "test": axes.from_model(test_mu)}
+    result = {"axes": "independent" if clean is None else "reference", "axis_scores": axes.scores.tolist(),
+              "spread_margin": SPREAD_MARGIN, **find_effect(model, axes, codes["poor"], args, device)}
+    return axes, codes, {**result, **image_check(result["effect_kind"], poor_images, reference, args.seed)}
+
+
 def truth_scores(test_mu: np.ndarray, truth, effect_dimension) -> dict:
     """|Spearman| of each axis's test codes with the true effect, when te7's truth lies beside it (scores only)."""
     if truth is None:
@@ -735,14 +711,10 @@ def truth_scores(test_mu: np.ndarray, truth, effect_dimension) -> dict:
 
 
 def image_grid(images: np.ndarray) -> np.ndarray:
-    """(R, C, 28, 28) -> one mosaic with one-pixel white separators."""
+    """(R, C, 28, 28) -> one (R * 29 - 1, C * 29 - 1) mosaic with one-pixel white separators."""
     n_rows, n_columns = images.shape[:2]
-    cell = IMAGE_SIDE + 1
-    mosaic = np.ones((n_rows * cell - 1, n_columns * cell - 1))
-    for r in range(n_rows):
-        for c in range(n_columns):
-            mosaic[r * cell : r * cell + IMAGE_SIDE, c * cell : c * cell + IMAGE_SIDE] = images[r, c]
-    return mosaic
+    padded = np.pad(images, ((0, 0), (0, 0), (0, 1), (0, 1)), constant_values=1.0)  # (R, C, 29, 29)
+    return padded.transpose(0, 2, 1, 3).reshape(n_rows * (IMAGE_SIDE + 1), -1)[:-1, :-1]
 
 
 def plot_mosaic(images, path, title, row_labels=(), column_labels=()):
@@ -759,13 +731,14 @@ def plot_mosaic(images, path, title, row_labels=(), column_labels=()):
 def plot_effect(axes_codes: dict, explained: dict | None, ratios, effect_dimension, path):
     """Left: the poor and clean codes along every axis; right: how much each family explains."""
     latent_dims = axes_codes["poor"].shape[1]
+    score_name = "spread ratio" if axes_codes["clean"] is not None else "negentropy"
     figure, panels = new_figure(1, latent_dims + 1, figsize=(3.0 * (latent_dims + 1), 2.8))
     for k in range(latent_dims):
         for name, colour in (("poor", "C3"), ("clean", "C0")):
             if axes_codes.get(name) is not None:
                 panels[k].hist(axes_codes[name][:, k], bins=50, density=True, alpha=0.5, color=colour, label=name)
         marked = " <- effect" if k == effect_dimension else ""
-        panels[k].set_title(f"z{k}: score {ratios[k]:.2f}{marked}", fontsize=9)
+        panels[k].set_title(f"z{k}: {score_name} {ratios[k]:.2f}{marked}", fontsize=9)
     panels[0].legend(fontsize=7)
     if explained:
         panels[-1].barh(list(explained), list(explained.values()), color="C2")
@@ -797,7 +770,7 @@ def write_figures(folder: Path, model, axes: Axes, metrics: dict, codes: dict, t
     names = [f"z{k}{' (effect)' if k == effect else ''}" for k in range(args.k)]
     plot_mosaic(traversals.reshape(-1, *traversals.shape[2:]), folder / "traversal.png",
                 f"latent traversals, the other latents drawn from N(0, 1) ({label})",
-                [f"{name} #{r}" for name in names for r in range(FIGURE_ROWS)], [f"{v:g}" for v in traversal_grid()])
+                [f"{name} #{r}" for name in names for r in range(FIGURE_ROWS)], [f"{v:g}" for v in TRAVERSAL_GRID])
     plot_effect(codes, metrics["explained_fraction"], metrics["axis_scores"], effect, folder / "effect.png")
     with torch.no_grad():
         originals = test_images[:12]
@@ -884,14 +857,7 @@ def main(argv=None) -> None:
     final = {split: evaluate(model, images[split], torch_generator(args.seed, EVALUATION_STREAM, device))
              for split in ("validation", "test")}
 
-    poor_codes = encode_means(model, train_all[train_rows], device).astype(np.float64)
-    clean_codes = None if reference is None else encode_means(model, reference, device).astype(np.float64)
-    axes = independent_axes(poor_codes) if reference is None else spread_axes(poor_codes, clean_codes)
-    codes = {"poor": axes.from_model(poor_codes), "clean": None if reference is None else axes.from_model(clean_codes),
-             "test": axes.from_model(final["test"]["mu"])}
-    result = {"axis_scores": axes.scores.tolist(), "spread_margin": SPREAD_MARGIN,
-              **find_effect(model, axes, codes["poor"], args, device)}
-    result.update(image_check(result["effect_kind"], train_all[train_rows], reference, args.seed))
+    axes, codes, result = read_code(model, train_all[train_rows], reference, final["test"]["mu"], args, device)
     metrics = {
         "script": "vae_sevens.py", "model": model_name(args.plain), "plain": args.plain, "k": args.k,
         "seed": args.seed, "quick": args.quick, "device": str(device), "threads": torch.get_num_threads(),
@@ -901,9 +867,7 @@ def main(argv=None) -> None:
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
         "test_neg_elbo": final["test"]["neg_elbo"], "test_reconstruction": final["test"]["reconstruction"],
         "test_kl": final["test"]["kl"], "validation_neg_elbo": final["validation"]["neg_elbo"],
-        "kl_per_latent": final["test"]["kl_per_latent"],
-        "axes": "reference" if reference is not None else "independent",
-        **result,
+        "kl_per_latent": final["test"]["kl_per_latent"], **result,
         **truth_scores(codes["test"], truth, result["effect_dimension"]),
         "history": history,
     }
