@@ -83,9 +83,9 @@ def test_make_data_writes_homework_format_deterministically_and_never_overwrites
     assert run_make_data("--out", str(second), "--seed", "3").returncode == 0
     train, test = load_images(first / "tr7.pkl"), load_images(first / "te7.pkl")
     assert train.shape == (6265, 28, 28) and test.shape == (1028, 28, 28)
-    for name in ("tr7.pkl", "te7.pkl", "tr7_angles.npy", "te7_angles.npy"):
+    for name in ("tr7.pkl", "te7.pkl", "tr7_truth_rotation.npy", "te7_truth_rotation.npy"):
         assert (first / name).read_bytes() == (second / name).read_bytes()
-    angles = np.load(first / "te7_angles.npy")
+    angles = np.load(first / "te7_truth_rotation.npy")
     assert angles.shape == (1028,) and -60 <= angles.min() < -50 and 50 < angles.max() <= 60
 
     (first / "te7.pkl").write_bytes(b"the user's own file")
