@@ -96,9 +96,9 @@ $(PLAIN_VAE_RESULTS)/metrics.json: vae_sevens.py common.py data/tr7.pkl data/te7
 $(RESULTS_SOURCE): report-force
 	@mkdir -p $(@D); echo '$(RESULTS)' | cmp -s - $@ || echo '$(RESULTS)' > $@
 
-# make_results_tex.py also reads sizes fixed in the scripts (architectures, the default data's settings).
+# make_results_tex.py reads only the runs' metrics.json.
 $(RESULTS_TEX): report/make_results_tex.py $(SPEAKER_RESULTS)/metrics.json $(VAE_RESULTS)/metrics.json \
-		$(PLAIN_VAE_RESULTS)/metrics.json $(RESULTS_SOURCE) make_data.py | $(SETUP)
+		$(PLAIN_VAE_RESULTS)/metrics.json $(RESULTS_SOURCE) | $(SETUP)
 	$(PYTHON) report/make_results_tex.py --speaker $(SPEAKER_RESULTS) --vae $(VAE_RESULTS) \
 		--plain-vae $(PLAIN_VAE_RESULTS) --out $@ $(if $(QUICK_RUN),--quick)
 

@@ -25,61 +25,52 @@ TEX_TOOLS = ("pdflatex", "latexmk", "pdftotext", "pdffonts")
 
 # ---------------------------------------------------------------- sample runs (hand-written, not results)
 
+FAMILIES = ("translation-x", "translation-y", "rotation", "shear", "scale", "scale-x", "scale-y", "contrast",
+            "gamma", "blur", "stroke-width")
+
 
 def speaker_metrics(**changes) -> dict:
     metrics = {
+        "script": "speaker_verification.py", "model": "Siamese: <e_a, e_b>", "seed": 0, "quick": False,
+        "seconds": 150.6, "threads": 1, "device": "cpu",
+        "data": {"train": {"shape": [500, 16180], "sha256": "ab" * 32},
+                 "test": {"shape": [200, 22631], "sha256": "cd" * 32}},
         "test_accuracy": 0.93444, "test_auc": 0.98123, "test_eer": 0.0712, "test_all_pairs_eer": 0.0801,
         "baseline_test_accuracy": 0.7411, "baseline_test_auc": 0.8123, "baseline_test_eer": 0.2601,
         "baseline_all_pairs_eer": 0.2702, "baseline_test_best_threshold_accuracy": 0.7623,
-        "train_accuracy": 0.99, "validation_accuracy": 0.95, "validation_auc": 0.99,
-        "chosen_epoch": 17, "epochs": 30, "train_seconds": 123.4, "total_seconds": 150.6, "parameters": 312898,
-        "seed": 0, "pairs_per_speaker": 45, "training_speakers": 40, "validation_speakers": list(range(10)),
-        "test_pairs": 1800, "test_all_pairs": 19900, "device": "cpu", "threads": 1,
-        "feature": "log(1 + |STFT|), n_fft 1024", "model": "Siamese: <e_a, e_b>",
-        "data": {"trs.pkl": {"shape": [500, 16180], "sha256": "ab" * 32},
-                 "tes.pkl": {"shape": [200, 22631], "sha256": "cd" * 32}},
+        "train_accuracy": 0.99, "validation_accuracy": 0.95, "decision_threshold": 0.5,
+        "chosen_epoch": 17, "epochs": 30, "train_seconds": 123.4, "parameters": 312898,
+        "pairs_per_speaker": 45, "training_speakers": 40, "validation_speakers": list(range(10)), "test_speakers": 20,
+        "test_pairs": 1800, "test_all_pairs": 19900, "feature": "log(1 + |STFT|), n_fft 1024",
     }
     metrics.update(changes)
     return metrics
 
 
-def vae_metrics(objective="tc-vae", truth=(0.1, -0.93, 0.2), **changes) -> dict:
-    scores = {"orientation": [0.1, 0.9, 0.05], "centre_x": [0.3, 0.1, 0.02], "ink_mass": [0.01, 0.02, 0.4]}
-    plain = objective == "vae"
+def vae_metrics(plain=False, effect=1, **changes) -> dict:
     metrics = {
-        "objective": objective, "beta": 1.0 if plain else 2.0, "tc_weight": None if plain else 6.0, "plain_vae": plain,
-        "decoder": "deconvolution" if plain else "warped-broadcast", "axes": "model" if plain else "independent",
-        "grey_level_weight": 0.0 if plain else 1.0,
-        "likelihood": "bernoulli", "k": 3, "test_neg_elbo": 101.25, "test_reconstruction": 90.0,
-        "test_kl": 11.25, "kl_per_dimension": [3.0, 5.0, 3.25], "kl_per_axis": [2.0, 5.0, 4.25], "effect_dimension": 1,
-        "effect_statistic": "orientation",
-        "traversal_evidence": {"scores": scores, "effect_score": 0.9, "rows_per_dimension": 16,
-                               "pixel_movement": [20.04, 35.5, 12.0], "quantiles": [0.05, 0.95],
-                               "positions": [list(np.linspace(-1, 1, 11))] * 3},
-        "spearman_with_truth": list(truth) if truth is not None else None,
-        "best_abs_spearman": max(abs(value) for value in truth) if truth is not None else None,
-        "truth_file": "te7_angles.npy" if truth is not None else None,
-        "seed": 0, "epochs": 30, "batch_size": 128, "lr": 0.001, "seconds": 80.2,
-        "device": "cpu", "torch_threads": 2, "quick": False,
+        "script": "vae_sevens.py", "model": "the homework's plain VAE" if plain else "beta-TC-VAE (beta 2)",
+        "plain": plain, "k": 3, "seed": 0, "quick": False, "device": "cpu", "threads": 1, "seconds": 80.2,
         "data": {"train": {"shape": [6265, 28, 28], "sha256": "ef" * 32, "train_rows": 5638, "validation_rows": 627},
-                 "test": {"shape": [1028, 28, 28], "sha256": "01" * 32}},
+                 "test": {"shape": [1028, 28, 28], "sha256": "01" * 32}, "reference": {"shape": [6265, 28, 28]}},
+        "epochs": 30, "batch_size": 128, "lr": 0.001,
+        "test_neg_elbo": 101.25, "test_reconstruction": 90.0, "test_kl": 11.25, "kl_per_latent": [3.0, 5.0, 3.25],
+        "axes": "reference", "axis_scores": [8.9, 1.2, 0.7], "spread_margin": 2.0,
+        "effect_dimension": effect, "effect_kind": "rotation" if effect is not None else "none",
+        "effect_sentence": "rotation, about 25 degrees per unit of z1 (explains 80% of the change along it)",
+        "explained_fraction": {family: 0.1 for family in FAMILIES} | {"rotation": 0.8} if effect is not None else None,
+        "slope_per_unit": None, "image_spread": {family: 1.0 for family in FAMILIES} | {"rotation": 6.5},
+        "images_agree": effect is not None, "truth_file": "te7_truth_rotation.npy",
+        "spearman_with_truth": [0.1, -0.93, 0.2], "effect_dimension_abs_spearman": 0.93 if effect is not None else None,
+        "best_abs_spearman": 0.93, "best_spearman_dimension": 1, "history": [],
     }
     metrics.update(changes)
     return metrics
 
 
-def tagged(metrics: dict, path="run/metrics.json") -> dict:
-    return {**metrics, "_path": path}
-
-
-def macros_of(lines) -> dict:
+def macros_of(text: str) -> dict:
     """{name: body} of the \\newcommand lines (one-line bodies)."""
-    found = {}
-    for line in lines:
-        match = re.fullmatch(r"\\newcommand\{\\([A-Za-z]+)\}\{(.*)\}", line, flags=re.S)
-        if match:
-            found[match.group(1)] = match.group(2)
-    return found
+    return dict(re.findall(r"^\\newcommand\{\\([A-Za-z]+)\}\{(.*)\}$", text, flags=re.M))
 
 
 def write_run(folder: Path, metrics: dict, figures) -> Path:
@@ -90,175 +81,111 @@ def write_run(folder: Path, metrics: dict, figures) -> Path:
     return folder
 
 
-# ---------------------------------------------------------------- formatting
+def sample_runs(root: Path, speaker=None, vae=None, plain=None) -> list:
+    runs = [("speaker_verification", speaker or speaker_metrics(), make_results_tex.SPEAKER_FIGURES),
+            ("vae_sevens_k3", vae or vae_metrics(), make_results_tex.VAE_FIGURES),
+            ("vae_sevens_k3_plain", plain or vae_metrics(plain=True, effect=None), make_results_tex.VAE_FIGURES)]
+    folders = [write_run(root / "results" / name, metrics, figures) for name, metrics, figures in runs]
+    return ["--speaker", str(folders[0]), "--vae", str(folders[1]), "--plain-vae", str(folders[2])]
 
 
-def test_latex_escape_prints_every_special_character_literally():
-    text = r"50% of a_b & c#d $e {f} ~g ^h \i <j> |k"
-    expected = (r"50\% of a\_b \& c\#d \$e \{f\} \textasciitilde{}g \textasciicircum{}h \textbackslash{}i "
-                r"\textless{}j\textgreater{} \textbar{}k")
-    assert make_results_tex.latex_escape(text) == expected
+def generate(tmp_path: Path, *extra, **runs) -> str:
+    out = tmp_path / "report" / "generated" / "results.tex"
+    make_results_tex.main(sample_runs(tmp_path, **runs) + ["--out", str(out), "--tex-dir", str(tmp_path / "report"),
+                                                           *extra])
+    return out.read_text()
+
+
+GENERATOR = [sys.executable, str(REPO / "report" / "make_results_tex.py")]
+
+
+# ---------------------------------------------------------------- the generator
 
 
 def test_percent_uses_pythons_one_decimal_rounding_that_ci_searches_for():
     for fraction in np.random.default_rng(0).uniform(0, 1, 200):
         assert make_results_tex.percent(fraction) == f"{100 * fraction:.1f}" + r"\,\%"
-    assert make_results_tex.percent(0.93444) == r"93.4\,\%"
 
 
-def test_numbers_get_a_real_minus_sign_and_thin_space_thousands():
-    assert make_results_tex.decimal(-0.0501, 3) == "$-$0.050"
-    assert make_results_tex.integer(312898) == r"312\,898"
-    assert make_results_tex.integer(-1200) == r"$-$1\,200"
-    assert make_results_tex.number(0.001) == "0.001"
-    assert make_results_tex.number(1.0) == "1"
-
-
-def test_macro_names_must_be_letters_only():
-    with pytest.raises(ValueError):
-        make_results_tex.macro("Vae2", "x")
-
-
-# ---------------------------------------------------------------- macros from metrics
-
-
-def test_speaker_macros_are_written_from_the_metrics():
-    macros = macros_of(make_results_tex.speaker_macros(tagged(speaker_metrics()), "../results/speaker_verification"))
-    assert macros["SpeakerTestAccuracy"] == r"93.4\,\%"
-    assert macros["SpeakerBaselineAccuracy"] == r"74.1\,\%"
+def test_each_macro_comes_from_its_metrics_key(tmp_path):
+    macros = macros_of(generate(tmp_path))
+    assert macros["SpeakerTestAccuracy"] == r"93.4\,\%"  # test_accuracy
     assert macros["SpeakerTestAUC"] == "0.981"
-    assert macros["SpeakerTestEER"] == r"7.1\,\%"
-    assert macros["SpeakerAccuracyGain"] == "19.3"
-    assert macros["SpeakerAccuracyGainDirection"] == "above"
-    assert macros["SpeakerParameters"] == r"312\,898"
-    assert macros["SpeakerTrainSpeakers"] == "50"
-    assert macros["SpeakerTestSamples"] == r"22\,631"
-    assert macros["SpeakerValidationSpeakers"] == "10"
-    assert macros["SpeakerThreads"] == "1 thread"
-    assert macros["SpeakerModel"] == r"Siamese: \textless{}e\_a, e\_b\textgreater{}"
+    assert macros["SpeakerSeconds"] == "151"
+    assert macros["SpeakerValidationSpeakers"] == "10"  # the length of validation_speakers
+    assert macros["SpeakerTestSamples"] == r"22\,631"  # data.test.shape[1]
+    assert macros["SpeakerTrainHash"] == "ab" * 6
+    assert macros["SpeakerModel"] == r"Siamese: \textless{}e\_a, e\_b\textgreater{}"  # escaped
+    assert macros["SpeakerFeature"] == r"log(1 + \textbar{}STFT\textbar{}), n\_fft 1024"
     assert macros["SpeakerDir"] == "../results/speaker_verification"  # a path for \includegraphics: not escaped
-    assert macros["SpeakerDirText"] == r"../results/speaker\_verification"
-
-
-def test_a_baseline_that_wins_is_reported_as_below_not_as_a_negative_gain():
-    macros = macros_of(make_results_tex.speaker_macros(tagged(speaker_metrics(test_accuracy=0.70)), "r"))
-    assert macros["SpeakerAccuracyGain"] == "4.1"
-    assert macros["SpeakerAccuracyGainDirection"] == "below"
-
-
-def test_missing_or_non_finite_metric_is_one_error_naming_file_and_key():
-    metrics = speaker_metrics()
-    del metrics["test_auc"]
-    with pytest.raises(DataError, match=r"run/metrics.json: expected the key 'test_auc'"):
-        make_results_tex.speaker_macros(tagged(metrics), "r")
-    with pytest.raises(DataError, match=r"'test_eer' to be a finite number, found nan"):
-        make_results_tex.speaker_macros(tagged(speaker_metrics(test_eer=float("nan"))), "r")
-
-
-def test_vae_dimension_rows_bold_the_effect_dimension_and_show_the_truth_when_known():
-    rows = make_results_tex.dimension_rows(tagged(vae_metrics())).split("\n")
-    assert len(rows) == 3
-    assert rows[1].startswith(r"$\boldsymbol{z_{1}}$ & \textbf{5.00} & \textbf{35.5} & \textbf{\texttt{orientation}}")
-    assert rows[1].endswith(r"\textbf{$-$0.930} \\")
-    assert not rows[0].startswith(r"$\boldsymbol")
-    assert rows[0].split(" & ")[1] == "2.00"  # the KL on the axis (kl_per_axis), not the model unit's 3.00
-    assert rows[0].split(" & ")[2] == "20.0"  # pixel path length, one decimal
-    assert rows[2].split(" & ")[3] == r"\texttt{ink\_mass}"  # the statistic with z2's highest score
-    without_truth = make_results_tex.dimension_rows(tagged(vae_metrics(truth=None))).split("\n")
-    assert all(row.count("&") == 4 for row in without_truth)
-
-
-def test_vae_macros_name_the_objective_and_sum_the_kl():
-    default_lines = make_results_tex.vae_macros(tagged(vae_metrics()), "Vae")
-    macros = macros_of(default_lines)
-    assert macros["VaeName"] == r"$\beta$-TC-VAE ($\beta=2$, $\gamma=6$)"
-    assert macros["VaeBeta"] == "2" and macros["VaeTcWeight"] == "6"
-    assert macros["VaeDecoder"] == "warped spatial broadcast"
     assert macros["VaeNegElbo"] == "101.2"  # 101.25 rounds half to even, as Python's format does
-    assert macros["VaeKL"] == "11.25"
-    assert macros["VaeEffectDimension"] == "1"
-    assert macros["VaeEffectAbsSpearman"] == "0.930"
-    assert macros["VaeBestSpearmanDimension"] == "1"
-    assert r"\newif\ifVaeIndependentAxes\VaeIndependentAxestrue" in default_lines
-    assert macros["VaeGreyLevelWeight"] == "1"
-    assert r"\newif\ifVaeGreyLevels\VaeGreyLevelstrue" in default_lines
-    plain_lines = make_results_tex.vae_macros(tagged(vae_metrics("vae")), "PlainVae")
-    plain = macros_of(plain_lines)
-    assert plain["PlainVaeName"] == "plain VAE"
-    assert plain["PlainVaeDecoder"] == "transposed-convolution"
-    assert plain["PlainVaeBeta"] == "1" and plain["PlainVaeTcWeight"] == "1"  # no TC term: gamma = 1
-    assert r"\newif\ifPlainVaeIndependentAxes\PlainVaeIndependentAxesfalse" in plain_lines
-    assert r"\newif\ifPlainVaeGreyLevels\PlainVaeGreyLevelsfalse" in plain_lines
-    beta_vae = macros_of(make_results_tex.vae_macros(tagged(vae_metrics("vae", beta=4.0, plain_vae=False)), "B"))
-    assert beta_vae["BName"] == r"$\beta$-VAE ($\beta=4$)"
+    assert macros["VaeFitImages"] == r"5\,638"
+    assert macros["VaeEffectDimension"] == "$z_{1}$" and macros["VaeEffectKind"] == "rotation"
+    assert macros["VaeEffectSentence"].endswith(r"(explains 80\% of the change along it)")
+    assert macros["VaeAxisScoreZero"] == "8.90" and macros["VaeSpearmanOne"] == "$-$0.930"
+    assert macros["VaeExplainedRotation"] == r"80.0\,\%" and macros["VaeImageSpreadStrokeWidth"] == "1.00"
+    assert macros["PlainVaeModel"] == "the homework's plain VAE"
+    assert macros["PlainVaeEffectDimension"] == "none" and macros["PlainVaeEffectAbsSpearman"] == "--"
+    assert "PlainVaeExplainedRotation" not in macros  # null: report.tex prints -- through \orna
 
 
-def test_evidence_table_has_one_column_per_latent_and_bolds_the_winning_pair():
-    columns, header, rows = make_results_tex.evidence_table(tagged(vae_metrics()))
-    assert columns == "lrrr"
-    assert header.count("&") == 3
-    lines = rows.split("\n")
-    assert r"\texttt{orientation} & 0.100 & \textbf{0.900} & 0.050 \\" in lines
-    assert sum(r"\textbf" in line for line in lines) == 1
-    assert lines[-1] == r"pixel path length & 20.0 & 35.5 & 12.0 \\"
-
-
-# ---------------------------------------------------------------- the whole file
-
-
-SPEAKER_FIGURES = make_results_tex.SPEAKER_FIGURES
-VAE_FIGURES = make_results_tex.VAE_FIGURES
-
-
-def sample_runs(root: Path):
-    speaker = write_run(root / "results" / "speaker_verification", speaker_metrics(), SPEAKER_FIGURES)
-    vae = write_run(root / "results" / "vae_sevens_k3", vae_metrics(), VAE_FIGURES)
-    plain = write_run(root / "results" / "vae_sevens_k3_plain", vae_metrics("vae", truth=(0.5, 0.6, -0.1)), VAE_FIGURES)
-    return ["--speaker", str(speaker), "--vae", str(vae), "--plain-vae", str(plain)]
-
-
-def test_main_writes_each_macro_once_with_figure_paths_relative_to_the_tex_folder(tmp_path):
-    runs = sample_runs(tmp_path)
-    tex_dir, out = tmp_path / "report", tmp_path / "report" / "generated" / "results.tex"
-    make_results_tex.main(runs + ["--out", str(out), "--tex-dir", str(tex_dir)])
-    text = out.read_text()
-    names = re.findall(r"\\newcommand\{\\([A-Za-z]+)\}", text)
-    assert len(names) == len(set(names))
-    assert r"\newcommand{\SpeakerTestAccuracy}{93.4\,\%}" in text
-    assert r"\newcommand{\SpeakerDir}{../results/speaker_verification}" in text
-    assert r"\newcommand{\PlainVaeDir}{../results/vae_sevens_k3_plain}" in text
-    assert r"\newcommand{\PlainVaeName}{plain VAE}" in text
+def test_switches_and_the_quick_mark(tmp_path):
+    text = generate(tmp_path)
+    assert r"\newif\ifVaeHasEffect\VaeHasEffecttrue" in text
+    assert r"\newif\ifPlainVaeHasEffect\PlainVaeHasEffectfalse" in text
+    assert r"\newif\ifVaeImagesAgree\VaeImagesAgreetrue" in text
     assert r"\newif\ifQuickRun\QuickRunfalse" in text
-    assert r"\newcommand{\SpeakerTrainFrames}{32}" in text  # 1 + 16180 // 512, the librosa frame count
-    assert "nan" not in text.lower()
+    assert r"\newif\ifQuickRun\QuickRuntrue" in generate(tmp_path / "quick", "--quick")
 
 
-def test_main_marks_a_quick_build(tmp_path):
+def test_every_macro_report_tex_uses_is_written_once(tmp_path):
+    text = generate(tmp_path, plain=vae_metrics(plain=True))
+    names = re.findall(r"\\newcommand\{\\([A-Za-z]+)\}", text) + re.findall(r"\\newif\\if([A-Za-z]+)", text)
+    assert len(names) == len(set(names))
+    report = (REPO / "report" / "report.tex").read_text()
+    used = set(re.findall(r"\\(?:if)?((?:Speaker|Vae|PlainVae)[A-Za-z]*)", report))
+    used |= set(re.findall(r"\\orna\{(\w+)\}", report))  # per-item macros, "--" when absent
+    assert used <= set(names), sorted(used - set(names))
+
+
+def test_the_speaker_scripts_old_key_names_are_read_where_the_new_are_absent(tmp_path):
+    old = speaker_metrics(total_seconds=150.6, data={"trs.pkl": {"shape": [500, 16180], "sha256": "ab" * 32},
+                                                     "tes.pkl": {"shape": [200, 22631], "sha256": "cd" * 32}})
+    del old["seconds"]
+    macros = macros_of(generate(tmp_path, speaker=old))
+    assert macros["SpeakerSeconds"] == "151" and macros["SpeakerTestSamples"] == r"22\,631"
+
+
+def test_the_generator_imports_no_torch_and_no_script():
+    code = f"import runpy, sys; runpy.run_path({str(REPO / 'report' / 'make_results_tex.py')!r}); " \
+           "print(sorted({'torch', 'speaker_verification', 'vae_sevens', 'make_data'} & set(sys.modules)))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "[]"
+
+
+def test_a_missing_key_figure_or_metrics_file_is_one_line_exit_2_and_no_output(tmp_path):
+    vae = vae_metrics()
+    del vae["effect_kind"]
     out = tmp_path / "results.tex"
-    make_results_tex.main(sample_runs(tmp_path) + ["--out", str(out), "--quick"])
-    assert r"\newif\ifQuickRun\QuickRuntrue" in out.read_text()
-
-
-def test_missing_figure_or_metrics_is_one_line_exit_2_and_no_output(tmp_path):
-    runs = sample_runs(tmp_path)
-    (tmp_path / "results" / "vae_sevens_k3_plain" / "traversal.png").unlink()
-    out = tmp_path / "results.tex"
-    command = [sys.executable, str(REPO / "report" / "make_results_tex.py"), *runs, "--out", str(out)]
-    result = subprocess.run(command, capture_output=True, text=True)
-    assert result.returncode == 2
-    assert result.stderr.strip().count("\n") == 0
-    assert "vae_sevens_k3_plain: expected the figures traversal.png" in result.stderr
+    result = subprocess.run(GENERATOR + sample_runs(tmp_path, vae=vae) + ["--out", str(out)], capture_output=True,
+                            text=True)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "vae_sevens_k3/metrics.json: expected the key 'effect_kind', not found" in result.stderr
     assert not out.exists()
-    (tmp_path / "results" / "speaker_verification" / "metrics.json").unlink()
-    result = subprocess.run(command, capture_output=True, text=True)
+    runs = sample_runs(tmp_path / "figure")
+    (tmp_path / "figure" / "results" / "vae_sevens_k3_plain" / "effect.png").unlink()
+    result = subprocess.run(GENERATOR + runs + ["--out", str(out)], capture_output=True, text=True)
+    assert result.returncode == 2 and "vae_sevens_k3_plain: expected the figures effect.png" in result.stderr
+    (tmp_path / "figure" / "results" / "speaker_verification" / "metrics.json").unlink()
+    result = subprocess.run(GENERATOR + runs + ["--out", str(out)], capture_output=True, text=True)
     assert result.returncode == 2 and "speaker_verification/metrics.json: file not found" in result.stderr
+    with pytest.raises(DataError, match=r"expected 'test_eer' to be a finite number, found nan"):
+        generate(tmp_path / "nan", speaker=speaker_metrics(test_eer=float("nan")))
 
 
 def test_out_not_written_by_the_generator_is_refused_and_left_as_it_was(tmp_path):
-    runs = sample_runs(tmp_path)
+    command = GENERATOR + sample_runs(tmp_path) + ["--out"]
     speech = tmp_path / "trs.pkl"
     speech.write_bytes(b"\x80\x04 speech, not TeX")
-    command = [sys.executable, str(REPO / "report" / "make_results_tex.py"), *runs, "--out"]
     result = subprocess.run(command + [str(speech)], capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
