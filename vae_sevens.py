@@ -865,6 +865,8 @@ def main(argv=None) -> None:
                            "validation_rows": len(validation_rows)},
                  "test": data_entry(args.data_dir / "te7.pkl"), "reference": reference_entry},
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+        "objective": PLAIN_OBJECTIVE if args.plain else DEFAULT_OBJECTIVE, "traversal_limit": TRAVERSAL_GRID[-1],
+        "figure_rows": FIGURE_ROWS, "fit_quantiles": list(FIT_QUANTILES),
         "test_neg_elbo": final["test"]["neg_elbo"], "test_reconstruction": final["test"]["reconstruction"],
         "test_kl": final["test"]["kl"], "validation_neg_elbo": final["validation"]["neg_elbo"],
         "kl_per_latent": final["test"]["kl_per_latent"], **result,

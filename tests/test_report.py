@@ -54,6 +54,9 @@ def vae_metrics(plain=False, effect=1, **changes) -> dict:
         "data": {"train": {"shape": [6265, 28, 28], "sha256": "ef" * 32, "train_rows": 5638, "validation_rows": 627},
                  "test": {"shape": [1028, 28, 28], "sha256": "01" * 32}, "reference": {"shape": [6265, 28, 28]}},
         "epochs": 30, "batch_size": 128, "lr": 0.001,
+        "objective": {"beta": 1.0, "tc_weight": 1.0, "grey_level_weight": 0.0} if plain else
+                     {"beta": 2.0, "tc_weight": 6.0, "grey_level_weight": 1.0},
+        "traversal_limit": 5.0, "figure_rows": 3, "fit_quantiles": [0.1, 0.5, 0.9],
         "test_neg_elbo": 101.25, "test_reconstruction": 90.0, "test_kl": 11.25, "kl_per_latent": [3.0, 5.0, 3.25],
         "axes": "reference", "axis_scores": [8.9, 1.2, 0.7], "spread_margin": 2.0,
         "effect_dimension": effect, "effect_kind": "rotation" if effect is not None else "none",
