@@ -28,18 +28,21 @@ OUT = REPO / "bench" / "out"
 PYTHON = sys.executable
 
 
-def vae_run(name: str, data_dir: Path, seed: int, extra=(), device="cpu") -> dict:
+def vae_run(name: str, data_dir: Path, seed: int, extra=(), device="cpu", resume=False) -> dict:
     out = OUT / name
     command = [PYTHON, "vae_sevens.py", "--k", "3", "--quiet", "--seed", str(seed), "--data-dir", str(data_dir),
                "--out", str(out), "--device", device, *extra]
-    started = time.perf_counter()
-    finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
-    if finished.returncode:
-        return {"name": name, "error": finished.stderr.strip().splitlines()[-1:]}
+    seconds = None
+    if not (resume and (out / "metrics.json").is_file()):
+        started = time.perf_counter()
+        finished = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+        seconds = round(time.perf_counter() - started, 1)
+        if finished.returncode:
+            return {"name": name, "error": finished.stderr.strip().splitlines()[-1:]}
     metrics = json.loads((out / "metrics.json").read_text())
     named, best = metrics["effect_dimension"], metrics["best_spearman_dimension"]
-    row = {"name": name, "seed": seed, "wall_seconds": round(seconds, 1), "effect_dimension": named,
+    row = {"name": name, "seed": seed, "wall_seconds": seconds, "run_seconds": round(metrics["seconds"], 1),
+           "effect_dimension": named,
            "best_dimension": best, "axis_right": named is not None and named == best,
            "named_abs_spearman": metrics["effect_dimension_abs_spearman"], "best_abs_spearman": metrics["best_abs_spearman"],
            "axis_scores": metrics["axis_scores"], "effect_kind": metrics["effect_kind"],
@@ -55,6 +58,7 @@ def main() -> None:
     parser.add_argument("--effects", nargs="*", default=list(EFFECTS), choices=list(EFFECTS))
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time, one thread each (default 1)")
     parser.add_argument("--device", default="cpu", help="passed to vae_sevens.py (default cpu)")
+    parser.add_argument("--resume", action="store_true", help="reuse runs whose metrics.json is already there")
     args = parser.parse_args()
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -68,7 +72,7 @@ def main() -> None:
     if args.rotation_seeds:
         runs.append(("default data, plain VAE", "vae_default_plain_0", REPO / "data", 0, ("--plain",)))
     with ThreadPoolExecutor(args.jobs) as pool:
-        rows = list(pool.map(lambda run: (run[0], vae_run(*run[1:], device=args.device)), runs))
+        rows = list(pool.map(lambda run: (run[0], vae_run(*run[1:], device=args.device, resume=args.resume)), runs))
 
     table = {}
     for family, row in rows:
