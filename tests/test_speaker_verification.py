@@ -12,7 +12,8 @@ import pytest
 import torch
 
 import speaker_verification as sv
-from common import run_cli, speaker_pairs
+from common import run_cli
+from speaker_verification import speaker_pairs
 
 REPO = Path(__file__).resolve().parents[1]
 FIGURES = ("curves.png", "score_histogram.png", "roc.png", "embeddings_pca.png")
@@ -50,7 +51,7 @@ def small_model(channels=8, embedding_dim=4):
     return sv.SiameseVerifier(513, channels, embedding_dim).eval()
 
 
-# ---------------------------------------------------------------- the homework's pairs (common.speaker_pairs)
+# ---------------------------------------------------------------- the homework's pairs (speaker_pairs)
 
 
 def pair_speakers(left, right):

@@ -10,17 +10,7 @@ import pytest
 import scipy.linalg
 import scipy.signal
 
-from common import (
-    UTTERANCES_PER_SPEAKER,
-    best_threshold_accuracy,
-    cosine_baseline_scores,
-    equal_error_rate,
-    load_speech,
-    log_magnitude,
-    mean_log_spectra,
-    speaker_pairs,
-    stft,
-)
+from common import UTTERANCES_PER_SPEAKER, load_speech, stft
 from make_data import (
     SAMPLE_RATE,
     SPEECH_SPLITS,
@@ -31,6 +21,14 @@ from make_data import (
     speech_corpus,
     synthesise_speakers,
     synthesise_utterance,
+)
+from speaker_verification import (
+    best_threshold_accuracy,
+    cosine_baseline_scores,
+    equal_error_rate,
+    log_magnitude,
+    mean_log_spectra,
+    speaker_pairs,
 )
 
 REPO = Path(__file__).resolve().parents[1]
