@@ -130,4 +130,5 @@ def test_named_streams_are_reproducible_and_distinct():
     assert stream_rng(0, 1).integers(1 << 30) != stream_rng(0, 2).integers(1 << 30)
     first, again = torch_generator(0, 5), torch_generator(0, 5)
     assert torch.equal(torch.rand(4, generator=first), torch.rand(4, generator=again))
-    assert not torch.equal(torch.rand(4, generator=torch_generator(0, 5)), torch.rand(4, generator=torch_generator(1, 5)))
+    other_seed = torch.rand(4, generator=torch_generator(1, 5))
+    assert not torch.equal(torch.rand(4, generator=torch_generator(0, 5)), other_seed)

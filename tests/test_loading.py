@@ -106,7 +106,9 @@ def reconstruct(shape, data=None):
 
 def stack_global(module: str, name: str) -> bytes:
     """A protocol-4 pickle that only names the global module.name."""
-    text = lambda value: b"\x8c" + bytes([len(value.encode())]) + value.encode()  # SHORT_BINUNICODE
+    def text(value: str) -> bytes:  # SHORT_BINUNICODE
+        return b"\x8c" + bytes([len(value.encode())]) + value.encode()
+
     return b"\x80\x04" + text(module) + text(name) + b"\x93."  # STACK_GLOBAL, STOP
 
 
@@ -118,7 +120,7 @@ def test_an_array_claimed_without_its_data_is_refused_not_allocated(tmp_path):
 
 def test_a_zero_stride_array_of_10_to_the_18_elements_is_refused(tmp_path):
     huge = Calls(np.ndarray, (10**18,), np.dtype("f4"), b"\0" * 4, 0, (0,))
-    with pytest.raises(DataError, match=r"expected a C or Fortran .*, found ndarray\(\(1000000000000000000,\), dtype\(...\), "):
+    with pytest.raises(DataError, match=r"found ndarray\(\(1000000000000000000,\), dtype\(...\), "):
         load_speech(pickle_to(tmp_path / "trs.pkl", huge))
 
 
@@ -224,7 +226,7 @@ BAD_FILES = {
     "empty file": (lambda path: path.write_bytes(b""), "truncated or not a pickle"),
     "a list": (lambda path: pickle_to(path, [1.0, 2.0]), "found a list"),
     "a number": (lambda path: pickle_to(path, 3.0), "found a float"),
-    "wrong ndim": (lambda path: pickle_to(path, np.zeros((10, 5, 5))), r"expected 2 dimensions .* found shape \(10, 5, 5\)"),
+    "wrong ndim": (lambda path: pickle_to(path, np.zeros((10, 5, 5))), r"expected 2 dimensions .* shape \(10, 5, 5\)"),
     "rows not divisible by 10": (lambda path: pickle_to(path, np.zeros((25, 100))), "found 25 rows"),
     "one speaker only": (lambda path: pickle_to(path, np.zeros((10, 100))), "found 10 rows"),
     "NaN": (lambda path: pickle_to(path, np.full((20, 100), np.nan)), "2000 NaN/Inf"),
