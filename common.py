@@ -171,7 +171,7 @@ def _array_from_calls(call) -> np.ndarray:
         data, dtype, shape, fortran = *call.args[:3], call.args[3] == "F"
     else:
         found = f"{call.name}{_shown(call.args or ())}" if isinstance(call, _Call) else f"a {type(call).__name__}"
-        raise _Refused(f"expected a C or Fortran ordered array as NumPy pickles it, found {found}")
+        raise _Refused(f"expected a plain (C or Fortran ordered: np.ascontiguousarray) NumPy array, found {found}")
     if _is(data, "encode", 2) and isinstance(data.args[0], str) and data.args[1] in ("latin1", "latin-1"):
         data = data.args[0].encode("latin1")
     state = getattr(dtype, "state", None)

@@ -188,6 +188,9 @@ SPEAKER_SECONDS = {"SpeakerTrainSeconds": "train_seconds", "SpeakerTotalSeconds"
 
 
 def speaker_macros(metrics: dict, folder: str) -> list[str]:
+    metrics.setdefault("total_seconds", metrics.get("seconds"))  # the shared schema's names (issue 16)
+    for split, name in (("train", "trs.pkl"), ("test", "tes.pkl")):
+        metrics.get("data", {}).setdefault(name, metrics.get("data", {}).get(split))
     lines = [macro("SpeakerDir", folder), macro("SpeakerDirText", latex_escape(folder))]
     lines += [macro(name, percent(require(metrics, key))) for name, key in SPEAKER_RATES.items()]
     lines += [macro(name, decimal(require(metrics, key), 3)) for name, key in SPEAKER_AUCS.items()]

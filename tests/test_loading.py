@@ -136,6 +136,12 @@ def test_data_shorter_than_the_claimed_shape_is_refused(tmp_path):
         load_speech(path)
 
 
+def test_an_array_in_neither_c_nor_fortran_order_is_refused_with_a_hint(tmp_path):
+    permuted = np.zeros((20, 10, 30), dtype=np.float32).transpose(1, 0, 2)  # protocol 5 stores order 'K'
+    with pytest.raises(DataError, match=r"np.ascontiguousarray.*found _frombuffer\("):
+        load_array(pickle_to(tmp_path / "x.pkl", permuted, protocol=5), 3, "a stack")
+
+
 def test_an_unknown_codec_is_refused_in_one_line(tmp_path):
     path = pickle_to(tmp_path / "trs.pkl", Calls(codecs.encode, "abc", "no-such-codec"))
     with pytest.raises(DataError, match=r"found encode\('abc', 'no-such-codec'\)"):
