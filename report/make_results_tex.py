@@ -169,9 +169,6 @@ VAE_SWITCHES = {
 }
 PLAIN_VAE_SWITCHES = {"Plain" + name: entry for name, entry in VAE_SWITCHES.items()}
 
-# Keys the speaker script wrote before the shared schema (issue 16): read only when the new one is absent.
-OLD_SPEAKER_KEYS = {"seconds": "total_seconds", "train": "trs.pkl", "test": "tes.pkl"}
-
 
 # ---------------------------------------------------------------- reading a run
 
@@ -192,12 +189,10 @@ def read_metrics(folder: Path, figures) -> dict:
     return {"_path": str(path), **metrics}
 
 
-def lookup(metrics: dict, key, old_names: dict | None = None):
-    """metrics at the path `key`; where a step is absent, its old name from old_names."""
+def lookup(metrics: dict, key):
+    """metrics at the path `key` (a name, or a tuple of names and indices)."""
     value = metrics
     for step in (key,) if isinstance(key, str) else key:
-        if isinstance(value, dict) and step not in value and (old_names or {}).get(step) in value:
-            step = old_names[step]
         try:
             value = value[step]
         except (KeyError, IndexError, TypeError):
@@ -229,10 +224,10 @@ def entry_macros(name: str, value, form, metrics: dict, key) -> list[str]:
     return lines
 
 
-def run_macros(metrics: dict, table: dict, switches: dict = {}, old_names: dict | None = None) -> list[str]:
+def run_macros(metrics: dict, table: dict, switches: dict = {}) -> list[str]:
     lines = []
     for name, (key, form) in table.items():
-        lines += entry_macros(name, lookup(metrics, key, old_names), form, metrics, key)
+        lines += entry_macros(name, lookup(metrics, key), form, metrics, key)
     lines += [switch(name, test(lookup(metrics, key))) for name, (key, test) in switches.items()]
     return lines
 
@@ -268,7 +263,7 @@ def results_tex(speaker: dict, vae: dict, plain_vae: dict, folders: dict, quick:
     lines = [f"{GENERATED_MARKER} from the runs' metrics.json; do not edit."]
     for name, folder in folders.items():  # \SpeakerDir for \includegraphics, \SpeakerDirText to print
         lines += [macro(name, folder), macro(name + "Text", text(folder))]
-    lines += run_macros(speaker, SPEAKER, old_names=OLD_SPEAKER_KEYS)
+    lines += run_macros(speaker, SPEAKER)
     lines += run_macros(vae, VAE, VAE_SWITCHES)
     lines += run_macros(plain_vae, PLAIN_VAE, PLAIN_VAE_SWITCHES)
     lines.append(switch("QuickRun", quick or any(run.get("quick") is True for run in (speaker, vae, plain_vae))))

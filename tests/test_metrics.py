@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from common import best_threshold_accuracy, cosine_baseline_scores, equal_error_rate, roc_auc, roc_curve
+from speaker_verification import best_threshold_accuracy, cosine_baseline_scores, equal_error_rate, roc_auc, roc_curve
 
 
 def random_scores(seed, n=300, separation=1.0, ties=False):

@@ -151,14 +151,6 @@ def test_every_macro_report_tex_uses_is_written_once(tmp_path):
     assert used <= set(names), sorted(used - set(names))
 
 
-def test_the_speaker_scripts_old_key_names_are_read_where_the_new_are_absent(tmp_path):
-    old = speaker_metrics(total_seconds=150.6, data={"trs.pkl": {"shape": [500, 16180], "sha256": "ab" * 32},
-                                                     "tes.pkl": {"shape": [200, 22631], "sha256": "cd" * 32}})
-    del old["seconds"]
-    macros = macros_of(generate(tmp_path, speaker=old))
-    assert macros["SpeakerSeconds"] == "151" and macros["SpeakerTestSamples"] == r"22\,631"
-
-
 def test_the_generator_imports_no_torch_and_no_script():
     code = f"import runpy, sys; runpy.run_path({str(REPO / 'report' / 'make_results_tex.py')!r}); " \
            "print(sorted({'torch', 'speaker_verification', 'vae_sevens', 'make_data'} & set(sys.modules)))"

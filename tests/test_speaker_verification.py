@@ -12,7 +12,8 @@ import pytest
 import torch
 
 import speaker_verification as sv
-from common import run_cli, speaker_pairs
+from common import run_cli
+from speaker_verification import speaker_pairs
 
 REPO = Path(__file__).resolve().parents[1]
 FIGURES = ("curves.png", "score_histogram.png", "roc.png", "embeddings_pca.png")
@@ -50,7 +51,7 @@ def small_model(channels=8, embedding_dim=4):
     return sv.SiameseVerifier(513, channels, embedding_dim).eval()
 
 
-# ---------------------------------------------------------------- the homework's pairs (common.speaker_pairs)
+# ---------------------------------------------------------------- the homework's pairs (speaker_pairs)
 
 
 def pair_speakers(left, right):
@@ -208,7 +209,7 @@ def test_silent_and_zero_padded_utterances_give_finite_features_embeddings_and_s
     model.set_normalisation(*sv.normalisation_statistics(features))
     features = torch.as_tensor(features)
     embeddings = sv.embed_all(model, features)
-    scores = sv.pair_probabilities(model, embeddings, np.array([0, 0, 1]), np.array([1, 2, 2]))
+    scores = sv.pair_probabilities(model, embeddings, sv.Pairs(np.array([0, 0, 1]), np.array([1, 2, 2]), np.ones(3)))
     assert torch.isfinite(embeddings).all() and np.isfinite(scores).all()
     model.train()  # gradients too: the standard deviation pooling of a constant must not give NaN
     logits = sv.minibatch_logits(model, features, np.array([0, 0]), np.array([1, 2]))
@@ -254,31 +255,30 @@ def run_script(*args):
     return subprocess.run(command, capture_output=True, text=True, cwd=REPO)
 
 
+SCHEMA = ("script", "model", "seed", "quick", "seconds", "threads", "device", "data")
+RESULTS = (
+    "test_accuracy test_auc test_eer test_all_pairs_eer baseline_test_accuracy baseline_test_auc baseline_test_eer "
+    "baseline_all_pairs_eer train_accuracy validation_accuracy chosen_epoch epochs train_seconds parameters "
+    "pairs_per_speaker feature history n_fft hop frames lr"
+).split()
+
+
 @pytest.mark.slow
-def test_cli_runs_end_to_end_on_other_lengths_and_speaker_counts_and_eval_only_agrees(tmp_path):
+def test_cli_runs_end_to_end_on_other_lengths_and_speaker_counts_with_the_shared_schema(tmp_path):
     data = write_corpus(tmp_path / "data", n_train=12, train_samples=9000, n_test=6, test_samples=11000)
     out = tmp_path / "out"
     result = run_script("--quick", "--quiet", "--data-dir", str(data), "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert "test pair accuracy" in result.stdout and str(out) in result.stdout
     metrics = json.loads((out / "metrics.json").read_text())
-    keys = (
-        "test_accuracy test_auc test_eer test_all_pairs_eer baseline_test_accuracy baseline_test_auc baseline_test_eer "
-        "baseline_all_pairs_eer train_accuracy validation_accuracy chosen_epoch epochs train_seconds total_seconds "
-        "parameters seed pairs_per_speaker device feature data history"
-    ).split()
-    for key in keys:
-        assert key in metrics
-    assert metrics["data"]["trs.pkl"]["shape"] == [120, 9000] and metrics["data"]["tes.pkl"]["shape"] == [60, 11000]
+    for key in SCHEMA + tuple(RESULTS):
+        assert key in metrics, key
+    assert metrics["script"] == "speaker_verification.py" and metrics["quick"] is True and metrics["epochs"] == 2
+    assert metrics["data"]["train"]["shape"] == [120, 9000] and metrics["data"]["test"]["shape"] == [60, 11000]
+    assert metrics["data"]["train"]["path"].endswith("trs.pkl") and len(metrics["data"]["test"]["sha256"]) == 64
     assert metrics["test_all_pairs"] == 60 * 59 // 2 and metrics["test_speakers"] == 6
-    for figure in FIGURES + ("model.pt",):
-        assert (out / figure).stat().st_size > 0
-
-    again = run_script("--eval-only", "--quiet", "--data-dir", str(data), "--out", str(out))
-    assert again.returncode == 0, again.stderr
-    rescored = json.loads((out / "metrics.json").read_text())
-    assert rescored["eval_only"] and rescored["test_accuracy"] == metrics["test_accuracy"]
-    assert rescored["test_auc"] == metrics["test_auc"] and rescored["chosen_epoch"] == metrics["chosen_epoch"]
+    assert metrics["frames"] == {"train": 1 + 9000 // 512, "test": 1 + 11000 // 512}
+    assert sorted(path.name for path in out.iterdir()) == sorted(FIGURES + ("metrics.json", "model.pt"))
 
 
 def test_the_same_seed_gives_the_same_numbers(tmp_path):
@@ -307,6 +307,7 @@ def bad_input_cases(tmp_path):
         "not_ten_per_speaker": (good[:55], "expected rows = speakers x 10"),
         "too_short": (good[:, :400], "longer than 512 samples"),
         "too_few_speakers": (good[:30], "training speakers"),
+        "huge_but_finite": (np.where(good > 0, 3e38, -3e38).astype(np.float32), "found |x| up to 3e+38"),
     }
     for name, (trs, _) in cases.items():
         folder = tmp_path / name
@@ -344,8 +345,52 @@ def test_the_command_line_reports_a_missing_file_without_a_traceback(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_eval_only_without_a_model_is_one_clear_error(tmp_path, capsys):
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--lr", "nan"], "argument --lr: expected a finite float > 0, got 'nan'"),
+        (["--lr=-1e-3"], "argument --lr: expected a finite float > 0"),
+        (["--weight-decay", "inf"], "argument --weight-decay: expected a finite float >= 0"),
+        (["--epochs", "0"], "argument --epochs: expected a finite int >= 1"),
+        (["--validation-fraction", "1"], "expected a finite float in (0, 1)"),
+        (["--shortest-crop", "1.5"], "expected a finite float in (0, 1]"),
+        (["--device", "tpu"], "--device tpu: expected auto, cpu or cuda"),
+        (["--no-such-option"], "unrecognized arguments: --no-such-option"),
+        (["--out", "/dev/null"], "exists and is not a folder (a character device)"),
+    ],
+)
+def test_a_bad_option_is_one_line_and_status_2_before_any_work(tmp_path, capsys, option, message):
+    arguments = ["--data-dir", str(tmp_path / "no-data"), "--out", str(tmp_path / "out"), *option]
+    status, lines = run_in_process(capsys, *arguments)
+    assert status == 2 and len(lines) == 1 and message in lines[0], lines
+    assert "file not found" not in lines[0] and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("kind", ["file", "users-folder"])
+def test_an_out_that_is_a_file_or_a_users_folder_is_refused_and_left_alone(tmp_path, capsys, kind):
+    out = tmp_path / "out"
+    if kind == "file":
+        out.write_text("notes")
+    else:
+        out.mkdir()
+        (out / "thesis.tex").write_text("notes")
+    status, lines = run_in_process(capsys, "--data-dir", str(tmp_path / "no-data"), "--out", str(out))
+    assert status == 2 and len(lines) == 1 and "--out" in lines[0]
+    assert (out.read_text() if kind == "file" else (out / "thesis.tex").read_text()) == "notes"
+
+
+def test_an_interrupted_run_leaves_the_previous_run_folder_as_it_was(tmp_path, capsys, monkeypatch):
     data = write_corpus(tmp_path / "data", n_train=6, train_samples=3000, n_test=3, test_samples=3500)
-    out = tmp_path / "nothing"
-    status, lines = run_in_process(capsys, "--eval-only", "--quiet", "--data-dir", str(data), "--out", str(out))
-    assert status == 2 and len(lines) == 1 and "model.pt: file not found" in lines[0]
+    out = tmp_path / "runs" / "speaker"
+    sv.main(["--data-dir", str(data), "--out", str(out), "--quick", "--channels", "8", "--quiet"])
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+
+    def interrupted(folder, *arguments):
+        (folder / "curves.png").write_bytes(b"half a figure")
+        raise KeyboardInterrupt  # what SIGINT, or SIGTERM inside run_folder, raises
+
+    monkeypatch.setattr(sv, "write_figures", interrupted)
+    status, _ = run_in_process(capsys, "--data-dir", str(data), "--out", str(out), "--quick", "--seed", "1", "--quiet")
+    assert status == 130
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before
+    assert [path.name for path in out.parent.iterdir()] == ["speaker"]  # no temporary folder left

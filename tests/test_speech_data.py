@@ -10,17 +10,7 @@ import pytest
 import scipy.linalg
 import scipy.signal
 
-from common import (
-    UTTERANCES_PER_SPEAKER,
-    best_threshold_accuracy,
-    cosine_baseline_scores,
-    equal_error_rate,
-    load_speech,
-    log_magnitude,
-    mean_log_spectra,
-    speaker_pairs,
-    stft,
-)
+from common import UTTERANCES_PER_SPEAKER, load_speech
 from make_data import (
     SAMPLE_RATE,
     SPEECH_SPLITS,
@@ -31,6 +21,13 @@ from make_data import (
     speech_corpus,
     synthesise_speakers,
     synthesise_utterance,
+)
+from speaker_verification import (
+    best_threshold_accuracy,
+    cosine_baseline_scores,
+    equal_error_rate,
+    speaker_pairs,
+    spectrograms,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -139,7 +136,7 @@ def test_estimated_pitch_of_voiced_frames_follows_the_contour_within_the_speaker
 def test_two_speakers_differ_more_than_two_utterances_of_one_speaker():
     utterances = 5
     signals, _ = speech_corpus(6, utterances, 16000, seed=2)
-    spectra = mean_log_spectra(signals)  # (30, 513)
+    spectra = spectrograms(signals).mean(axis=-1)  # (30, 513): long-term log spectra
     distances = np.linalg.norm(spectra[:, None] - spectra[None], axis=-1)
     speaker = np.repeat(np.arange(6), utterances)
     same = speaker[:, None] == speaker[None]
@@ -169,7 +166,7 @@ def lda_probe_scores(train: np.ndarray, test: np.ndarray, left, right, utterance
     generalised eigenproblem S_b w = lambda S_w w gives PROBE_DIMENSIONS discriminant directions.
     """
     def features(signals):
-        spectrogram = log_magnitude(stft(signals))  # (B, 513, T)
+        spectrogram = spectrograms(signals)  # (B, 513, T)
         return np.concatenate([spectrogram.mean(axis=-1), spectrogram.std(axis=-1)], axis=1)
 
     train_features, test_features = features(train), features(test)

@@ -5,8 +5,7 @@ import pytest
 import scipy.signal
 import torch
 
-import common
-from common import hann_window, log_magnitude, stft, stft_frame_count
+from common import hann_window, stft, stft_frame_count
 
 
 def scipy_reference(x, n_fft, hop):
@@ -123,16 +122,15 @@ def test_pure_tone_lands_in_its_bin():
     assert np.all(inner_frames[bin_index + 3] < 1e-3 * inner_frames[bin_index])
 
 
-def test_silence_gives_finite_zero_log_magnitude():
-    features = log_magnitude(stft(np.zeros((2, 5000), dtype=np.float32)))
-    assert np.all(np.isfinite(features)) and np.all(features == 0)
+def test_silence_gives_an_exactly_zero_spectrum():
+    assert np.all(stft(np.zeros((2, 5000), dtype=np.float32)) == 0)
 
 
 def test_batched_rows_equal_one_at_a_time():
     x = np.random.default_rng(5).standard_normal((9, 3001)).astype(np.float32)
     batched = stft(x, 256, 100)
     for row in range(len(x)):
-        np.testing.assert_array_equal(batched[row], stft(x[row], 256, 100, workers=1))
+        np.testing.assert_array_equal(batched[row], stft(x[row], 256, 100))
 
 
 def direct_stft(x, n_fft, hop, convention):
@@ -174,25 +172,14 @@ def test_short_signals_and_long_hops_match_a_textbook_stft(convention, n_fft, ho
         assert np.max(np.abs(ours[row] - reference)) <= 1e-10 * max(1.0, np.max(np.abs(reference)))
 
 
-@pytest.mark.parametrize("convention", ["librosa", "scipy"])
-@pytest.mark.parametrize("frame_samples_per_tile", [1, 3 * 64, 1 << 20])
-def test_tiles_and_threads_do_not_change_a_single_bit(monkeypatch, convention, frame_samples_per_tile):
-    """Tiles of one frame, of runs of 3 frames within a row, of all rows; 1 to 3 threads."""
-    x = np.random.default_rng(7).standard_normal((5, 3001)).astype(np.float32)
-    expected = stft(x, 64, 20, convention=convention)
-    monkeypatch.setattr(common, "_FRAME_SAMPLES_PER_TILE", frame_samples_per_tile)
-    for workers in (1, 2, 3):
-        np.testing.assert_array_equal(stft(x, 64, 20, convention=convention, workers=workers), expected)
-
-
 def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="signal"):
         stft(np.zeros((2, 2, 100)))
-    with pytest.raises(ValueError, match="convention"):
+    with pytest.raises(ValueError, match="'librosa' or 'scipy'.*got 'matlab'"):
         stft(np.zeros(2048), convention="matlab")
     with pytest.raises(ValueError, match="reflect"):
         stft(np.zeros(100), n_fft=1024)
     with pytest.raises(ValueError, match="empty"):
         stft(np.zeros((2, 0)), convention="scipy")
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(ValueError, match="hop >= 1"):
         stft(np.zeros(2048), hop=0)
