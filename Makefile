@@ -24,12 +24,12 @@ $(DATA_FILES) &: | $(SETUP)
 test: $(SETUP)
 	$(PYTHON) -m pytest -q
 
-# About 18 minutes (measured one by one: speaker 2 min, VAE 11.4 min, shear analysis 5 min); run it on a quiet machine.
-# The shear analysis reads the VAE runs' latents, so it comes after the experiments.
+# STFT speed (seconds), the speaker runs (about 2 minutes) and the Problem 2 effect benchmark (41 runs of about
+# 3 minutes each, two at a time: about an hour on 2 cores); run it on a quiet machine.
 bench: $(SETUP) $(DATA_FILES)
 	$(PYTHON) bench/stft_speed.py
 	$(PYTHON) bench/experiments.py
-	$(PYTHON) bench/shear_analysis.py
+	$(PYTHON) bench/effect_benchmark.py --jobs 2
 
 clean:
 	rm -rf results results-quick report/generated report/report.pdf

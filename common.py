@@ -3,6 +3,7 @@
 (`check_output_folder`, `run_folder`); named random streams; device choice; figure helpers; `run_cli`.
 """
 
+import argparse
 import contextlib
 import hashlib
 import json
@@ -36,6 +37,36 @@ class DataError(Exception):
 def printable(text: str) -> str:
     """`text` on one line: newlines, escape bytes and other unprintable characters shown escaped."""
     return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are DataErrors (one line, exit status 2, as any bad input), with `option`."""
+
+    def error(self, message):
+        raise DataError(message)
+
+    def option(self, name: str, kind, text: str, bound: str | None = None, *, defaults: dict) -> None:
+        """--name, its default from `defaults`; with a bound, a finite value within BOUNDS[bound]."""
+        default = defaults[name.replace("-", "_")]
+        self.add_argument(f"--{name}", type=bounded(kind, bound) if bound else kind, default=default,
+                          help=f"{text} (default {default})")
+
+
+BOUNDS = {">= 0": lambda v: v >= 0, ">= 1": lambda v: v >= 1, ">= 2": lambda v: v >= 2, "> 0": lambda v: v > 0,
+          "in (0, 1)": lambda v: 0 < v < 1, "in (0, 1]": lambda v: 0 < v <= 1}  # the bounds options may have
+
+
+def bounded(kind, bound: str):
+    """An argparse type: a finite `kind` within BOUNDS[bound] (so --lr nan is refused)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and BOUNDS[bound](value)):
+            raise argparse.ArgumentTypeError(f"expected a finite {kind.__name__} {bound}, got {text!r}")
+        return value
+    return parse
 
 
 def run_cli(main) -> None:
@@ -98,9 +129,8 @@ def stft(x: np.ndarray, n_fft: int = 1024, hop: int = 512, convention: str = "li
 
 
 # ---------------------------------------------------------------- safe loading
-# A pickle can call any importable callable while it loads, and numpy's own _reconstruct allocates
-# whatever shape it is told. So the unpickler below hands out stand-ins that only record what the
-# file claims (shape, dtype, layout, bytes); the array is built after every claim is checked.
+# A pickle can call any importable callable while it loads, and numpy's own _reconstruct allocates whatever shape
+# it is told. So the unpickler hands out stand-ins that record what the file claims; the array is built after checks.
 
 MAX_ARRAY_BYTES = 1 << 30  # 1 GiB of array data; the homework's largest file holds 32 MB
 ACCEPTED_DTYPES = {"f4": "float32", "f8": "float64", "i2": "int16", "u1": "uint8"}  # any byte order
@@ -275,15 +305,11 @@ def load_images(path) -> np.ndarray:
     return images
 
 
-def sha256_file(path) -> str:
-    with open(path, "rb") as stream:
-        return hashlib.file_digest(stream, "sha256").hexdigest()
-
-
 def data_entry(path, array: np.ndarray | None = None) -> dict:
     """{"path", "shape", "sha256"} of an input file for metrics.json["data"][split]; `array`: as loaded from it."""
     shape = (load_array(path, None, "an array") if array is None else array).shape
-    return {"path": str(path), "shape": list(shape), "sha256": sha256_file(path)}
+    with open(path, "rb") as stream:
+        return {"path": str(path), "shape": list(shape), "sha256": hashlib.file_digest(stream, "sha256").hexdigest()}
 
 
 # ---------------------------------------------------------------- random streams, device
@@ -297,13 +323,6 @@ def torch_generator(seed: int, stream: int, device="cpu"):
     import torch
     seed_of_stream = int(np.random.SeedSequence([seed, stream]).generate_state(1, dtype=np.uint64)[0])
     return torch.Generator(device=device).manual_seed(seed_of_stream)
-
-
-def set_torch_threads(threads: int) -> None:
-    """Use `threads` CPU threads for torch; 0 keeps torch's default (all cores)."""
-    import torch
-    if threads:
-        torch.set_num_threads(threads)
 
 
 def pick_device(name: str = "auto"):
@@ -346,10 +365,9 @@ def check_output_folder(out, option: str = "--out") -> Path:
 
 @contextlib.contextmanager
 def run_folder(out):
-    """Yield a fresh temporary folder beside `out` (same parent, hidden name) that replaces `out` whole
-    when the block ends normally: an old run folder is renamed aside, the new one in, the old one removed.
-    On any exception, KeyboardInterrupt or SIGTERM (raised as KeyboardInterrupt in the block) the
-    temporary folder is removed and `out` is left as it was. Signals during the swap wait for its end."""
+    """Yield a fresh temporary folder beside `out` (hidden name) that replaces `out` whole when the block ends
+    normally (an old run folder is renamed aside, the new one in, the old one removed). On any exception,
+    KeyboardInterrupt or SIGTERM the temporary folder is removed and `out` is left as it was."""
     out = check_output_folder(out)
     holding, held = True, []  # while holding, a signal is noted and raised once nothing is half-done
 
@@ -417,23 +435,6 @@ def write_json(path, payload: dict) -> None:
         temporary.write_text(json.dumps(payload, indent=2) + "\n")
 
 
-def write_pickle(path, array: np.ndarray) -> None:
-    """Pickle a plain ndarray (the homework's format), atomically."""
-    with atomic_path(path) as temporary, open(temporary, "wb") as stream:
-        pickle.dump(np.ascontiguousarray(array), stream, protocol=4)
-
-
-def write_npy(path, array: np.ndarray) -> None:
-    with atomic_path(path) as temporary:
-        np.save(temporary, array, allow_pickle=False)
-
-
-def save_torch(path, state) -> None:
-    import torch
-    with atomic_path(path) as temporary:
-        torch.save(state, temporary)
-
-
 def new_figure(*args, **kwargs):
     """plt.subplots on the non-interactive Agg backend (no display needed)."""
     import matplotlib
@@ -443,8 +444,7 @@ def new_figure(*args, **kwargs):
 
 
 def save_figure(figure, path, dpi: int = 150) -> None:
-    """Save a matplotlib figure atomically and close it."""
+    """Save a matplotlib figure and close it (into a run folder, which is itself swapped in whole)."""
     import matplotlib.pyplot as plt
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, dpi=dpi, bbox_inches="tight", format=Path(path).suffix.lstrip("."))
+    figure.savefig(path, dpi=dpi, bbox_inches="tight")
     plt.close(figure)

@@ -16,6 +16,7 @@ Existing files are never overwritten without --force. The same --seed writes the
 from __future__ import annotations
 
 import argparse
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ import scipy.ndimage
 import scipy.signal
 from tqdm import tqdm
 
-from common import DEFAULT_DATA_DIR, UTTERANCES_PER_SPEAKER, DataError, run_cli, write_npy, write_pickle
+from common import DEFAULT_DATA_DIR, UTTERANCES_PER_SPEAKER, DataError, atomic_path, run_cli
 
 SEVENS_ASSET = Path(__file__).resolve().parent / "assets" / "mnist_sevens.npz"
 SEVENS_STREAM = 7  # the sevens' random stream, apart from the speech's
@@ -39,6 +40,17 @@ SEVENS_EFFECTS = {
 
 
 # ---------------------------------------------------------------- poor sevens
+
+
+def write_pickle(path, array: np.ndarray) -> None:
+    """Pickle a plain ndarray (the homework's format), atomically."""
+    with atomic_path(path) as temporary, open(temporary, "wb") as stream:
+        pickle.dump(np.ascontiguousarray(array), stream, protocol=4)
+
+
+def write_npy(path, array: np.ndarray) -> None:
+    with atomic_path(path) as temporary:
+        np.save(temporary, array, allow_pickle=False)
 
 
 def affine_about_centre(image: np.ndarray, matrix: np.ndarray, offset_xy=(0.0, 0.0)) -> np.ndarray:

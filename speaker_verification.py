@@ -17,6 +17,7 @@ Baseline: cosine of mean-centred long-term log spectra, thresholded where the va
 
 import argparse
 import copy
+import functools
 import math
 import time
 from pathlib import Path
@@ -29,8 +30,8 @@ from torch import nn
 from tqdm import tqdm
 
 from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, UTTERANCES_PER_SPEAKER, DataError,
-                    check_output_folder, data_entry, load_speech, new_figure, pick_device, run_cli, run_folder,
-                    save_figure, set_torch_threads, stft, stream_rng, torch_generator, write_json)
+                    OneLineParser, check_output_folder, data_entry, load_speech, new_figure, pick_device, run_cli, run_folder,
+                    save_figure, stft, stream_rng, torch_generator, write_json)
 
 SPLIT_FILES = {"train": "trs.pkl", "test": "tes.pkl"}
 N_FFT = 1024  # the homework's STFT: 513 frequency bins
@@ -60,38 +61,12 @@ QUICK = dict(epochs=2, pairs=10)  # seconds, for CI and tests; not the report's 
 
 
 # ---------------------------------------------------------------- command line
-class OneLineParser(argparse.ArgumentParser):
-    def error(self, message):  # a bad option is a DataError: one line and exit status 2, as any bad input
-        raise DataError(message)
-
-
-BOUNDS = {">= 0": lambda value: value >= 0, ">= 1": lambda value: value >= 1, "> 0": lambda value: value > 0,
-          "in (0, 1)": lambda value: 0 < value < 1, "in (0, 1]": lambda value: 0 < value <= 1}
-
-
-def bounded(kind, bound: str):
-    """An argparse type: a finite `kind` within BOUNDS[bound]."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and BOUNDS[bound](value)):
-            raise argparse.ArgumentTypeError(f"expected a finite {kind.__name__} {bound}, got {text!r}")
-        return value
-    return parse
-
-
 def parse_args(argv=None) -> argparse.Namespace:
     """The options, each checked before any work (the run folder too); DataError otherwise."""
     parser = OneLineParser(description="\n\n".join(__doc__.split("\n\n")[:2]),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
 
-    def option(name: str, kind, text: str, bound: str | None = None) -> None:
-        default = DEFAULTS[name.replace("-", "_")]
-        parser.add_argument(f"--{name}", type=bounded(kind, bound) if bound else kind, default=default,
-                            help=f"{text} (default {default})")
+    option = functools.partial(parser.option, defaults=DEFAULTS)
     option("data-dir", Path, "folder with trs.pkl and tes.pkl")
     option("out", Path, "run folder, replaced whole when the run succeeds")
     option("seed", int, "seed of the split, the pairs, the minibatches and the initial weights", ">= 0")
@@ -566,7 +541,8 @@ def run_description(args, spectra: dict, fitting, validation, pairs: dict) -> di
 def main(argv=None) -> None:
     started = time.perf_counter()
     args = parse_args(argv)
-    set_torch_threads(args.threads)
+    if args.threads:  # 0: torch's default, all cores
+        torch.set_num_threads(args.threads)
     signals, data = load_data(args.data_dir)
     fitting, validation = split_speakers(len(signals["train"]) // UTTERANCES_PER_SPEAKER, args.validation_fraction,
                                          args.seed, source=str(args.data_dir / SPLIT_FILES["train"]))

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import time
 from pathlib import Path
@@ -31,16 +32,17 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from common import (DEFAULT_DATA_DIR, EPS, DataError, check_output_folder, data_entry, load_array,
-                    load_images, new_figure, pick_device, run_cli, run_folder, save_figure, save_torch,
-                    set_torch_threads, stream_rng, torch_generator, write_json)
+from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, DataError, OneLineParser, check_output_folder,
+                    data_entry, load_array, load_images, new_figure, pick_device, run_cli, run_folder, save_figure,
+                    stream_rng, torch_generator, write_json)
 
 REPO = Path(__file__).resolve().parent
 MNIST_SEVENS = REPO / "assets" / "mnist_sevens.npz"  # MNIST (LeCun, Cortes, Burges; CC BY-SA 3.0)
 IMAGE_SIDE = 28
 LATENT_RANGE = (1, 5)  # the homework asks for 1 <= K <= 5
 
-DEFAULTS = dict(k=3, epochs=30, batch_size=128, lr=1e-3, seed=0, device="auto", threads=1, reference="mnist")
+DEFAULTS = dict(k=3, reference="mnist", epochs=30, batch_size=128, lr=1e-3, seed=0, device="auto",
+                threads=DEFAULT_TORCH_THREADS, data_dir=DEFAULT_DATA_DIR, out=None)
 QUICK = dict(epochs=2, train_images=512)
 VALIDATION_FRACTION = 0.1  # of tr7
 EVAL_BATCH = 512
@@ -784,29 +786,26 @@ def write_figures(folder: Path, model, axes: Axes, metrics: dict, codes: dict, t
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.set_defaults(**DEFAULTS)
-    parser.add_argument("--k", type=int, help=f"latent dimensions, 1..5 (default {DEFAULTS['k']})")
+    """The options, each checked before any work (the run folder too); DataError otherwise."""
+    parser = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    option = functools.partial(parser.option, defaults=DEFAULTS)
+    option("k", int, f"latent dimensions K, {LATENT_RANGE[0]}..{LATENT_RANGE[1]}", ">= 1")
     parser.add_argument("--plain", action="store_true", help="the homework's plain VAE instead of the beta-TC-VAE")
-    parser.add_argument("--reference", help="clean sevens to compare with: mnist (default: MNIST's training sevens, "
-                                            "shipped), a pickle of (N, 28, 28) images, or none (independent axes)")
-    parser.add_argument("--epochs", type=int, help=f"(default {DEFAULTS['epochs']})")
-    parser.add_argument("--batch-size", type=int, help=f"(default {DEFAULTS['batch_size']})")
-    parser.add_argument("--lr", type=float, help=f"Adam learning rate (default {DEFAULTS['lr']:g})")
-    parser.add_argument("--seed", type=int, help="random seed (default 0)")
-    parser.add_argument("--device", help="auto, cpu or cuda (default auto)")
-    parser.add_argument("--threads", type=int, help="CPU threads for torch (default 1; 0: all cores)")
-    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="folder with tr7.pkl, te7.pkl")
-    parser.add_argument("--out", type=Path, help="output folder (default results/vae_sevens_k{K}[_plain]/)")
-    parser.add_argument("--quick", action="store_true", help=f"a smoke test: {QUICK['epochs']} epochs on "
-                                                             f"{QUICK['train_images']} images")
+    option("reference", str, "clean sevens to compare with: mnist (MNIST's training sevens, shipped), a pickle of "
+                             "(N, 28, 28) images, or none (then independent components name the axes)")
+    option("epochs", int, "training epochs", ">= 1")
+    option("batch-size", int, "images per minibatch", ">= 2")
+    option("lr", float, "Adam's step size", "> 0")
+    option("seed", int, "seed of the split, the initial weights, the minibatches and the figures", ">= 0")
+    option("device", str, "auto, cpu or cuda (auto: CUDA when present)")
+    option("threads", int, "CPU threads for torch (0: all cores)", ">= 0")
+    option("data-dir", Path, "folder with tr7.pkl and te7.pkl")
+    option("out", Path, "run folder, replaced whole when the run succeeds (None: results/vae_sevens_k{K}[_plain])")
+    parser.add_argument("--quick", action="store_true", help=f"a smoke test: {QUICK}")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    if not LATENT_RANGE[0] <= args.k <= LATENT_RANGE[1]:
+    if args.k > LATENT_RANGE[1]:
         raise DataError(f"--k {args.k}: expected {LATENT_RANGE[0]} <= K <= {LATENT_RANGE[1]} latent dimensions")
-    if args.epochs < 1 or args.batch_size < 2 or not (math.isfinite(args.lr) and args.lr > 0) or args.threads < 0:
-        raise DataError(f"expected --epochs >= 1, --batch-size >= 2, a finite --lr > 0 and --threads >= 0; found "
-                        f"{args.epochs}, {args.batch_size}, {args.lr}, {args.threads}")
     if args.reference not in ("mnist", "none") and not Path(args.reference).is_file():
         raise DataError(f"--reference {args.reference}: expected mnist, none or a pickle of (N, 28, 28) images")
     if args.quick:
@@ -814,6 +813,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.out is None:
         args.out = REPO / "results" / f"vae_sevens_k{args.k}{'_plain' if args.plain else ''}"
     args.out = check_output_folder(args.out)
+    args.device = pick_device(args.device)
     return args
 
 
@@ -840,8 +840,9 @@ def summary_line(metrics: dict, out: Path) -> str:
 def main(argv=None) -> None:
     args = parse_args(argv)
     started = time.perf_counter()
-    device = pick_device(args.device)
-    set_torch_threads(args.threads)
+    device = args.device
+    if args.threads:  # 0: torch's default, all cores
+        torch.set_num_threads(args.threads)
     train_all, test, truth = load_sevens(args.data_dir)
     reference, reference_entry = load_reference(args.reference)
     train_rows, validation_rows = split_validation(len(train_all), stream_rng(args.seed, SPLIT_STREAM))
@@ -875,9 +876,9 @@ def main(argv=None) -> None:
     }
     with run_folder(args.out) as folder:
         write_figures(folder, model, axes, metrics, codes, images["test"], history, args, device)
-        save_torch(folder / "model.pt", {"state_dict": model.state_dict(), "k": args.k, "plain": args.plain,
-                                         "axes_unmixing": torch.as_tensor(axes.unmixing),
-                                         "axes_centre": torch.as_tensor(axes.centre)})
+        torch.save({"state_dict": model.state_dict(), "k": args.k, "plain": args.plain,
+                    "axes_unmixing": torch.as_tensor(axes.unmixing), "axes_centre": torch.as_tensor(axes.centre)},
+                   folder / "model.pt")
         np.savez(folder / "test_latents.npz", mu=codes["test"], model_mu=final["test"]["mu"],
                  axes_unmixing=axes.unmixing, axes_centre=axes.centre)
         metrics["seconds"] = time.perf_counter() - started

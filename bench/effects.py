@@ -18,8 +18,8 @@ import numpy as np
 import scipy.ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import run_cli, write_npy, write_pickle  # noqa: E402
-from make_data import affine_about_centre, load_mnist_sevens  # noqa: E402
+from common import run_cli  # noqa: E402
+from make_data import affine_about_centre, load_mnist_sevens, write_npy, write_pickle  # noqa: E402
 
 EFFECT_STREAM = 11  # the benchmark's own random stream, apart from make_data's
 

@@ -447,7 +447,7 @@ def assert_one_line_error(finished, *fragments):
 
 
 @pytest.mark.parametrize("arguments, fragment", [
-    (["--k", "0"], "--k 0"), (["--k", "9"], "--k 9"), (["--threads", "-1"], "--threads"),
+    (["--k", "0"], "--k"), (["--k", "9"], "--k 9"), (["--k", "three"], "--k"), (["--threads", "-1"], "--threads"),
     (["--lr", "nan"], "--lr"), (["--epochs", "0"], "--epochs"), (["--reference", "no-such-file"], "--reference"),
 ])
 def test_bad_options_are_one_clear_error_before_any_work(tmp_path, capsys, arguments, fragment):
