@@ -18,7 +18,6 @@ Baseline: cosine of mean-centred long-term log spectra, thresholded where the va
 import argparse
 import copy
 import functools
-import math
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -30,8 +29,8 @@ from torch import nn
 from tqdm import tqdm
 
 from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, UTTERANCES_PER_SPEAKER, DataError,
-                    OneLineParser, check_output_folder, data_entry, load_speech, new_figure, pick_device, run_cli, run_folder,
-                    save_figure, stft, stream_rng, torch_generator, write_json)
+                    OneLineParser, check_output_folder, data_entry, load_speech, new_figure, pick_device, run_cli,
+                    run_folder, save_figure, stft, stream_rng, torch_generator, write_json)
 
 SPLIT_FILES = {"train": "trs.pkl", "test": "tes.pkl"}
 N_FFT = 1024  # the homework's STFT: 513 frequency bins

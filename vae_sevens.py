@@ -518,7 +518,8 @@ def geometric(entries):
     each a tensor (B,) or a number."""
 
     def transform(images: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-        a, b, c, d, x, y = (entry if torch.is_tensor(entry) else torch.full_like(value, entry) for entry in entries(value))
+        a, b, c, d, x, y = (entry if torch.is_tensor(entry) else torch.full_like(value, entry)
+                            for entry in entries(value))
         return affine_warp(images, torch.stack([a, b, c, d], 1).reshape(-1, 2, 2), torch.stack([x, y], 1))
 
     return transform
@@ -826,10 +827,12 @@ def model_name(plain: bool) -> str:
 
 
 def summary_line(metrics: dict, out: Path) -> str:
-    text = f"K={metrics['k']} {metrics['model']}: test -ELBO {metrics['test_neg_elbo']:.1f}; {metrics['effect_sentence']}"
+    text = f"K={metrics['k']} {metrics['model']}: test -ELBO {metrics['test_neg_elbo']:.1f}; "
+    text += metrics["effect_sentence"]
     if metrics["images_agree"] is not None:
         spread = metrics["image_spread"][metrics["effect_kind"]]
-        text += f"; the images {'agree' if metrics['images_agree'] else 'do not confirm'} (its statistic spreads {spread:.1f}x)"
+        verdict = "agree" if metrics["images_agree"] else "do not confirm"
+        text += f"; the images {verdict} (its statistic spreads {spread:.1f}x)"
     if metrics["truth_file"] is not None and metrics["effect_dimension"] is not None:
         text += (f"; |Spearman| with {metrics['truth_file']}: z{metrics['effect_dimension']} "
                  f"{metrics['effect_dimension_abs_spearman']:.3f} (best z{metrics['best_spearman_dimension']} "

@@ -42,9 +42,9 @@ def vae_run(name: str, data_dir: Path, seed: int, extra=(), device="cpu", resume
     metrics = json.loads((out / "metrics.json").read_text())
     named, best = metrics["effect_dimension"], metrics["best_spearman_dimension"]
     row = {"name": name, "seed": seed, "wall_seconds": seconds, "run_seconds": round(metrics["seconds"], 1),
-           "effect_dimension": named,
-           "best_dimension": best, "axis_right": named is not None and named == best,
-           "named_abs_spearman": metrics["effect_dimension_abs_spearman"], "best_abs_spearman": metrics["best_abs_spearman"],
+           "effect_dimension": named, "best_dimension": best, "axis_right": named is not None and named == best,
+           "named_abs_spearman": metrics["effect_dimension_abs_spearman"],
+           "best_abs_spearman": metrics["best_abs_spearman"],
            "axis_scores": metrics["axis_scores"], "effect_kind": metrics["effect_kind"],
            "images_agree": metrics["images_agree"], "effect_sentence": metrics["effect_sentence"]}
     print(json.dumps(row), flush=True)

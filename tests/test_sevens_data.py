@@ -98,7 +98,8 @@ def test_another_effect_replaces_the_truth_file_so_only_the_new_one_stands(tmp_p
     assert run_make_data("--out", str(tmp_path)).returncode == 0
     result = run_make_data("--out", str(tmp_path), "--force", "--sevens-effect", "shift")
     assert result.returncode == 0 and "removed" in result.stdout
-    assert sorted(path.name for path in tmp_path.glob("*_truth_*.npy")) == ["te7_truth_shift.npy", "tr7_truth_shift.npy"]
+    truths = sorted(path.name for path in tmp_path.glob("*_truth_*.npy"))
+    assert truths == ["te7_truth_shift.npy", "tr7_truth_shift.npy"]
 
 
 def test_make_data_refuses_a_file_as_output_folder(tmp_path):

@@ -403,7 +403,8 @@ def test_quick_run_writes_every_output_and_repeats_exactly(tmp_path):
     finished = run_script(*common_arguments, "--out", str(tmp_path / "a"))
     assert finished.returncode == 0, finished.stderr
     assert len(finished.stdout.strip().splitlines()) == 1  # one summary line
-    assert "beta-TC-VAE" in finished.stdout and "te7_truth_rotation.npy" in finished.stdout or "no latent" in finished.stdout
+    assert "beta-TC-VAE" in finished.stdout
+    assert "te7_truth_rotation.npy" in finished.stdout or "no latent" in finished.stdout  # truth quoted with an axis
     assert sorted(path.name for path in (tmp_path / "a").iterdir()) == sorted(EXPECTED_OUTPUTS)
     first = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert SCHEMA <= set(first) and first["quick"] and first["script"] == "vae_sevens.py" and not first["plain"]
