@@ -316,8 +316,8 @@ def evaluate(model, images, generator) -> dict:
             "mu": torch.cat(mus).cpu().numpy().astype(np.float64)}
 
 
-def train(model, images: dict, objective: dict, args, device) -> list:
-    """Adam for args.epochs epochs; the history of the terms on every split."""
+def train(model, images: dict, objective: dict, args, device):
+    """Adam for args.epochs epochs: the history of the terms on every split, and the final model's evaluations."""
     optimiser = torch.optim.Adam(model.parameters(), lr=args.lr)
     generator = torch_generator(args.seed, TRAIN_STREAM, device)
     history = []
@@ -325,12 +325,13 @@ def train(model, images: dict, objective: dict, args, device) -> list:
     for epoch in progress:
         entry = {"epoch": epoch, "train": train_epoch(model, optimiser, images["train"], objective, args.batch_size,
                                                       generator)}
-        for split in ("validation", "test"):
-            result = evaluate(model, images[split], torch_generator(args.seed, EVALUATION_STREAM, device))
-            entry[split] = {term: result[term] for term in ("neg_elbo", "reconstruction", "kl")}
+        final = {split: evaluate(model, images[split], torch_generator(args.seed, EVALUATION_STREAM, device))
+                 for split in ("validation", "test")}
+        entry.update({split: {term: final[split][term] for term in ("neg_elbo", "reconstruction", "kl")}
+                      for split in final})
         history.append(entry)
         progress.set_postfix(train=f"{entry['train']['neg_elbo']:.1f}", test=f"{entry['test']['neg_elbo']:.1f}")
-    return history
+    return history, final
 
 
 # ---------------------------------------------------------------- axes
@@ -857,9 +858,7 @@ def main(argv=None) -> None:
 
     torch.manual_seed(args.seed)  # the initial weights
     model = ConvVAE(args.k, plain=args.plain).to(device)
-    history = train(model, images, PLAIN_OBJECTIVE if args.plain else DEFAULT_OBJECTIVE, args, device)
-    final = {split: evaluate(model, images[split], torch_generator(args.seed, EVALUATION_STREAM, device))
-             for split in ("validation", "test")}
+    history, final = train(model, images, PLAIN_OBJECTIVE if args.plain else DEFAULT_OBJECTIVE, args, device)
 
     axes, codes, result = read_code(model, train_all[train_rows], reference, final["test"]["mu"], args, device)
     metrics = {
