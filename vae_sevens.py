@@ -67,6 +67,7 @@ SPREAD_MARGIN = 2.0  # lambda_1 >= 2: the poor codes' mean square spread is at l
 RIDGE = 1e-3  # of the clean covariance's mean variance: keeps C invertible when a latent collapses
 TRAVERSAL_GRID = np.linspace(-5.0, 5.0, 21)  # the homework's -5..5 by 0.5
 FIGURE_ROWS = 3  # traversal rows per axis, each with its own N(0, 1) draw of the other latents
+RECONSTRUCTIONS = 12  # test sevens drawn beside their reconstructions
 
 # What the effect is: decoded sevens at these quantiles of the training codes along the effect axis.
 FIT_QUANTILES = (0.1, 0.5, 0.9)
@@ -777,7 +778,7 @@ def write_figures(folder: Path, model, axes: Axes, metrics: dict, codes: dict, t
                 [f"{name} #{r}" for name in names for r in range(FIGURE_ROWS)], [f"{v:g}" for v in TRAVERSAL_GRID])
     plot_effect(codes, metrics["explained_fraction"], metrics["axis_scores"], effect, folder / "effect.png")
     with torch.no_grad():
-        originals = test_images[:12]
+        originals = test_images[:RECONSTRUCTIONS]
         reconstructions = torch.sigmoid(model.decode(model.encode(originals)[0])).cpu().numpy()
     plot_mosaic(np.stack([originals.cpu().numpy(), reconstructions]), folder / "reconstructions.png",
                 f"test sevens and reconstructions from mu ({label})", ["original", "reconstruction"])
