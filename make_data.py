@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import pickle
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import scipy.fft
@@ -251,7 +252,17 @@ def speaker_pitch_bounds(speaker: dict) -> tuple[float, float]:
     return speaker["mean_pitch_hz"] * 2 ** (-reach / 12), speaker["mean_pitch_hz"] * 2 ** (reach / 12)
 
 
-# A segment: (kind, frames, formant target (5,) Hz, voicing, frication, noise (centre, bw), nasal zero)
+class Segment(NamedTuple):
+    """A phone-like segment of the synthesiser's parameter tracks."""
+    kind: str  # vowel, closure, burst, aspiration, fricative, nasal or pause
+    frames: int  # length, in frames of SYNTH_HOP samples
+    formants: np.ndarray | None  # (5,) formant targets, Hz; None (pause): the tract is held
+    voicing: float  # glottal source level
+    frication: float  # noise source level
+    noise: tuple  # (centre, bandwidth) Hz of the noise source's resonance
+    nasal_zero: float  # Hz of the nasal anti-resonance, 0: none
+
+
 def segment_sequence(speaker: dict, rng: np.random.Generator, n_frames: int) -> list:
     """Phone-like segments filling n_frames: syllables (C)V(C), with pauses between some of them."""
     rate = speaker["speaking_rate"]
@@ -274,11 +285,11 @@ def segment_sequence(speaker: dict, rng: np.random.Generator, n_frames: int) -> 
             # the tract's size, but less than the formants do.
             noise = np.array(BURST_NOISE[place]) * np.sqrt(speaker["tract_scale"])
             voice_bar = VOICE_BAR_LEVEL if voiced else 0.0
-            parts = [("closure", frames(CLOSURE_SECONDS), locus(place), voice_bar, 0.0, noise, 0.0)]
-            parts.append(("burst", frames(BURST_SECONDS), locus(place), 0.0, BURST_LEVEL, noise, 0.0))
+            parts = [Segment("closure", frames(CLOSURE_SECONDS), locus(place), voice_bar, 0.0, noise, 0.0)]
+            parts.append(Segment("burst", frames(BURST_SECONDS), locus(place), 0.0, BURST_LEVEL, noise, 0.0))
             if not voiced:
-                aspiration = ("aspiration", frames(ASPIRATION_SECONDS), locus(place), 0.0, ASPIRATION_LEVEL)
-                parts.append((*aspiration, ASPIRATION_NOISE, 0.0))
+                parts.append(Segment("aspiration", frames(ASPIRATION_SECONDS), locus(place), 0.0, ASPIRATION_LEVEL,
+                                     ASPIRATION_NOISE, 0.0))
             return parts
         if kind == "fricative":
             fric_place = str(rng.choice(list(FRICATIVE_NOISE)))
@@ -286,26 +297,27 @@ def segment_sequence(speaker: dict, rng: np.random.Generator, n_frames: int) -> 
             noise = np.array(FRICATIVE_NOISE[fric_place]) * np.sqrt(speaker["tract_scale"])
             level = SIBILANT_LEVEL if fric_place in ("alveolar", "postalveolar") else FRICATIVE_LEVEL
             voicing = VOICED_FRICATIVE_VOICING if voiced else 0.0
-            return [("fricative", frames(FRICATIVE_SECONDS), locus(place), voicing, level, noise, 0.0)]
+            return [Segment("fricative", frames(FRICATIVE_SECONDS), locus(place), voicing, level, noise, 0.0)]
         nasal_tract = locus(place)
         nasal_tract[0] = NASAL_POLE[0] * speaker["tract_scale"]
         zero = NASAL_ZERO[place] * speaker["tract_scale"]
-        return [("nasal", frames(NASAL_SECONDS), nasal_tract, NASAL_VOICING, 0.0, (0.0, 1.0), zero)]
+        return [Segment("nasal", frames(NASAL_SECONDS), nasal_tract, NASAL_VOICING, 0.0, (0.0, 1.0), zero)]
 
-    silence = ("pause", frames(LEADING_SILENCE_SECONDS), None, 0.0, 0.0, (0.0, 1.0), 0.0)
-    segments, total = [silence], silence[1]
+    silence = Segment("pause", frames(LEADING_SILENCE_SECONDS), None, 0.0, 0.0, (0.0, 1.0), 0.0)
+    segments, total = [silence], silence.frames
     while total < n_frames:
         syllable = []
         if rng.random() < ONSET_PROBABILITY:
             syllable += consonant(["stop", "fricative", "nasal"])
         vowel = rng.choice(len(VOWEL_FORMANTS), p=speaker["vowel_preference"])
-        syllable.append(("vowel", frames(VOWEL_SECONDS), tract(speaker["vowel_formants"][vowel]), 1.0, 0.0, (0.0, 1.0), 0.0))
+        vowel_formants = tract(speaker["vowel_formants"][vowel])
+        syllable.append(Segment("vowel", frames(VOWEL_SECONDS), vowel_formants, 1.0, 0.0, (0.0, 1.0), 0.0))
         if rng.random() < CODA_PROBABILITY:
             syllable += consonant(["stop", "fricative", "nasal"])
         if rng.random() < PAUSE_PROBABILITY:
-            syllable.append(("pause", frames(PAUSE_SECONDS), None, 0.0, 0.0, (0.0, 1.0), 0.0))
+            syllable.append(Segment("pause", frames(PAUSE_SECONDS), None, 0.0, 0.0, (0.0, 1.0), 0.0))
         segments += syllable
-        total += sum(segment[1] for segment in syllable)
+        total += sum(segment.frames for segment in syllable)
     return segments
 
 
@@ -318,14 +330,15 @@ def smooth(track: np.ndarray, seconds: float) -> np.ndarray:
 def parameter_tracks(segments: list, n_frames: int, speaker: dict) -> dict:
     """Frame-level tracks (n_frames, ...) of formants, voicing, frication, noise shape, nasal zero."""
     def per_frame(field, default=None):
-        values = [segment[field] if segment[field] is not None else default for segment in segments]
-        lengths = [segment[1] for segment in segments]
-        return np.repeat(np.array(values, dtype=object if field == 0 else float), lengths, axis=0)[:n_frames]
+        values = [getattr(segment, field) if getattr(segment, field) is not None else default for segment in segments]
+        lengths = [segment.frames for segment in segments]
+        return np.repeat(np.array(values, dtype=object if field == "kind" else float), lengths, axis=0)[:n_frames]
 
-    kinds = per_frame(0)
+    kinds = per_frame("kind")
     # Pauses keep the neighbouring tract (the articulators do not jump while silent).
-    formants = hold_previous(per_frame(2, default=np.full(5, np.nan)))
-    voicing, frication, noise_shape, nasal_zero = per_frame(3), per_frame(4), per_frame(5), per_frame(6)
+    formants = hold_previous(per_frame("formants", default=np.full(5, np.nan)))
+    voicing, frication = per_frame("voicing"), per_frame("frication")
+    noise_shape, nasal_zero = per_frame("noise"), per_frame("nasal_zero")
     return {
         "kinds": kinds,
         "formants": smooth(formants, TRANSITION_SECONDS),  # (T, 5) Hz
