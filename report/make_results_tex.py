@@ -8,9 +8,8 @@ It reads, it does not compute or word: each run has one table below, macro name 
 A dict or list value gives one macro per item (\\VaeExplainedRotation, \\VaeAxisScoreZero, ...). A missing
 key, metrics file or figure stops the build with one line naming the file.
 
-Formats (.ci/run relies on the first): fractions as percentages with one decimal (0.9344 -> "93.4\\,\\%"),
-AUC, correlations and spread ratios with three or two decimals, nats with one decimal, whole seconds.
-A null value prints as "--" (a number) or "none" (an effect dimension).
+Formats: fractions as percentages with one decimal (0.9344 -> "93.4\\,\\%", which .ci/run relies on), AUC and
+correlations with three decimals, nats with one, whole seconds; null prints as "--" (or "none", an axis).
 """
 
 from __future__ import annotations
@@ -80,6 +79,10 @@ def count(items) -> str:  # a list's length: the number of validation speakers
     return integer(len(items))
 
 
+def listed(items) -> str:  # a list as one macro: dilations 1, 2
+    return ", ".join(map(number, items))
+
+
 def dimension(value) -> str:
     """An axis: 1 -> $z_{1}$; null (no effect) -> none."""
     return "none" if value is None else f"$z_{{{int(value)}}}$"
@@ -121,6 +124,13 @@ SPEAKER = {
     "SpeakerTrainSeconds": ("train_seconds", integer), "SpeakerSeconds": ("seconds", integer),
     "SpeakerDevice": ("device", text), "SpeakerThreads": ("threads", integer),
     "SpeakerFeature": ("feature", text),
+    "SpeakerNFFT": ("n_fft", integer), "SpeakerHop": ("hop", integer), "SpeakerBins": ("bins", integer),
+    "SpeakerTrainFrames": (("frames", "train"), integer), "SpeakerTestFrames": (("frames", "test"), integer),
+    "SpeakerUtterancesPerSpeaker": ("utterances_per_speaker", integer), "SpeakerChannels": ("channels", integer),
+    "SpeakerDilations": ("dilations", listed), "SpeakerEmbeddingDim": ("embedding_dim", integer),
+    "SpeakerInitialScale": ("initial_scale", number), "SpeakerInitialBias": ("initial_bias", number),
+    "SpeakerLearningRate": ("lr", number), "SpeakerWeightDecay": ("weight_decay", number),
+    "SpeakerCalibrationFactor": ("calibration_lr_factor", number), "SpeakerShortestCrop": ("shortest_crop", percent),
     "SpeakerModel": ("model", text),
     "SpeakerTrainUtterances": (TRAIN + ("shape", 0), integer), "SpeakerTrainSamples": (TRAIN + ("shape", 1), integer),
     "SpeakerTrainHash": (TRAIN + ("sha256",), digest),
@@ -183,8 +193,7 @@ def read_metrics(folder: Path, figures) -> dict:
         raise DataError(f"{path}: expected JSON metrics, could not parse it: {error}") from None
     if not isinstance(metrics, dict):
         raise DataError(f"{path}: expected a JSON object of metrics, found {type(metrics).__name__}")
-    missing = [name for name in figures if not (Path(folder) / name).is_file()]
-    if missing:
+    if missing := [name for name in figures if not (Path(folder) / name).is_file()]:
         raise DataError(f"{folder}: expected the figures {', '.join(missing)} beside metrics.json, not found")
     return {"_path": str(path), **metrics}
 
@@ -201,11 +210,12 @@ def lookup(metrics: dict, key):
     return value
 
 
-def entry_macros(name: str, value, form, metrics: dict, key) -> list[str]:
+def entry_macros(name: str, key, form, metrics: dict) -> list[str]:
     """One macro, or one per item of a dict (name + CamelCase key) or list (name + Zero, One, ...)."""
+    value = lookup(metrics, key)
     if isinstance(value, dict):
         items = {"".join(part.capitalize() for part in str(item).split("-")): v for item, v in value.items()}
-    elif isinstance(value, list) and form is not count:
+    elif isinstance(value, list) and form not in (count, listed):
         items = dict(zip(INDEX_NAMES, value))
     else:
         items = {"": value}
@@ -225,18 +235,14 @@ def entry_macros(name: str, value, form, metrics: dict, key) -> list[str]:
 
 
 def run_macros(metrics: dict, table: dict, switches: dict = {}) -> list[str]:
-    lines = []
-    for name, (key, form) in table.items():
-        lines += entry_macros(name, lookup(metrics, key), form, metrics, key)
-    lines += [switch(name, test(lookup(metrics, key))) for name, (key, test) in switches.items()]
-    return lines
+    lines = [line for name, (key, form) in table.items() for line in entry_macros(name, key, form, metrics)]
+    return lines + [switch(name, test(lookup(metrics, key))) for name, (key, test) in switches.items()]
 
 
 def tex_path(folder: Path, tex_dir: Path) -> str:
     """The folder as \\includegraphics sees it from tex_dir (where pdflatex runs), with / separators."""
     relative = Path(os.path.relpath(Path(folder).resolve(), Path(tex_dir).resolve())).as_posix()
-    unsafe = sorted(set(relative) & UNSAFE_IN_PATHS)
-    if unsafe:
+    if unsafe := sorted(set(relative) & UNSAFE_IN_PATHS):
         raise DataError(f"{folder}: results folder path {relative!r} contains {unsafe}, which LaTeX cannot include; "
                         "use a folder without them")
     return relative
@@ -246,17 +252,15 @@ def tex_path(folder: Path, tex_dir: Path) -> str:
 
 
 def check_out(path: Path) -> None:
-    """Refuse to replace anything this script did not write: --out must be new, or a file whose first
-    line starts with GENERATED_MARKER (`--out data/trs.pkl` must not overwrite the speech)."""
+    """--out must be new, or a file whose first line is GENERATED_MARKER (`--out data/trs.pkl` must not overwrite)."""
     if not os.path.lexists(path):
         return
     if not path.is_file():
         raise DataError(f"{path}: exists and is not a file; refusing to replace it (--out names the .tex file)")
     with open(path, "rb") as stream:
-        head = stream.read(len(GENERATED_MARKER))
-    if head != GENERATED_MARKER.encode():
-        raise DataError(f"{path}: exists and was not written by report/make_results_tex.py (no '{GENERATED_MARKER}' "
-                        "first line); refusing to overwrite it")
+        if stream.read(len(GENERATED_MARKER)) != GENERATED_MARKER.encode():
+            raise DataError(f"{path}: exists and was not written by report/make_results_tex.py (no "
+                            f"'{GENERATED_MARKER}' first line); refusing to overwrite it")
 
 
 def results_tex(speaker: dict, vae: dict, plain_vae: dict, folders: dict, quick: bool = False) -> str:
