@@ -1,4 +1,4 @@
-"""report/make_results_tex.py writes the report's numbers as LaTeX macros; report/ensure_tex.sh finds or installs TeX."""
+"""make_results_tex.py writes the report's numbers as LaTeX macros; report/ensure_tex.sh finds or installs TeX."""
 
 import importlib.util
 import json
