@@ -103,7 +103,8 @@ def load_reference(reference: str):
         with np.load(MNIST_SEVENS, allow_pickle=False) as archive:
             images = archive["train"].astype(np.float32) / 255.0
         return images, {"path": "assets/mnist_sevens.npz (train)", "shape": list(images.shape)}
-    return load_images(Path(reference)), data_entry(Path(reference))
+    images = load_images(Path(reference))
+    return images, data_entry(Path(reference), images)
 
 
 def split_validation(n_images: int, rng: np.random.Generator):
@@ -865,9 +866,9 @@ def main(argv=None) -> None:
     metrics = {
         "script": "vae_sevens.py", "model": model_name(args.plain), "plain": args.plain, "k": args.k,
         "seed": args.seed, "quick": args.quick, "device": str(device), "threads": torch.get_num_threads(),
-        "data": {"train": {**data_entry(args.data_dir / "tr7.pkl"), "train_rows": len(train_rows),
+        "data": {"train": {**data_entry(args.data_dir / "tr7.pkl", train_all), "train_rows": len(train_rows),
                            "validation_rows": len(validation_rows)},
-                 "test": data_entry(args.data_dir / "te7.pkl"), "reference": reference_entry},
+                 "test": data_entry(args.data_dir / "te7.pkl", test), "reference": reference_entry},
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
         "objective": PLAIN_OBJECTIVE if args.plain else DEFAULT_OBJECTIVE, "traversal_limit": TRAVERSAL_GRID[-1],
         "figure_rows": FIGURE_ROWS, "fit_quantiles": list(FIT_QUANTILES),
