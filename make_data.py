@@ -86,12 +86,18 @@ def add_effect(image: np.ndarray, effect: str, value: float) -> np.ndarray:
     return np.clip(warped, 0.0, 1.0).astype(np.float32)
 
 
+def changed_sevens(sevens_uint8: np.ndarray, change, low: float, high: float, rng: np.random.Generator):
+    """(N, 28, 28) uint8 -> (N, 28, 28) float32 in [0, 1], each seven changed by change(image, value) with its
+    own value drawn uniformly from [low, high], and the values (N,)."""
+    values = rng.uniform(low, high, size=len(sevens_uint8))
+    images = np.stack([np.clip(change(seven / 255.0, value), 0.0, 1.0) for seven, value in zip(sevens_uint8, values)])
+    return images.astype(np.float32), values.astype(np.float32)
+
+
 def poor_sevens(sevens_uint8: np.ndarray, effect: str, rng: np.random.Generator):
     """(N, 28, 28) uint8 -> (N, 28, 28) float32 in [0, 1] with the effect added, and its values (N,)."""
-    low, high = SEVENS_EFFECTS[effect]
-    values = rng.uniform(low, high, size=len(sevens_uint8))
-    images = np.stack([add_effect(seven / 255.0, effect, value) for seven, value in zip(sevens_uint8, values)])
-    return images, values.astype(np.float32)
+    return changed_sevens(sevens_uint8, lambda image, value: add_effect(image, effect, value), *SEVENS_EFFECTS[effect],
+                          rng)
 
 
 def load_mnist_sevens() -> dict[str, np.ndarray]:

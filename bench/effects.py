@@ -19,7 +19,7 @@ import scipy.ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from common import run_cli  # noqa: E402
-from make_data import affine_about_centre, load_mnist_sevens, write_npy, write_pickle  # noqa: E402
+from make_data import affine_about_centre, changed_sevens, load_mnist_sevens, write_npy, write_pickle  # noqa: E402
 
 EFFECT_STREAM = 11  # the benchmark's own random stream, apart from make_data's
 
@@ -84,19 +84,11 @@ EFFECTS = {
 }
 
 
-def poor_sevens(sevens_uint8: np.ndarray, effect: str, rng: np.random.Generator):
-    """(N, 28, 28) uint8 -> (N, 28, 28) float32 in [0, 1] carrying the effect, and its parameters (N,)."""
-    function, low, high = EFFECTS[effect]
-    values = rng.uniform(low, high, size=len(sevens_uint8))
-    images = np.stack([np.clip(function(seven / 255.0, value), 0.0, 1.0) for seven, value in zip(sevens_uint8, values)])
-    return images.astype(np.float32), values.astype(np.float32)
-
-
 def write_effect_data(effect: str, out: Path, seed: int) -> None:
     sevens = load_mnist_sevens()
     for split, prefix in ((0, "tr7"), (1, "te7")):
         rng = np.random.default_rng([seed, EFFECT_STREAM, split])
-        images, values = poor_sevens(sevens["train" if split == 0 else "test"], effect, rng)
+        images, values = changed_sevens(sevens["train" if split == 0 else "test"], *EFFECTS[effect], rng)
         write_pickle(out / f"{prefix}.pkl", images)
         write_npy(out / f"{prefix}_truth_{effect}.npy", values)
 
