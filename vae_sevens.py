@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+import image_change
 from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, DataError, OneLineParser, check_output_folder,
                     data_entry, load_array, load_images, new_figure, pick_device, run_cli, run_folder, save_figure,
                     stream_rng, torch_generator, write_json)
@@ -48,7 +49,7 @@ VALIDATION_FRACTION = 0.1  # of tr7
 EVAL_BATCH = 512
 
 # Random streams, one per use.
-SPLIT_STREAM, TRAIN_STREAM, EVALUATION_STREAM, FIGURE_STREAM, FIT_STREAM = range(5)
+SPLIT_STREAM, TRAIN_STREAM, EVALUATION_STREAM, FIGURE_STREAM, FIT_STREAM, CRITIC_STREAM = range(6)
 
 # Architecture.
 CONV_CHANNELS = (32, 64)  # 28 -> 14 -> 7 with 4x4 kernels, stride 2, padding 1
@@ -72,8 +73,9 @@ RECONSTRUCTIONS = 12  # test sevens drawn beside their reconstructions
 # What the effect is: decoded sevens at these quantiles of the training codes along the effect axis.
 FIT_QUANTILES = (0.1, 0.5, 0.9)
 FIT_ROWS = 32  # starting sevens
-FIT_GRID = 33  # coarse grid per family, then as many points within one coarse step of the best
-INK_LEVEL = 0.05  # of an image's peak: the pixels that count as ink in the image statistics
+# What the images themselves say (image_change.evidence_from_images), written to metrics.json.
+IMAGE_EVIDENCE = ("critic_accuracy", "critic_z", "images_differ", "share_changed", "roughness_ratio",
+                  "roughness_null", "change_place")
 
 
 # ---------------------------------------------------------------- data
@@ -471,232 +473,55 @@ def traversal_codes(fixed: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- what the effect is
 
 
-def affine_warp(images: torch.Tensor, matrix: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
-    """Images (B, 28, 28) warped by (x, y) -> matrix (x, y) + offset about the centre, pixels, y down; bilinear.
-
-    grid_sample reads the input at normalised coordinates n = (pixel - 13.5) / 14 (align_corners=False),
-    so output n reads input A^{-1} (n - b / 14).
-    """
-    inverse = torch.linalg.inv(matrix)  # (B, 2, 2)
-    theta = torch.cat([inverse, -(inverse @ offset.unsqueeze(-1)) / (IMAGE_SIDE / 2.0)], dim=2)  # (B, 2, 3)
-    grid = F.affine_grid(theta, (len(images), 1, IMAGE_SIDE, IMAGE_SIDE), align_corners=False)
-    return F.grid_sample(images.unsqueeze(1), grid, mode="bilinear", padding_mode="zeros",
-                         align_corners=False).squeeze(1)
+def axis_pairs(model, axes: Axes, starts: np.ndarray, axis: int, positions: np.ndarray, device):
+    """Decoded sevens with `axis` at the middle of `positions` (sources) and at its two ends (targets), the other
+    axes of each row from `starts` (R, K): sources, targets (2R, 28, 28) and which end (2R,)."""
+    codes = np.repeat(starts[:, None, :], len(positions), 1)  # (R, 3, K)
+    codes[:, :, axis] = positions
+    decoded = decode_means(model, codes, axes, device)  # (R, 3, 28, 28)
+    sources = np.concatenate([decoded[:, 1], decoded[:, 1]])
+    return sources, np.concatenate([decoded[:, 0], decoded[:, 2]]), np.repeat([0, 1], len(starts))
 
 
-def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    """Images (B, 28, 28) blurred by a Gaussian of std sigma (B,) pixels, a 13x13 kernel."""
-    offsets = torch.arange(-6, 7, dtype=images.dtype, device=images.device)
-    kernel = torch.exp(-0.5 * (offsets / sigma.clamp_min(EPS)[:, None]) ** 2)  # (B, 13)
-    kernel = kernel / kernel.sum(1, keepdim=True)
-    padded = F.pad(images.unsqueeze(0), (6, 6, 6, 6))  # (1, B, 40, 40): one channel per image
-    rows = F.conv2d(padded, kernel[:, None, :, None], groups=len(images))
-    return F.conv2d(rows, kernel[:, None, None, :], groups=len(images)).squeeze(0)
-
-
-def sharpen_or_blur(images: torch.Tensor, amount: torch.Tensor) -> torch.Tensor:
-    """amount > 0: Gaussian blur of that sigma; < 0: unsharp masking x + (x - blur(x)), its rough inverse."""
-    blurred = gaussian_blur(images, amount.abs())
-    sharpened = (2.0 * images - blurred).clamp(0.0, 1.0)
-    return torch.where((amount >= 0)[:, None, None], blurred, sharpened)
-
-
-def stroke_width_change(images: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
-    """Grey dilation (pixels > 0) or erosion (< 0) by a disc of radius |pixels|: the max (min) over the image
-    shifted to 16 points on the circles of radius |pixels| and |pixels| / 2, bilinear."""
-    angles = torch.arange(8, dtype=images.dtype, device=images.device) * (math.pi / 4)
-    directions = torch.stack([torch.cos(angles), torch.sin(angles)], 1)  # (8, 2)
-    identity = torch.eye(2, dtype=images.dtype, device=images.device).expand(len(images), 2, 2)
-    shifted = [images]
-    for fraction in (1.0, 0.5):
-        for direction in directions:
-            offset = fraction * pixels.abs()[:, None] * direction
-            shifted.append(affine_warp(images, identity, offset))
-    stack = torch.stack(shifted)  # (17, B, 28, 28)
-    return torch.where((pixels >= 0)[:, None, None], stack.max(0).values, stack.min(0).values)
-
-
-def geometric(entries):
-    """A family from entries(value (B,)) -> (a, b, c, d, x, y): the warp [[a, b], [c, d]] (x, y) + (x, y) offset,
-    each a tensor (B,) or a number."""
-
-    def transform(images: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-        a, b, c, d, x, y = (entry if torch.is_tensor(entry) else torch.full_like(value, entry)
-                            for entry in entries(value))
-        return affine_warp(images, torch.stack([a, b, c, d], 1).reshape(-1, 2, 2), torch.stack([x, y], 1))
-
-    return transform
-
-
-def rotation_entries(degrees: torch.Tensor):
-    """Counter-clockwise on screen (y points down)."""
-    cos, sin = torch.cos(torch.deg2rad(degrees)), torch.sin(torch.deg2rad(degrees))
-    return cos, sin, -sin, cos, 0.0, 0.0
-
-
-# kind: [(transform(images (B, 28, 28), value (B,)), (low, high) of the value)]; two shears, one kind.
-FAMILIES = {
-    "translation-x": [(geometric(lambda v: (1.0, 0.0, 0.0, 1.0, v, 0.0)), (-10, 10))],
-    "translation-y": [(geometric(lambda v: (1.0, 0.0, 0.0, 1.0, 0.0, v)), (-10, 10))],
-    "rotation": [(geometric(rotation_entries), (-90, 90))],
-    "shear": [(geometric(lambda v: (1.0, -v, 0.0, 1.0, 0.0, 0.0)), (-1.2, 1.2)),
-              (geometric(lambda v: (1.0, 0.0, -v, 1.0, 0.0, 0.0)), (-1.2, 1.2))],
-    "scale": [(geometric(lambda v: (v.exp(), 0.0, 0.0, v.exp(), 0.0, 0.0)), (-0.8, 0.8))],
-    "scale-x": [(geometric(lambda v: (v.exp(), 0.0, 0.0, 1.0, 0.0, 0.0)), (-0.8, 0.8))],
-    "scale-y": [(geometric(lambda v: (1.0, 0.0, 0.0, v.exp(), 0.0, 0.0)), (-0.8, 0.8))],
-    "contrast": [(lambda x, v: (x * v.exp()[:, None, None]).clamp(0.0, 1.0), (-2.0, 2.0))],
-    "gamma": [(lambda x, v: x.clamp_min(EPS) ** v.exp()[:, None, None], (-2.0, 2.0))],
-    "blur": [(sharpen_or_blur, (-2.5, 2.5))],
-    "stroke-width": [(stroke_width_change, (-2.5, 2.5))],
-}
-# How each kind's value reads per unit of the effect axis (slope s of the value along the axis).
-SIZE_WORDS = {
-    "translation-x": lambda s: f"{abs(s):.1f} pixels to the {'right' if s > 0 else 'left'}",
-    "translation-y": lambda s: f"{abs(s):.1f} pixels {'down' if s > 0 else 'up'}",
-    "rotation": lambda s: f"{abs(s):.0f} degrees {'counter-clockwise' if s > 0 else 'clockwise'}",
-    "shear": lambda s: f"a slant of {abs(s):.2f}",
-    "scale": lambda s: f"a zoom by {math.exp(abs(s)):.2f}x",
-    "scale-x": lambda s: f"a horizontal stretch by {math.exp(abs(s)):.2f}x",
-    "scale-y": lambda s: f"a vertical stretch by {math.exp(abs(s)):.2f}x",
-    "contrast": lambda s: f"ink {math.exp(abs(s)):.2f}x darker or fainter",
-    "gamma": lambda s: f"grey levels raised to a power {math.exp(abs(s)):.2f}x larger or smaller",
-    "blur": lambda s: f"a blur of {abs(s):.1f} pixels (Gaussian sigma)",
-    "stroke-width": lambda s: f"a grey dilation (or erosion) of the strokes by a disc of radius {abs(s):.1f} pixels",
-}
-
-
-@torch.no_grad()
-def fit_family(transform, bounds, sources: torch.Tensor, targets: torch.Tensor):
-    """Per pair, the value v in bounds minimising ||transform(source, v) - target||^2: a coarse grid of FIT_GRID
-    values, then a fine one within a coarse step of the best. Returns (values (B,), squared errors (B,))."""
-    low, high = bounds
-    centres = torch.full((len(sources),), (low + high) / 2.0, dtype=sources.dtype, device=sources.device)
-    half_width = torch.full_like(centres, (high - low) / 2.0)
-    for _ in range(2):
-        steps = torch.linspace(-1.0, 1.0, FIT_GRID, dtype=sources.dtype, device=sources.device)
-        candidates = centres[None, :] + steps[:, None] * half_width[None, :]  # (G, B)
-        errors = torch.stack([(transform(sources, value) - targets).pow(2).flatten(1).sum(1) for value in candidates])
-        best = errors.argmin(0)
-        centres = candidates[best, torch.arange(len(sources))]
-        half_width = half_width * 2.0 / (FIT_GRID - 1)
-    return centres, errors[best, torch.arange(len(sources))]
-
-
-def describe_change(sources: np.ndarray, lows: np.ndarray, highs: np.ndarray, positions, dimension: int) -> dict:
-    """Which family explains the change from decoded sevens at the axis's middle (rows, 28, 28) to those at its
-    low and high positions; explained fraction = 1 - sum of the family's squared errors / sum ||target - source||^2.
-    The size is the median slope of the fitted value along the axis, per unit of the axis."""
-    source = torch.as_tensor(np.concatenate([sources, sources]), dtype=torch.float32)
-    target = torch.as_tensor(np.concatenate([lows, highs]), dtype=torch.float32)
-    change = float((target - source).pow(2).sum())
-    explained, slopes = {}, {}
-    rows = len(sources)
-    for kind, members in FAMILIES.items():
-        best = None
-        for transform, bounds in members:
-            values, errors = fit_family(transform, bounds, source, target)
-            if best is None or errors.sum() < best[1].sum():
-                best = values, errors
-        values, errors = best
-        explained[kind] = 1.0 - float(errors.sum()) / max(change, EPS)
-        slopes[kind] = float(np.median((values[rows:] - values[:rows]).numpy()) / (positions[2] - positions[0]))
-    kind = max(explained, key=explained.get)
-    sentence = (f"{kind}, about {SIZE_WORDS[kind](slopes[kind])} per unit of z{dimension} "
-                f"(explains {100 * explained[kind]:.0f}% of the change along it)")
-    return {"effect_kind": kind, "effect_sentence": sentence, "explained_fraction": explained, "slope_per_unit": slopes}
-
-
-def image_statistics(images: np.ndarray) -> dict[str, np.ndarray]:
-    """One statistic per kind of effect for each image (N, 28, 28), from ink moments and grey levels:
-    centre of mass (translation), principal-axis angle (rotation), slant mu11 / mu02 (shear), log size
-    (scale), peak grey (contrast), mean of x / peak over the ink (gamma), edge energy per ink (blur) and
-    ink area / perimeter (stroke width)."""
-    images = np.asarray(images, dtype=np.float64)
-    rows, columns = np.mgrid[0:IMAGE_SIDE, 0:IMAGE_SIDE].astype(np.float64)
-    mass = np.maximum(images.sum((1, 2)), EPS)
-    centre_x, centre_y = (images * columns).sum((1, 2)) / mass, (images * rows).sum((1, 2)) / mass
-    dx, dy = columns - centre_x[:, None, None], rows - centre_y[:, None, None]
-    mu20, mu02, mu11 = ((images * a * b).sum((1, 2)) / mass for a, b in ((dx, dx), (dy, dy), (dx, dy)))
-    peak = np.maximum(images.max((1, 2)), EPS)
-    relative = images / peak[:, None, None]
-    inked = relative > INK_LEVEL
-    gradient = np.hypot(np.diff(relative, axis=2)[:, :-1, :], np.diff(relative, axis=1)[:, :, :-1])
-    return {
-        "translation-x": centre_x,
-        "translation-y": centre_y,
-        "rotation": -0.5 * np.degrees(np.arctan2(2.0 * mu11, mu20 - mu02)),
-        "shear": mu11 / np.maximum(mu02, EPS),
-        "scale": 0.5 * np.log(np.maximum(mu20 + mu02, EPS)),
-        "scale-x": 0.5 * np.log(np.maximum(mu20, EPS)),
-        "scale-y": 0.5 * np.log(np.maximum(mu02, EPS)),
-        "contrast": np.log(peak),
-        "gamma": (relative * inked).sum((1, 2)) / np.maximum(inked.sum((1, 2)), 1),
-        "blur": (gradient**2).sum((1, 2)) / np.maximum((relative**2).sum((1, 2)), EPS),
-        "stroke-width": relative.sum((1, 2)) / np.maximum(gradient.sum((1, 2)), EPS),
-    }
-
-
-def image_spread(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
-    """Per kind, E_poor[(s - med_clean)^2] / E_clean[(s - med_clean)^2] of its statistic s, both winsorised at
-    the pooled 1st and 99th percentiles: how far the poor images spread beyond the clean ones.
-
-    Bilinear resampling alone lowers peaks and softens edges, so the clean sevens are first moved by a random
-    sub-pixel shift: a warped seven must not read as a photometric change.
-    """
-    offsets = torch.as_tensor(rng.uniform(-0.5, 0.5, (len(clean), 2)), dtype=torch.float32)
-    identity = torch.eye(2).expand(len(clean), 2, 2)
-    resampled = affine_warp(torch.as_tensor(clean, dtype=torch.float32), identity, offsets).numpy()
-    poor_stats, clean_stats = image_statistics(poor), image_statistics(resampled)
-    ratios = {}
-    for kind in poor_stats:
-        a, b = poor_stats[kind], clean_stats[kind]
-        if kind == "rotation":  # an axis, modulo 180 degrees: unwrap both about the clean sevens' circular mean
-            doubled = np.radians(2.0 * b)
-            middle = np.degrees(np.arctan2(np.sin(doubled).mean(), np.cos(doubled).mean())) / 2.0
-            a, b = (middle + (values - middle + 90.0) % 180.0 - 90.0 for values in (a, b))
-        low, high = np.percentile(np.concatenate([a, b]), [1, 99])
-        a, b = np.clip(a, low, high), np.clip(b, low, high)
-        middle = np.median(b)
-        ratios[kind] = float(np.mean((a - middle) ** 2) / max(np.mean((b - middle) ** 2), EPS))
-    return ratios
-
-
-def image_check(kind: str, poor_images, clean_images, seed: int) -> dict:
-    """The cross-check on the images themselves: does the named kind's statistic spread SPREAD_MARGIN times
-    beyond the clean sevens'? (None without a reference or a named effect.)"""
-    if clean_images is None:
-        return {"image_spread": None, "images_agree": None}
-    spread = image_spread(poor_images, clean_images, stream_rng(seed, FIT_STREAM))
-    return {"image_spread": spread, "images_agree": None if kind == "none" else spread[kind] >= SPREAD_MARGIN}
-
-
-def find_effect(model, axes: Axes, train_codes: np.ndarray, args, device) -> dict:
-    """Which axis carries the effect (or none), and what the effect is, from decoded sevens along it."""
+def find_effect(model, axes: Axes, codes: dict, evidence, args, device) -> dict:
+    """Which axis carries the effect (or none), and what the effect is: the descriptors of image_change.py on
+    decoded sevens along it, against the same descriptors along the other axes (the clean sevens' own
+    variation), with the model-free evidence of the images."""
     margin = SPREAD_MARGIN if args.reference != "none" else 0.0
-    if axes.scores[0] < margin:
-        return {"effect_dimension": None, "effect_kind": "none", "explained_fraction": None, "slope_per_unit": None,
-                "effect_sentence": f"no latent carries an effect beyond the clean sevens' natural variation "
-                                   f"(largest spread ratio {axes.scores[0]:.2f} < {SPREAD_MARGIN:g})"}
+    poor = codes["poor"]
     rng = stream_rng(args.seed, FIT_STREAM)
-    starts = train_codes[rng.choice(len(train_codes), size=min(FIT_ROWS, len(train_codes)), replace=False)]
-    positions = np.quantile(train_codes[:, 0], FIT_QUANTILES)
-    codes = np.repeat(starts[:, None, :], len(positions), 1)  # (rows, 3, K)
-    codes[:, :, 0] = positions
-    decoded = decode_means(model, codes, axes, device)  # (rows, 3, 28, 28)
-    return {"effect_dimension": 0, **describe_change(decoded[:, 1], decoded[:, 0], decoded[:, 2], positions, 0)}
+    starts = poor[rng.choice(len(poor), size=min(FIT_ROWS, len(poor)), replace=False)]
+    described = []
+    for axis in range(args.k):
+        positions = np.quantile(poor[:, axis], FIT_QUANTILES)
+        pairs = axis_pairs(model, axes, starts, axis, positions, device)
+        described.append((image_change.descriptors(*pairs), positions[2] - positions[0]))
+    carries = axes.scores[0] >= margin
+    spread = (f"z0 spreads {axes.scores[0]:.2f}x beyond the clean sevens" if carries else
+              f"no latent spreads beyond the clean sevens (largest spread ratio {axes.scores[0]:.2f} < "
+              f"{SPREAD_MARGIN:g})")
+    found, span = described[0] if carries else (None, 0.0)
+    nulls = [description for description, _ in described[1:]] if carries else []
+    result = image_change.verdict(found, nulls, evidence, 0, span, spread)
+    dimension = 0 if carries and result["effect_family"] != "none" else None
+    return {"effect_dimension": dimension, **result}
 
 
 def read_code(model, poor_images, reference, test_mu, args, device):
     """The axes (the spread beyond the clean sevens, or independent components without them), the codes on them
-    (poor training, clean and test sevens) and the effect found along them."""
+    (poor training, clean and test sevens), the evidence of the images and the effect found along the axes."""
     poor = encode_means(model, poor_images, device)
     clean = None if reference is None else encode_means(model, reference, device)
     axes = independent_axes(poor) if clean is None else spread_axes(poor, clean)
     codes = {"poor": axes.from_model(poor), "clean": None if clean is None else axes.from_model(clean),
              "test": axes.from_model(test_mu)}
+    evidence = None
+    if reference is not None:
+        evidence = image_change.evidence_from_images(poor_images, reference, stream_rng(args.seed, CRITIC_STREAM))
     result = {"axes": "independent" if clean is None else "reference", "axis_scores": axes.scores.tolist(),
-              "spread_margin": SPREAD_MARGIN, **find_effect(model, axes, codes["poor"], args, device)}
-    return axes, codes, {**result, **image_check(result["effect_kind"], poor_images, reference, args.seed)}
+              "spread_margin": SPREAD_MARGIN, **find_effect(model, axes, codes, evidence, args, device)}
+    images = {key: None if evidence is None else evidence[key] for key in IMAGE_EVIDENCE}
+    return axes, codes, {**result, **images}, None if evidence is None else evidence["mean_difference"]
 
 
 def truth_scores(test_mu: np.ndarray, truth, effect_dimension) -> dict:
@@ -734,25 +559,39 @@ def plot_mosaic(images, path, title, row_labels=(), column_labels=()):
     save_figure(figure, path)
 
 
-def plot_effect(axes_codes: dict, explained: dict | None, ratios, effect_dimension, path):
-    """Left: the poor and clean codes along every axis; right: how much each family explains."""
+def plot_effect(axes_codes: dict, metrics: dict, mean_difference, path):
+    """The poor and clean codes along every axis; what each family explains along the effect axis beside its
+    null; the mean difference image poor - clean (red: ink added, blue: erased)."""
     latent_dims = axes_codes["poor"].shape[1]
     score_name = "spread ratio" if axes_codes["clean"] is not None else "negentropy"
-    figure, panels = new_figure(1, latent_dims + 1, figsize=(3.0 * (latent_dims + 1), 2.8))
+    figure, panels = new_figure(1, latent_dims + 2, figsize=(3.0 * (latent_dims + 2), 2.8))
     for k in range(latent_dims):
         for name, colour in (("poor", "C3"), ("clean", "C0")):
             if axes_codes.get(name) is not None:
                 panels[k].hist(axes_codes[name][:, k], bins=50, density=True, alpha=0.5, color=colour, label=name)
-        marked = " <- effect" if k == effect_dimension else ""
-        panels[k].set_title(f"z{k}: {score_name} {ratios[k]:.2f}{marked}", fontsize=9)
+        marked = " <- effect" if k == metrics["effect_dimension"] else ""
+        panels[k].set_title(f"z{k}: {score_name} {metrics['axis_scores'][k]:.2f}{marked}", fontsize=9)
     panels[0].legend(fontsize=7)
+    bars, pictures = panels[latent_dims], panels[latent_dims + 1]
+    explained = metrics["explained_fraction"]
     if explained:
-        panels[-1].barh(list(explained), list(explained.values()), color="C2")
-        panels[-1].set_xlim(min(0.0, *explained.values()), 1.0)
-        panels[-1].tick_params(labelsize=7)
-        panels[-1].set_title(f"explained along z{effect_dimension}", fontsize=9)
+        families = list(explained)
+        positions = np.arange(len(families))
+        bars.barh(positions + 0.2, [explained[f] for f in families], height=0.4, color="C2", label="effect axis")
+        bars.barh(positions - 0.2, [metrics["explained_null"][f] for f in families], height=0.4, color="0.6",
+                  label="null: other axes")
+        bars.set_yticks(positions, families, fontsize=7)
+        bars.set_xlim(0.0, 1.0)
+        bars.legend(fontsize=6)
+        bars.set_title(f"explained: {metrics['effect_family']} ({metrics['effect_kind']})", fontsize=9)
     else:
-        panels[-1].set_axis_off()
+        bars.set_axis_off()
+    if mean_difference is not None:
+        limit = max(float(np.abs(mean_difference).max()), EPS)
+        pictures.imshow(mean_difference, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        pictures.set_title(f"mean poor - clean (peak {limit:.2f})", fontsize=9)
+    pictures.set_xticks([])
+    pictures.set_yticks([])
     save_figure(figure, path)
 
 
@@ -768,7 +607,8 @@ def plot_curves(history, path):
     save_figure(figure, path)
 
 
-def write_figures(folder: Path, model, axes: Axes, metrics: dict, codes: dict, test_images, history, args, device):
+def write_figures(folder: Path, model, axes: Axes, metrics: dict, codes: dict, mean_difference, test_images, history,
+                  args, device):
     label = f"{'plain VAE' if args.plain else 'beta-TC-VAE'}, K={args.k}"
     effect = metrics["effect_dimension"]
     fixed = stream_rng(args.seed, FIGURE_STREAM).standard_normal((FIGURE_ROWS, args.k))
@@ -777,7 +617,7 @@ def write_figures(folder: Path, model, axes: Axes, metrics: dict, codes: dict, t
     plot_mosaic(traversals.reshape(-1, *traversals.shape[2:]), folder / "traversal.png",
                 f"latent traversals, the other latents drawn from N(0, 1) ({label})",
                 [f"{name} #{r}" for name in names for r in range(FIGURE_ROWS)], [f"{v:g}" for v in TRAVERSAL_GRID])
-    plot_effect(codes, metrics["explained_fraction"], metrics["axis_scores"], effect, folder / "effect.png")
+    plot_effect(codes, metrics, mean_difference, folder / "effect.png")
     with torch.no_grad():
         originals = test_images[:RECONSTRUCTIONS]
         reconstructions = torch.sigmoid(model.decode(model.encode(originals)[0])).cpu().numpy()
@@ -832,10 +672,6 @@ def model_name(plain: bool) -> str:
 def summary_line(metrics: dict, out: Path) -> str:
     text = f"K={metrics['k']} {metrics['model']}: test -ELBO {metrics['test_neg_elbo']:.1f}; "
     text += metrics["effect_sentence"]
-    if metrics["images_agree"] is not None:
-        spread = metrics["image_spread"][metrics["effect_kind"]]
-        verdict = "agree" if metrics["images_agree"] else "do not confirm"
-        text += f"; the images {verdict} (its statistic spreads {spread:.1f}x)"
     if metrics["truth_file"] is not None and metrics["effect_dimension"] is not None:
         text += (f"; |Spearman| with {metrics['truth_file']}: z{metrics['effect_dimension']} "
                  f"{metrics['effect_dimension_abs_spearman']:.3f} (best z{metrics['best_spearman_dimension']} "
@@ -862,7 +698,8 @@ def main(argv=None) -> None:
     model = ConvVAE(args.k, plain=args.plain).to(device)
     history, final = train(model, images, PLAIN_OBJECTIVE if args.plain else DEFAULT_OBJECTIVE, args, device)
 
-    axes, codes, result = read_code(model, train_all[train_rows], reference, final["test"]["mu"], args, device)
+    axes, codes, result, mean_difference = read_code(model, train_all[train_rows], reference, final["test"]["mu"],
+                                                     args, device)
     metrics = {
         "script": "vae_sevens.py", "model": model_name(args.plain), "plain": args.plain, "k": args.k,
         "seed": args.seed, "quick": args.quick, "device": str(device), "threads": torch.get_num_threads(),
@@ -879,7 +716,7 @@ def main(argv=None) -> None:
         "history": history,
     }
     with run_folder(args.out) as folder:
-        write_figures(folder, model, axes, metrics, codes, images["test"], history, args, device)
+        write_figures(folder, model, axes, metrics, codes, mean_difference, images["test"], history, args, device)
         torch.save({"state_dict": model.state_dict(), "k": args.k, "plain": args.plain,
                     "axes_unmixing": torch.as_tensor(axes.unmixing), "axes_centre": torch.as_tensor(axes.centre)},
                    folder / "model.pt")

@@ -1,13 +1,16 @@
 """Problem 2 benchmark: does `vae_sevens.py --k 3` find and name effects it was never tuned on?
 
-For every effect of bench/effects.py (made from MNIST's training and test sevens) and every seed, one
-default run; plus the default data (data/, rotation) at --rotation-seeds seeds and the plain VAE on it.
+For every effect of bench/effects.py (made from MNIST's training and test sevens; 24 effects in six
+families) and every seed, one default run; null runs (tr7 and --reference two disjoint halves of MNIST's
+training sevens, untouched: they must say `none`); the default data (data/, rotation) at --rotation-seeds
+seeds and the plain VAE on it.
 Each run is its own process (`vae_sevens.py --quiet`), several at a time with --jobs. Per run it records
 the axis the script names (truth-free), the best axis by |Spearman| with the truth (te7 only scores),
-effect_kind and the wall time; bench/out/effect_benchmark.json holds every row, and a table per family
-is printed.
+effect_family, effect_kind and the wall time; bench/out/effect_benchmark.json holds every row, and a table
+per effect and a confusion matrix of families are printed.
 
-    python bench/effect_benchmark.py --jobs 2            # about 40 minutes on 2 cores
+    python bench/effect_benchmark.py --jobs 2            # about 3 hours on 2 cores
+    python bench/effect_benchmark.py --effects gamma crossbar --seeds 1 --rotation-seeds 0 --null-seeds 0
 """
 
 from __future__ import annotations
@@ -22,7 +25,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+import numpy as np  # noqa: E402
+
 from bench.effects import EFFECTS, write_effect_data  # noqa: E402
+from make_data import load_mnist_sevens, write_pickle  # noqa: E402
 
 OUT = REPO / "bench" / "out"
 PYTHON = sys.executable
@@ -40,20 +46,34 @@ def vae_run(name: str, data_dir: Path, seed: int, extra=(), device="cpu", resume
         if finished.returncode:
             return {"name": name, "error": finished.stderr.strip().splitlines()[-1:]}
     metrics = json.loads((out / "metrics.json").read_text())
-    named, best = metrics["effect_dimension"], metrics["best_spearman_dimension"]
+    named, best = metrics["effect_dimension"], metrics["best_spearman_dimension"]  # best: None without truth
     row = {"name": name, "seed": seed, "wall_seconds": seconds, "run_seconds": round(metrics["seconds"], 1),
            "effect_dimension": named, "best_dimension": best, "axis_right": named is not None and named == best,
            "named_abs_spearman": metrics["effect_dimension_abs_spearman"],
            "best_abs_spearman": metrics["best_abs_spearman"],
-           "axis_scores": metrics["axis_scores"], "effect_kind": metrics["effect_kind"],
-           "images_agree": metrics["images_agree"], "effect_sentence": metrics["effect_sentence"]}
+           "axis_scores": metrics["axis_scores"], "effect_family": metrics["effect_family"],
+           "effect_kind": metrics["effect_kind"], "critic_accuracy": metrics["critic_accuracy"],
+           "effect_sentence": metrics["effect_sentence"]}
     print(json.dumps(row), flush=True)
     return row
+
+
+def write_null_data(out: Path, seed: int) -> Path:
+    """tr7.pkl and reference.pkl: two disjoint random halves of MNIST's training sevens; te7.pkl: its test
+    sevens. Nothing is changed, so the run must say none. Returns the reference pickle."""
+    sevens = load_mnist_sevens()
+    order = np.random.default_rng([seed, 12]).permutation(len(sevens["train"]))
+    half = len(order) // 2
+    write_pickle(out / "tr7.pkl", (sevens["train"][order[:half]] / 255.0).astype(np.float32))
+    write_pickle(out / "reference.pkl", (sevens["train"][order[half:]] / 255.0).astype(np.float32))
+    write_pickle(out / "te7.pkl", (sevens["test"] / 255.0).astype(np.float32))
+    return out / "reference.pkl"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3, help="seeds per effect (default 3)")
+    parser.add_argument("--null-seeds", type=int, default=3, help="null runs, each its own halves (default 3)")
     parser.add_argument("--rotation-seeds", type=int, default=10, help="seeds on the default data (default 10)")
     parser.add_argument("--effects", nargs="*", default=list(EFFECTS), choices=list(EFFECTS))
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time, one thread each (default 1)")
@@ -62,31 +82,44 @@ def main() -> None:
     args = parser.parse_args()
 
     OUT.mkdir(parents=True, exist_ok=True)
-    runs = []
+    runs = []  # (effect, the family it belongs to, run name, data folder, seed, extra options)
     for effect in args.effects:
         data_dir = OUT / f"sevens_{effect}"
         write_effect_data(effect, data_dir, seed=0)
-        runs += [(effect, f"vae_{effect}_{seed}", data_dir, seed, ()) for seed in range(args.seeds)]
-    runs += [("default data (rotation)", f"vae_default_{seed}", REPO / "data", seed, ())
+        runs += [(effect, EFFECTS[effect][0], f"vae_{effect}_{seed}", data_dir, seed, ())
+                 for seed in range(args.seeds)]
+    for seed in range(args.null_seeds):
+        data_dir = OUT / f"sevens_null_{seed}"
+        reference = write_null_data(data_dir, seed)
+        runs.append(("null", "none", f"vae_null_{seed}", data_dir, seed, ("--reference", str(reference))))
+    runs += [("default data (rotation)", "geometry", f"vae_default_{seed}", REPO / "data", seed, ())
              for seed in range(args.rotation_seeds)]
     if args.rotation_seeds:
-        runs.append(("default data, plain VAE", "vae_default_plain_0", REPO / "data", 0, ("--plain",)))
+        runs.append(("default data, plain VAE", "geometry", "vae_default_plain_0", REPO / "data", 0, ("--plain",)))
     with ThreadPoolExecutor(args.jobs) as pool:
-        rows = list(pool.map(lambda run: (run[0], vae_run(*run[1:], device=args.device, resume=args.resume)), runs))
+        rows = list(pool.map(lambda run: (*run[:2], vae_run(*run[2:], device=args.device, resume=args.resume)),
+                             runs))
 
     table = {}
-    for family, row in rows:
-        table.setdefault(family, []).append(row)
+    for effect, family, row in rows:
+        table.setdefault(effect, {"family": family, "runs": []})["runs"].append(row)
     (OUT / "effect_benchmark.json").write_text(json.dumps(table, indent=2) + "\n")
-    print(f"\n{'family':26} {'axis right':>10} {'kind right':>10} {'named |r| (min..max)':>22} {'kinds named'}")
-    for family, family_rows in table.items():
-        good = [row for row in family_rows if "error" not in row]
-        expected = "rotation" if family.startswith("default") else family
+    print(f"\n{'effect':26} {'family':9} {'right':>6} {'named |r| (min..max)':>22}  families, kinds named")
+    confusion = {}
+    for effect, entry in table.items():
+        good = [row for row in entry["runs"] if "error" not in row]
+        for row in good:
+            key = (entry["family"], row["effect_family"])
+            confusion[key] = confusion.get(key, 0) + 1
         correlations = [row["named_abs_spearman"] or 0.0 for row in good]
-        kinds = sorted({row["effect_kind"] for row in good})
-        print(f"{family:26} {sum(row['axis_right'] for row in good):>4}/{len(family_rows):<5} "
-              f"{sum(row['effect_kind'] == expected for row in good):>4}/{len(family_rows):<5} "
-              f"{min(correlations, default=0):>10.3f}..{max(correlations, default=0):.3f}   {', '.join(kinds)}")
+        named = sorted({f"{row['effect_family']}/{row['effect_kind']}" for row in good})
+        right = sum(row["effect_family"] == entry["family"] for row in good)
+        print(f"{effect:26} {entry['family']:9} {right:>2}/{len(entry['runs']):<3} "
+              f"{min(correlations, default=0):>10.3f}..{max(correlations, default=0):.3f}   {', '.join(named)}")
+    named_families = sorted({named for _, named in confusion})
+    print(f"\nconfusion (rows: true family, columns: named): {' '.join(f'{f:>9}' for f in named_families)}")
+    for family in sorted({true for true, _ in confusion}):
+        print(f"{family:46} {' '.join(f'{confusion.get((family, f), 0):>9}' for f in named_families)}")
     print(f"wrote {OUT / 'effect_benchmark.json'}")
 
 

@@ -11,6 +11,8 @@ tr7.pkl, the test sevens te7.pkl, and the drawn parameters are written beside th
 from __future__ import annotations
 
 import argparse
+import functools
+import inspect
 import sys
 from pathlib import Path
 
@@ -49,6 +51,23 @@ def scale_x(image, log_factor):
     return affine_about_centre(image, np.diag([np.exp(log_factor), 1.0]))
 
 
+def swirl(image, strength):
+    """A non-affine warp: each pixel turned about the centre by strength * exp(-r / 8) radians."""
+    rows, columns = np.mgrid[0:28, 0:28].astype(float) - 13.5
+    radius = np.hypot(rows, columns)
+    angle = strength * np.exp(-radius / 8.0)
+    source_rows = np.cos(angle) * rows - np.sin(angle) * columns + 13.5
+    source_columns = np.sin(angle) * rows + np.cos(angle) * columns + 13.5
+    return scipy.ndimage.map_coordinates(image, [source_rows, source_columns], order=1, cval=0.0)
+
+
+def keystone(image, tilt):
+    """A perspective-like warp: rows near the top squeezed (tilt > 0) or widened, the bottom kept."""
+    rows, columns = np.mgrid[0:28, 0:28].astype(float)
+    width = 1.0 + tilt * (27.0 - rows) / 27.0
+    return scipy.ndimage.map_coordinates(image, [rows, (columns - 13.5) * width + 13.5], order=1, cval=0.0)
+
+
 def contrast(image, factor):
     return image * factor
 
@@ -57,8 +76,30 @@ def gamma(image, log_gamma):
     return image ** np.exp(log_gamma)
 
 
+def fog(image, level):
+    """Grey added where there is no ink: x -> level + (1 - level) x."""
+    return level + (1.0 - level) * image
+
+
+def threshold(image, steepness):
+    """A soft threshold at 0.5 whose steepness varies: grey strokes go black or white."""
+    squashed = 1.0 / (1.0 + np.exp(-steepness * (image - 0.5)))
+    low, high = 1.0 / (1.0 + np.exp(steepness * 0.5)), 1.0 / (1.0 + np.exp(-steepness * 0.5))
+    return (squashed - low) / (high - low)
+
+
 def blur(image, sigma):
     return scipy.ndimage.gaussian_filter(image, sigma) if sigma > 0 else image
+
+
+def motion_blur(image, length):
+    """Horizontal box blur over `length` pixels (a camera moving sideways)."""
+    return scipy.ndimage.uniform_filter1d(image, max(1, int(round(length))), axis=1)
+
+
+def sharpen(image, amount):
+    """Unsharp masking: x + amount (x - blur_1px(x))."""
+    return image + amount * (image - scipy.ndimage.gaussian_filter(image, 1.0))
 
 
 def stroke_width(image, pixels):
@@ -69,26 +110,96 @@ def stroke_width(image, pixels):
     return np.clip(0.5 + pixels - signed_distance, 0.0, 1.0)
 
 
-# name: (function, low, high); the parameter is drawn uniformly in [low, high] per image.
+def gaussian_noise(image, sigma, rng):
+    return image + sigma * rng.standard_normal(image.shape)
+
+
+def salt_and_pepper(image, density, rng):
+    flips = rng.random(image.shape) < density
+    return np.where(flips, rng.integers(0, 2, image.shape).astype(float), image)
+
+
+def dropout(image, rate, rng):
+    """Ink erased at random pixels."""
+    return image * (rng.random(image.shape) >= rate)
+
+
+def crossbar(image, ink):
+    """A horizontal bar drawn across the middle (the continental seven's stroke), of varying darkness."""
+    bar = np.zeros_like(image)
+    bar[14:16, 8:21] = ink
+    return np.maximum(image, bar)
+
+
+def erased_rows(image, rows):
+    """The lowest `rows` rows of the digit's box erased (a torn-off foot)."""
+    erased = image.copy()
+    if rows >= 1:
+        erased[28 - 4 - int(round(rows)) : 24] = 0.0
+    return erased
+
+
+def corner_blob(image, radius):
+    """An ink blob of varying radius in the top-left corner."""
+    rows, columns = np.mgrid[0:28, 0:28]
+    blob = (np.hypot(rows - 4.0, columns - 4.0) <= radius).astype(float)
+    return np.maximum(image, blob)
+
+
+def mirror(image, flipped):
+    """Left and right swapped for about half of the sevens (value 1)."""
+    return image[:, ::-1] if flipped >= 0.5 else image
+
+
+def upside_down(image, turned):
+    """Turned by 180 degrees for about half of the sevens (value 1)."""
+    return image[::-1, ::-1] if turned >= 0.5 else image
+
+
+# name: (category, function, low, high); the parameter is drawn uniformly in [low, high] per image. A
+# function with a third argument also gets the random generator (noise drawn per pixel).
 EFFECTS = {
-    "rotation": (rotation, -60.0, 60.0),  # degrees, counter-clockwise
-    "translation-x": (translation_x, -6.0, 6.0),  # pixels to the right
-    "translation-y": (translation_y, -5.0, 5.0),  # pixels down
-    "shear": (shear, -0.6, 0.6),  # horizontal slant
-    "scale": (scale, np.log(0.6), np.log(1.25)),  # log of the zoom factor
-    "scale-x": (scale_x, np.log(0.5), np.log(1.3)),  # log of the horizontal stretch
-    "contrast": (contrast, 0.15, 1.0),  # ink intensity multiplier
-    "gamma": (gamma, np.log(0.3), np.log(3.0)),  # log of the exponent: grey -> grey ** gamma
-    "blur": (blur, 0.0, 2.0),  # Gaussian sigma, pixels
-    "stroke-width": (stroke_width, -0.7, 1.8),  # pixels added to the stroke's edge
+    "rotation": ("geometry", rotation, -60.0, 60.0),  # degrees, counter-clockwise
+    "translation-x": ("geometry", translation_x, -6.0, 6.0),  # pixels to the right
+    "translation-y": ("geometry", translation_y, -5.0, 5.0),  # pixels down
+    "shear": ("geometry", shear, -0.6, 0.6),  # horizontal slant
+    "scale": ("geometry", scale, np.log(0.6), np.log(1.25)),  # log of the zoom factor
+    "scale-x": ("geometry", scale_x, np.log(0.5), np.log(1.3)),  # log of the horizontal stretch
+    "swirl": ("geometry", swirl, -1.5, 1.5),  # radians at the centre
+    "keystone": ("geometry", keystone, -0.6, 0.6),  # relative width change of the top row
+    "contrast": ("tone", contrast, 0.15, 1.0),  # ink intensity multiplier
+    "gamma": ("tone", gamma, np.log(0.3), np.log(3.0)),  # log of the exponent: grey -> grey ** gamma
+    "fog": ("tone", fog, 0.0, 0.5),  # grey level of the background
+    "threshold": ("tone", threshold, 1.0, 20.0),  # steepness of a soft threshold at 0.5
+    "blur": ("filter", blur, 0.0, 2.0),  # Gaussian sigma, pixels
+    "motion-blur": ("filter", motion_blur, 1.0, 7.0),  # box length, pixels
+    "sharpen": ("filter", sharpen, 0.0, 3.0),  # unsharp-mask amount
+    "stroke-width": ("filter", stroke_width, -0.7, 1.8),  # pixels added to the stroke's edge
+    "gaussian-noise": ("noise", gaussian_noise, 0.0, 0.3),  # std of the added noise
+    "salt-and-pepper": ("noise", salt_and_pepper, 0.0, 0.15),  # share of pixels set to 0 or 1
+    "dropout": ("noise", dropout, 0.0, 0.5),  # share of pixels erased
+    "crossbar": ("content", crossbar, 0.0, 1.0),  # darkness of the added bar
+    "erased-rows": ("content", erased_rows, 0.0, 8.0),  # rows erased above row 24
+    "corner-blob": ("content", corner_blob, 0.0, 4.0),  # radius of the added blob, pixels
+    "mirror": ("symmetry", mirror, 0.0, 1.0),  # > 0.5: mirrored (about half of the sevens)
+    "upside-down": ("symmetry", upside_down, 0.0, 1.0),  # > 0.5: turned by 180 degrees
 }
+
+
+def change_function(effect: str, rng: np.random.Generator):
+    """image, value -> changed image for one effect; noise effects draw their pixels from rng."""
+    function = EFFECTS[effect][1]
+    takes_rng = "rng" in inspect.signature(function).parameters
+    return functools.partial(function, rng=rng) if takes_rng else function
 
 
 def write_effect_data(effect: str, out: Path, seed: int) -> None:
     sevens = load_mnist_sevens()
+    _, _, low, high = EFFECTS[effect]
     for split, prefix in ((0, "tr7"), (1, "te7")):
         rng = np.random.default_rng([seed, EFFECT_STREAM, split])
-        images, values = changed_sevens(sevens["train" if split == 0 else "test"], *EFFECTS[effect], rng)
+        images, values = changed_sevens(sevens["train" if split == 0 else "test"], change_function(effect, rng),
+                                        low, high, rng)
         write_pickle(out / f"{prefix}.pkl", images)
         write_npy(out / f"{prefix}_truth_{effect}.npy", values)
 

@@ -159,9 +159,12 @@ VAE = {
     "VaeAxisScore": ("axis_scores", places(2)),
     "VaeSpreadMargin": ("spread_margin", number),
     "VaeEffectDimension": ("effect_dimension", dimension),
-    "VaeEffectKind": ("effect_kind", text), "VaeEffectSentence": ("effect_sentence", text),
-    "VaeExplained": ("explained_fraction", percent),
-    "VaeImageSpread": ("image_spread", places(2)),
+    "VaeEffectFamily": ("effect_family", text), "VaeEffectKind": ("effect_kind", text),
+    "VaeEffectSentence": ("effect_sentence", text),
+    "VaeExplained": ("explained_fraction", percent), "VaeExplainedNull": ("explained_null", percent),
+    "VaeCriticAccuracy": ("critic_accuracy", percent), "VaeCriticZ": ("critic_z", places(1)),
+    "VaeShareChanged": ("share_changed", percent), "VaeRoughness": ("roughness_ratio", places(2)),
+    "VaeRoughnessNull": ("roughness_null", places(2)),
     "VaeTruthFile": ("truth_file", text),
     "VaeSpearman": ("spearman_with_truth", places(3)),
     "VaeEffectAbsSpearman": ("effect_dimension_abs_spearman", places(3)),
@@ -175,7 +178,7 @@ VAE_SWITCHES = {
     "VaeHasEffect": ("effect_dimension", lambda value: value is not None),
     "VaeHasTruth": ("truth_file", lambda value: value is not None),
     "VaeHasReference": ("axes", lambda value: value == "reference"),
-    "VaeImagesAgree": ("images_agree", lambda value: value is True),
+    "VaeImagesDiffer": ("images_differ", lambda value: value is True),
 }
 PLAIN_VAE_SWITCHES = {"Plain" + name: entry for name, entry in VAE_SWITCHES.items()}
 

@@ -25,8 +25,7 @@ TEX_TOOLS = ("pdflatex", "latexmk", "pdftotext", "pdffonts")
 
 # ---------------------------------------------------------------- sample runs (hand-written, not results)
 
-FAMILIES = ("translation-x", "translation-y", "rotation", "shear", "scale", "scale-x", "scale-y", "contrast",
-            "gamma", "blur", "stroke-width")
+FAMILIES = ("symmetry", "geometry", "tone", "content", "filter")
 
 
 def speaker_metrics(**changes) -> dict:
@@ -63,10 +62,14 @@ def vae_metrics(plain=False, effect=1, **changes) -> dict:
         "test_neg_elbo": 101.25, "test_reconstruction": 90.0, "test_kl": 11.25, "kl_per_latent": [3.0, 5.0, 3.25],
         "axes": "reference", "axis_scores": [8.9, 1.2, 0.7], "spread_margin": 2.0,
         "effect_dimension": effect, "effect_kind": "rotation" if effect is not None else "none",
-        "effect_sentence": "rotation, about 25 degrees per unit of z1 (explains 80% of the change along it)",
-        "explained_fraction": {family: 0.1 for family in FAMILIES} | {"rotation": 0.8} if effect is not None else None,
-        "slope_per_unit": None, "image_spread": {family: 1.0 for family in FAMILIES} | {"rotation": 6.5},
-        "images_agree": effect is not None, "truth_file": "te7_truth_rotation.npy",
+        "effect_family": "geometry" if effect is not None else "none",
+        "effect_sentence": "geometry (rotation): 25 degrees counter-clockwise per unit of z0; explains 80% of the "
+                           "change along it (null 40%)",
+        "explained_fraction": {family: 0.1 for family in FAMILIES} | {"geometry": 0.8} if effect is not None else None,
+        "explained_null": {family: 0.1 for family in FAMILIES} | {"geometry": 0.4},
+        "critic_accuracy": 0.88, "critic_z": 60.5, "images_differ": True, "share_changed": 0.7,
+        "roughness_ratio": 0.77, "roughness_null": 1.02, "change_place": "rows 6-25, columns 6-20",
+        "truth_file": "te7_truth_rotation.npy",
         "spearman_with_truth": [0.1, -0.93, 0.2], "effect_dimension_abs_spearman": 0.93 if effect is not None else None,
         "best_abs_spearman": 0.93, "best_spearman_dimension": 1, "history": [],
     }
@@ -130,19 +133,19 @@ def test_each_macro_comes_from_its_metrics_key(tmp_path):
     assert macros["VaeNegElbo"] == "101.2"  # 101.25 rounds half to even, as Python's format does
     assert macros["VaeFitImages"] == r"5\,638"
     assert macros["VaeEffectDimension"] == "$z_{1}$" and macros["VaeEffectKind"] == "rotation"
-    assert macros["VaeEffectSentence"].endswith(r"(explains 80\% of the change along it)")
+    assert macros["VaeEffectSentence"].endswith(r"change along it (null 40\%)")
     assert macros["VaeAxisScoreZero"] == "8.90" and macros["VaeSpearmanOne"] == "$-$0.930"
-    assert macros["VaeExplainedRotation"] == r"80.0\,\%" and macros["VaeImageSpreadStrokeWidth"] == "1.00"
+    assert macros["VaeExplainedGeometry"] == r"80.0\,\%" and macros["VaeExplainedNullGeometry"] == r"40.0\,\%"
     assert macros["PlainVaeModel"] == "the homework's plain VAE"
     assert macros["PlainVaeEffectDimension"] == "none" and macros["PlainVaeEffectAbsSpearman"] == "--"
-    assert "PlainVaeExplainedRotation" not in macros  # null: report.tex prints -- through \orna
+    assert "PlainVaeExplainedGeometry" not in macros  # null: report.tex prints -- through \orna
 
 
 def test_switches_and_the_quick_mark(tmp_path):
     text = generate(tmp_path)
     assert r"\newif\ifVaeHasEffect\VaeHasEffecttrue" in text
     assert r"\newif\ifPlainVaeHasEffect\PlainVaeHasEffectfalse" in text
-    assert r"\newif\ifVaeImagesAgree\VaeImagesAgreetrue" in text
+    assert r"\newif\ifVaeImagesDiffer\VaeImagesDiffertrue" in text
     assert r"\newif\ifQuickRun\QuickRunfalse" in text
     assert r"\newif\ifQuickRun\QuickRuntrue" in generate(tmp_path / "quick", "--quick")
 

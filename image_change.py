@@ -1,0 +1,621 @@
+"""What was done to the sevens, in words: does anything differ, and what is the change?
+
+Read top to bottom: first a model-free check on the images, then one descriptor per class of change, then the
+decision that names a family only when its descriptor clearly beats its null.
+
+1. Does anything differ? A classifier two-sample test (Lopez-Paz & Oquab, 2017): a small CNN learns to tell
+   the poor sevens from the clean ones on half of each and is scored on the other half. Under the null (the
+   same distribution) its held-out accuracy a is Binomial(n, 1/2) / n, so z = (a - 1/2) / sqrt(1/(4n)); the
+   sets differ when z >= DIFFER_Z. Its per-image score (the logit) says how many sevens look changed, and the
+   mean difference image says where.
+2. Descriptors of a change from sources s to targets t (pairs of images; vae_sevens.py gives decoded sevens at
+   the middle and at the two ends of an axis; `side` says which end, parameters shared per end), each with its
+   explained fraction EF = 1 - sum ||t - fit(s)||^2 / sum ||t - s||^2:
+       symmetry   t = M(s), M one of the 7 other maps of the square (mirrors, quarter and half turns)
+       geometry   t(p) = s(A p + b) per pair (affine), then t(p) = s(A p + b + u(p)), u a smooth 7x7 field
+       tone       t = f(s), one grey-level curve f per end (piecewise linear, any shape)
+       filter     t = k * s + c, one 5x5 kernel per end; or a grey dilation / erosion by a disc per pair
+       content    t = clip(s + D, 0, 1), one image D per end added to every seven (ink added or erased)
+       noise      on the images, not on decoded means (a decoder's mean cannot show it): the roughness
+                  R(x) = sum (x - median3x3(x))^2 / sum x^2, poor against clean
+3. Nulls. A descriptor explains part of any change of a seven (a natural variation in slant is a warp), so its
+   EF on the effect axis is compared with its EF on the changes along the other axes of the same code, the
+   clean sevens' own variation. A family is named when EF >= EF_FLOOR and 1 - EF <= NULL_SHARE (1 - null): it
+   leaves clearly less unexplained than on the clean sevens' own changes. Of those,
+   the simplest within PARSIMONY_MARGIN of the best (a kernel also scales ink: contrast stays tone). Nothing
+   clears: `unknown`, with where the change lives.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.ndimage
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from common import EPS
+
+IMAGE_SIDE = 28
+FAMILIES = ("geometry", "tone", "filter", "noise", "content", "symmetry", "none", "unknown")
+
+# Fixed on bench/effect_benchmark.py (poor sevens from MNIST's training sevens; te7 only scores).
+DIFFER_Z = 5.0  # held-out accuracy this many null standard deviations above 1/2
+EF_FLOOR = 0.5  # a family explains at least half of the change along the axis
+NULL_SHARE = 0.75  # and leaves at most 3/4 of what it leaves unexplained of the clean sevens' own changes
+PARSIMONY_MARGIN = 0.05  # the simplest family within this of the best one is named
+PARSIMONY = ("symmetry", "geometry", "tone", "content", "filter")  # simplest first
+NOISE_MARGIN = 2.5  # roughness ratio poor / clean beyond this many times the null's
+KIND_SHARE = 0.85  # a one-parameter kind is named when it explains this share of its family's EF
+NON_RIGID_GAIN = 0.1  # the smooth field explains this much more than the affine map: a non-rigid warp
+PLACE_LEVEL = 0.5  # of the peak |mean difference|: the pixels where a change lives
+
+# The two-sample critic.
+CRITIC_EPOCHS = 4
+CRITIC_BATCH = 128
+CRITIC_LR = 1e-3
+CHANGED_QUANTILE = 0.95  # a poor seven looks changed when its score beats this quantile of the clean ones'
+
+
+# ---------------------------------------------------------------- 1. does anything differ?
+
+
+GREY_BINS = 16  # the critic also sees each image's histogram of grey levels in (0, 1]
+
+
+class Critic(nn.Module):
+    """Logit of "poor" for a (B, 28, 28) image: two strided convolutions (where ink lies) plus a linear read of
+    a small network of the image's grey-level histogram (how dark it is, wherever it lies), summed."""
+
+    def __init__(self):
+        super().__init__()
+        self.convolutions = nn.Sequential(nn.Conv2d(1, 16, 5, stride=2, padding=2), nn.ReLU(),
+                                          nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(),
+                                          nn.Linear(32 * 7 * 7, 1))
+        self.histogram = nn.Sequential(nn.Linear(GREY_BINS, 32), nn.ReLU(), nn.Linear(32, 1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return (self.convolutions(images.unsqueeze(1)) + self.histogram(grey_histogram(images))).squeeze(1)
+
+
+def grey_histogram(images: torch.Tensor) -> torch.Tensor:
+    """(B, GREY_BINS): the share of each image's pixels in each of GREY_BINS equal bins of (0, 1] (zeros left
+    out: the blank background dominates every image)."""
+    bins = (images.flatten(1) * GREY_BINS).ceil().clamp(0, GREY_BINS).long()  # 0: blank, 1..16: the bins
+    counts = torch.zeros(len(images), GREY_BINS + 1).scatter_add_(1, bins, torch.ones_like(images.flatten(1)))
+    return counts[:, 1:] / IMAGE_SIDE**2 * 10.0  # about unit scale
+
+
+def two_sample_test(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generator) -> dict:
+    """Held-out accuracy of a critic telling poor (N, 28, 28) from clean (M, 28, 28), its z against chance, the
+    share of held-out poor sevens that look changed, and the mean difference image poor - clean (28, 28)."""
+    n = min(len(poor), len(clean))
+    poor, clean = poor[rng.permutation(len(poor))[:n]], clean[rng.permutation(len(clean))[:n]]
+    half = n // 2
+    images = torch.as_tensor(np.concatenate([poor[:half], clean[:half]]), dtype=torch.float32)
+    labels = torch.cat([torch.ones(half), torch.zeros(half)])
+    generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    torch.manual_seed(int(rng.integers(2**62)))  # the critic's initial weights
+    model = Critic()
+    optimiser = torch.optim.Adam(model.parameters(), lr=CRITIC_LR)
+    for _ in range(CRITIC_EPOCHS):
+        for index in torch.randperm(len(images), generator=generator).split(CRITIC_BATCH):
+            loss = F.binary_cross_entropy_with_logits(model(images[index]), labels[index])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+    with torch.no_grad():
+        poor_scores = model(torch.as_tensor(poor[half:], dtype=torch.float32)).numpy()
+        clean_scores = model(torch.as_tensor(clean[half:], dtype=torch.float32)).numpy()
+    held_out = len(poor_scores) + len(clean_scores)
+    accuracy = (np.sum(poor_scores > 0) + np.sum(clean_scores <= 0)) / held_out
+    z = (accuracy - 0.5) / math.sqrt(0.25 / held_out)
+    # Share changed: poor sevens beyond the clean scores' 95% quantile, less the 5% of clean ones that are too.
+    beyond = np.mean(poor_scores > np.quantile(clean_scores, CHANGED_QUANTILE))
+    changed = max(0.0, (beyond - (1 - CHANGED_QUANTILE)) / CHANGED_QUANTILE)
+    return {"critic_accuracy": float(accuracy), "critic_z": float(z), "images_differ": bool(z >= DIFFER_Z),
+            "share_changed": float(changed), "mean_difference": poor.mean(0) - clean.mean(0)}
+
+
+def place(difference: np.ndarray) -> str:
+    """Where a (28, 28) difference lives: the rows and columns of its pixels beyond PLACE_LEVEL of its peak."""
+    rows, columns = np.nonzero(np.abs(difference) >= PLACE_LEVEL * max(np.abs(difference).max(), EPS))
+    return f"rows {rows.min()}-{rows.max()}, columns {columns.min()}-{columns.max()}"
+
+
+def roughness(images: np.ndarray) -> np.ndarray:
+    """R(x) = sum (x - median3x3(x))^2 / sum x^2 per image (N,): near 0 for smooth strokes, large for noise."""
+    smooth = scipy.ndimage.median_filter(images, size=(1, 3, 3), mode="constant")
+    return ((images - smooth) ** 2).sum((1, 2)) / np.maximum((images**2).sum((1, 2)), EPS)
+
+
+def noise_check(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generator) -> dict:
+    """Median roughness of the poor sevens over the clean ones', and the same ratio between two halves of the
+    clean sevens (the null); noise when the first beats NOISE_MARGIN times the second."""
+    order = rng.permutation(len(clean))
+    halves = clean[order[: len(clean) // 2]], clean[order[len(clean) // 2 :]]
+    clean_median = np.median(roughness(clean))
+    ratio = float(np.median(roughness(poor)) / max(clean_median, EPS))
+    null = np.median(roughness(halves[0])) / max(np.median(roughness(halves[1])), EPS)
+    null = float(max(null, 1.0 / null))
+    return {"roughness_ratio": ratio, "roughness_null": null, "noise": ratio >= NOISE_MARGIN * null}
+
+
+# ---------------------------------------------------------------- 2. descriptors: warps and kernels
+
+
+def affine_warp(images: torch.Tensor, matrix: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    """Images (B, 28, 28) warped by (x, y) -> matrix (x, y) + offset about the centre, pixels, y down; bilinear.
+
+    grid_sample reads the input at normalised coordinates n = (pixel - 13.5) / 14 (align_corners=False),
+    so output n reads input A^{-1} (n - b / 14).
+    """
+    return sample(images, affine_grid(matrix, offset))
+
+
+def affine_grid(matrix: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    """(B, 28, 28, 2) normalised input coordinates read by the warp (x, y) -> matrix (x, y) + offset."""
+    inverse = torch.linalg.inv(matrix)  # (B, 2, 2)
+    theta = torch.cat([inverse, -(inverse @ offset.unsqueeze(-1)) / (IMAGE_SIDE / 2.0)], dim=2)  # (B, 2, 3)
+    return F.affine_grid(theta, (len(matrix), 1, IMAGE_SIDE, IMAGE_SIDE), align_corners=False)
+
+
+def sample(images: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    return F.grid_sample(images.unsqueeze(1), grid, mode="bilinear", padding_mode="zeros",
+                         align_corners=False).squeeze(1)
+
+
+def gaussian_blur(images: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """Images (B, 28, 28) blurred by a Gaussian of std sigma (B,) pixels, a 13x13 kernel."""
+    offsets = torch.arange(-6, 7, dtype=images.dtype, device=images.device)
+    kernel = torch.exp(-0.5 * (offsets / sigma.clamp_min(EPS)[:, None]) ** 2)  # (B, 13)
+    kernel = kernel / kernel.sum(1, keepdim=True)
+    padded = F.pad(images.unsqueeze(0), (6, 6, 6, 6))  # (1, B, 40, 40): one channel per image
+    rows = F.conv2d(padded, kernel[:, None, :, None], groups=len(images))
+    return F.conv2d(rows, kernel[:, None, None, :], groups=len(images)).squeeze(0)
+
+
+def sharpen_or_blur(images: torch.Tensor, amount: torch.Tensor) -> torch.Tensor:
+    """amount > 0: Gaussian blur of that sigma; < 0: unsharp masking x + (x - blur(x)), its rough inverse."""
+    blurred = gaussian_blur(images, amount.abs())
+    sharpened = (2.0 * images - blurred).clamp(0.0, 1.0)
+    return torch.where((amount >= 0)[:, None, None], blurred, sharpened)
+
+
+def stroke_width_change(images: torch.Tensor, pixels: torch.Tensor) -> torch.Tensor:
+    """Grey dilation (pixels > 0) or erosion (< 0) by a disc of radius |pixels|: the max (min) over the image
+    shifted to 16 points on the circles of radius |pixels| and |pixels| / 2, bilinear."""
+    angles = torch.arange(8, dtype=images.dtype, device=images.device) * (math.pi / 4)
+    directions = torch.stack([torch.cos(angles), torch.sin(angles)], 1)  # (8, 2)
+    identity = torch.eye(2, dtype=images.dtype, device=images.device).expand(len(images), 2, 2)
+    shifted = [images]
+    for fraction in (1.0, 0.5):
+        for direction in directions:
+            offset = fraction * pixels.abs()[:, None] * direction
+            shifted.append(affine_warp(images, identity, offset))
+    stack = torch.stack(shifted)  # (17, B, 28, 28)
+    return torch.where((pixels >= 0)[:, None, None], stack.max(0).values, stack.min(0).values)
+
+
+def geometric(entries):
+    """A kind from entries(value (B,)) -> (a, b, c, d, x, y): the warp [[a, b], [c, d]] (x, y) + (x, y) offset,
+    each a tensor (B,) or a number."""
+
+    def transform(images: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        a, b, c, d, x, y = (entry if torch.is_tensor(entry) else torch.full_like(value, entry)
+                            for entry in entries(value))
+        return affine_warp(images, torch.stack([a, b, c, d], 1).reshape(-1, 2, 2), torch.stack([x, y], 1))
+
+    return transform
+
+
+def rotation_entries(degrees: torch.Tensor):
+    """Counter-clockwise on screen (y points down)."""
+    cos, sin = torch.cos(torch.deg2rad(degrees)), torch.sin(torch.deg2rad(degrees))
+    return cos, sin, -sin, cos, 0.0, 0.0
+
+
+def translation_x_entries(v):
+    return 1.0, 0.0, 0.0, 1.0, v, 0.0
+
+
+def translation_y_entries(v):
+    return 1.0, 0.0, 0.0, 1.0, 0.0, v
+
+
+def shear_x_entries(v):
+    return 1.0, -v, 0.0, 1.0, 0.0, 0.0
+
+
+def shear_y_entries(v):
+    return 1.0, 0.0, -v, 1.0, 0.0, 0.0
+
+
+def scale_entries(v):
+    return v.exp(), 0.0, 0.0, v.exp(), 0.0, 0.0
+
+
+def scale_x_entries(v):
+    return v.exp(), 0.0, 0.0, 1.0, 0.0, 0.0
+
+
+def scale_y_entries(v):
+    return 1.0, 0.0, 0.0, v.exp(), 0.0, 0.0
+
+
+def contrast_change(images, value):
+    return (images * value.exp()[:, None, None]).clamp(0.0, 1.0)
+
+
+def gamma_change(images, value):
+    return images.clamp_min(EPS) ** value.exp()[:, None, None]
+
+
+# The one-parameter kinds within a family: kind -> (family, [(transform(images, value (B,)), (low, high))]),
+# fitted per pair; they give the finer word and its size. Two shears, one kind.
+KINDS = {
+    "translation-x": ("geometry", [(geometric(translation_x_entries), (-10, 10))]),
+    "translation-y": ("geometry", [(geometric(translation_y_entries), (-10, 10))]),
+    "rotation": ("geometry", [(geometric(rotation_entries), (-90, 90))]),
+    "shear": ("geometry", [(geometric(shear_x_entries), (-1.2, 1.2)), (geometric(shear_y_entries), (-1.2, 1.2))]),
+    "scale": ("geometry", [(geometric(scale_entries), (-0.8, 0.8))]),
+    "scale-x": ("geometry", [(geometric(scale_x_entries), (-0.8, 0.8))]),
+    "scale-y": ("geometry", [(geometric(scale_y_entries), (-0.8, 0.8))]),
+    "contrast": ("tone", [(contrast_change, (-2.0, 2.0))]),
+    "gamma": ("tone", [(gamma_change, (-2.0, 2.0))]),
+    "blur": ("filter", [(sharpen_or_blur, (-2.5, 2.5))]),
+    "stroke-width": ("filter", [(stroke_width_change, (-2.5, 2.5))]),
+}
+# How each kind's value reads per unit of the effect axis (slope s of the value along the axis).
+SIZE_WORDS = {
+    "translation-x": lambda s: f"{abs(s):.1f} pixels to the {'right' if s > 0 else 'left'}",
+    "translation-y": lambda s: f"{abs(s):.1f} pixels {'down' if s > 0 else 'up'}",
+    "rotation": lambda s: f"{abs(s):.0f} degrees {'counter-clockwise' if s > 0 else 'clockwise'}",
+    "shear": lambda s: f"a slant of {abs(s):.2f}",
+    "scale": lambda s: f"a zoom by {math.exp(abs(s)):.2f}x",
+    "scale-x": lambda s: f"a horizontal stretch by {math.exp(abs(s)):.2f}x",
+    "scale-y": lambda s: f"a vertical stretch by {math.exp(abs(s)):.2f}x",
+    "contrast": lambda s: f"ink {math.exp(abs(s)):.2f}x darker or fainter",
+    "gamma": lambda s: f"grey levels raised to a power {math.exp(abs(s)):.2f}x larger or smaller",
+    "blur": lambda s: f"a blur of {abs(s):.1f} pixels (Gaussian sigma)",
+    "stroke-width": lambda s: f"a grey dilation (or erosion) of the strokes by a disc of radius {abs(s):.1f} pixels",
+}
+FIT_GRID = 33  # coarse grid per kind, then as many points within one coarse step of the best
+
+
+@torch.no_grad()
+def fit_kind(transform, bounds, sources: torch.Tensor, targets: torch.Tensor):
+    """Per pair, the value v in bounds minimising ||transform(source, v) - target||^2: a coarse grid of FIT_GRID
+    values, then a fine one within a coarse step of the best. Returns (values (B,), squared errors (B,))."""
+    low, high = bounds
+    centres = torch.full((len(sources),), (low + high) / 2.0, dtype=sources.dtype)
+    half_width = torch.full_like(centres, (high - low) / 2.0)
+    for _ in range(2):
+        steps = torch.linspace(-1.0, 1.0, FIT_GRID, dtype=sources.dtype)
+        candidates = centres[None, :] + steps[:, None] * half_width[None, :]  # (G, B)
+        errors = torch.stack([(transform(sources, value) - targets).pow(2).flatten(1).sum(1) for value in candidates])
+        best = errors.argmin(0)
+        centres = candidates[best, torch.arange(len(sources))]
+        half_width = half_width * 2.0 / (FIT_GRID - 1)
+    return centres, errors[best, torch.arange(len(sources))]
+
+
+def kind_fits(sources: torch.Tensor, targets: torch.Tensor) -> dict:
+    """kind -> (values (B,), squared errors (B,)) of its best member."""
+    fits = {}
+    for kind, (_, members) in KINDS.items():
+        candidates = [fit_kind(transform, bounds, sources, targets) for transform, bounds in members]
+        fits[kind] = min(candidates, key=lambda fit: float(fit[1].sum()))
+    return fits
+
+
+# ---------------------------------------------------------------- 2. descriptors, one per family
+
+
+def explained(errors: float, change: float) -> float:
+    """EF = 1 - sum of a fit's squared errors / sum ||t - s||^2."""
+    return 1.0 - errors / max(change, EPS)
+
+
+SQUARE_MAPS = {  # the dihedral group of the square, less the identity: (N, 28, 28) -> (N, 28, 28)
+    "mirror-left-right": lambda x: x.flip(-1), "mirror-up-down": lambda x: x.flip(-2),
+    "half-turn": lambda x: x.rot90(2, (-2, -1)), "quarter-turn-left": lambda x: x.rot90(1, (-2, -1)),
+    "quarter-turn-right": lambda x: x.rot90(3, (-2, -1)), "transpose": lambda x: x.transpose(-2, -1),
+    "anti-transpose": lambda x: x.rot90(2, (-2, -1)).transpose(-2, -1),
+}
+
+
+def symmetry_fit(sources, targets, side, change) -> tuple[float, list[str]]:
+    """t = M_e(s) per end e, M_e the identity or one of the 7 other maps of the square: EF and the maps."""
+    errors, names = 0.0, []
+    for end in (0, 1):
+        s, t = sources[side == end], targets[side == end]
+        end_errors = {name: float((M(s) - t).pow(2).sum()) for name, M in SQUARE_MAPS.items()}
+        end_errors["identity"] = float((s - t).pow(2).sum())
+        names.append(min(end_errors, key=end_errors.get))
+        errors += end_errors[names[-1]]
+    return explained(errors, change), names
+
+
+GEOMETRY_ENTRIES = {"translation-x": translation_x_entries, "translation-y": translation_y_entries,
+                    "rotation": rotation_entries, "shear": shear_x_entries, "scale": scale_entries,
+                    "scale-x": scale_x_entries, "scale-y": scale_y_entries}
+WARP_STEPS = 100  # Adam steps of the affine and then the smooth field fit
+FIELD_SIDE = 4  # the smooth field's control grid: one point every 9 pixels
+
+
+def warp_fits(sources, targets, fits, change) -> dict:
+    """Affine, then affine plus a smooth field, per pair, from the best one-parameter warp: EF of each and the
+    mean displacement of the field (pixels)."""
+    errors = torch.stack([fits[kind][1] for kind in GEOMETRY_ENTRIES])  # (kinds, B)
+    best = errors.argmin(0)
+    matrix = torch.empty(len(sources), 2, 2)
+    offset = torch.empty(len(sources), 2)
+    for index, kind in enumerate(GEOMETRY_ENTRIES):
+        chosen = best == index
+        value = fits[kind][0][chosen]
+        entries = [e if torch.is_tensor(e) else torch.full_like(value, e) for e in GEOMETRY_ENTRIES[kind](value)]
+        matrix[chosen] = torch.stack(entries[:4], 1).reshape(-1, 2, 2)
+        offset[chosen] = torch.stack(entries[4:], 1)
+    matrix, offset = matrix.requires_grad_(), offset.requires_grad_()
+    affine_error = minimise(lambda: affine_warp(sources, matrix, offset), targets, [matrix, offset], 0.01)
+    field = torch.zeros(len(sources), 2, FIELD_SIDE, FIELD_SIDE, requires_grad=True)
+    base = affine_grid(matrix.detach(), offset.detach())
+
+    def warped():
+        smooth = F.interpolate(field, size=(IMAGE_SIDE, IMAGE_SIDE), mode="bilinear", align_corners=True)
+        return sample(sources, base + smooth.permute(0, 2, 3, 1))
+
+    field_error = minimise(warped, targets, [field], 0.005)
+    displacement = float(field.detach().norm(dim=1).mean() * IMAGE_SIDE / 2.0)
+    return {"affine": explained(affine_error, change), "field": explained(min(field_error, affine_error), change),
+            "field_pixels": displacement}
+
+
+def minimise(prediction, targets, parameters, lr: float) -> float:
+    """Adam on sum ||prediction() - targets||^2 over `parameters`; the final sum of squared errors."""
+    optimiser = torch.optim.Adam(parameters, lr=lr)
+    for _ in range(WARP_STEPS):
+        loss = (prediction() - targets).pow(2).sum()
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+    with torch.no_grad():
+        return float((prediction() - targets).pow(2).sum())
+
+
+TONE_KNOTS = 17  # a grey-level curve: piecewise linear between 17 evenly spaced knots
+
+
+def curve_fit(values: torch.Tensor, targets: torch.Tensor, span=None) -> tuple[float, np.ndarray]:
+    """t = f(v), f piecewise linear between TONE_KNOTS knots spanning `span` (default [min v, max v]; least
+    squares on hat functions): the sum of squared errors and f at the knots."""
+    low, high = span or (float(values.min()), float(values.max()))
+    knots = torch.linspace(low, high, TONE_KNOTS, dtype=torch.float64)
+    spacing = max(high - low, EPS) / (TONE_KNOTS - 1)
+    hats = (1.0 - (values[:, None] - knots[None, :]).abs() / spacing).clamp_min(0.0)  # (P, knots)
+    curve = torch.linalg.lstsq(hats, targets[:, None], driver="gelsd").solution[:, 0]
+    return float((hats @ curve - targets).pow(2).sum()), curve.numpy()
+
+
+def tone_fit(sources, targets, side, change) -> tuple[float, dict]:
+    """t = f_e(s) per end e, any grey-level curve f_e: EF, the curves (2, TONE_KNOTS) at the knots, and the
+    straight line t = a_e s + b_e per end with its EF (a gain, an added grey, an inversion)."""
+    errors, line_errors, curves, lines = 0.0, 0.0, [], []
+    for end in (0, 1):
+        s, t = sources[side == end].flatten().double(), targets[side == end].flatten().double()
+        end_errors, curve = curve_fit(s, t, span=(0.0, 1.0))
+        errors += end_errors
+        curves.append(curve)
+        design = torch.stack([s, torch.ones_like(s)], 1)
+        line = torch.linalg.lstsq(design, t[:, None], driver="gelsd").solution[:, 0]
+        line_errors += float((design @ line - t).pow(2).sum())
+        lines.append(line.numpy())
+    return explained(errors, change), {"curves": np.stack(curves), "lines": np.stack(lines),
+                                       "line_fraction": explained(line_errors, change)}
+
+
+KERNEL_SIDE = 5
+
+
+def kernel_fit(sources, targets, side, change) -> tuple[float, np.ndarray]:
+    """t = f_e(k_e * s + c_e) per end e, k_e a 5x5 kernel and f_e a grey-level curve: a linear filter, then any
+    tone (blur; sharpening with its clipping; a directional smear). Least squares for k_e, then for f_e.
+    EF and the kernels (2, 5, 5)."""
+    errors, kernels = 0.0, []
+    for end in (0, 1):
+        patches = F.unfold(sources[side == end].unsqueeze(1), KERNEL_SIDE, padding=KERNEL_SIDE // 2)  # (n, 25, 784)
+        design = patches.transpose(1, 2).reshape(-1, KERNEL_SIDE**2).double()
+        design = torch.cat([design, torch.ones(len(design), 1, dtype=design.dtype)], 1)
+        t = targets[side == end].flatten().double()
+        weights = torch.linalg.lstsq(design, t[:, None], driver="gelsd").solution[:, 0]
+        errors += curve_fit(design @ weights, t)[0]
+        kernels.append(weights[:-1].reshape(KERNEL_SIDE, KERNEL_SIDE).numpy())
+    return explained(errors, change), np.stack(kernels)
+
+
+CONTENT_LEVELS = np.linspace(-1.0, 1.0, 41)  # the ink a pixel may gain (> 0) or lose (< 0)
+TIE_BREAK = 1e-6
+
+
+def content_fit(sources, targets, side, change) -> tuple[float, np.ndarray]:
+    """t = clip(s + D_e, 0, 1) per end e, one image D_e of ink added (> 0) or erased (< 0) at every pixel,
+    wherever it lies (per pixel, the best level of CONTENT_LEVELS): EF and D (2, 28, 28)."""
+    errors, added = 0.0, []
+    levels = torch.as_tensor(CONTENT_LEVELS, dtype=torch.float32)[:, None, None, None]  # (L, 1, 1, 1)
+    for end in (0, 1):
+        s, t = sources[side == end], targets[side == end]  # (n, 28, 28)
+        pixel_errors = ((s[None] + levels).clamp(0.0, 1.0) - t[None]).pow(2).sum(1)  # (L, 28, 28)
+        pixel_errors = pixel_errors + TIE_BREAK * levels.abs()[:, 0]  # of equal fits, the smallest change
+        best = pixel_errors.min(0)
+        errors += float(best.values.sum())
+        added.append(CONTENT_LEVELS[best.indices.numpy()])
+    return explained(errors, change), np.stack(added)
+
+
+def descriptors(sources: np.ndarray, targets: np.ndarray, side: np.ndarray) -> dict:
+    """Every family's EF on pairs (B, 28, 28) -> (B, 28, 28), side (B,) in {0: low end, 1: high end}, and what
+    each fit found (kind fits, curves, kernels, added images)."""
+    s = torch.as_tensor(sources, dtype=torch.float32)
+    t = torch.as_tensor(targets, dtype=torch.float32)
+    side = torch.as_tensor(side, dtype=torch.long)
+    change = float((t - s).pow(2).sum())
+    fits = kind_fits(s, t)
+    warps = warp_fits(s, t, fits, change)
+    symmetry, square_maps = symmetry_fit(s, t, side, change)
+    tone, tone_shape = tone_fit(s, t, side, change)
+    kernel, kernels = kernel_fit(s, t, side, change)
+    content, added = content_fit(s, t, side, change)
+    kinds = {kind: explained(float(errors.sum()), change) for kind, (_, errors) in fits.items()}
+    fractions = {"symmetry": symmetry, "geometry": max(warps["affine"], warps["field"]),
+                 "tone": max(tone, kinds["contrast"], kinds["gamma"]),
+                 "content": content, "filter": max(kernel, kinds["blur"], kinds["stroke-width"])}
+    return {"fractions": fractions, "kinds": kinds, "values": {kind: fit[0].numpy() for kind, fit in fits.items()},
+            "warps": warps, "square_maps": square_maps, "tone": tone_shape, "kernels": kernels, "added": added,
+            "change": change}
+
+
+# ---------------------------------------------------------------- 3. the verdict: a family beyond its null
+
+
+def family_beyond_null(fractions: dict, nulls: dict) -> str:
+    """The simplest family whose EF clears EF_FLOOR and its null (1 - EF <= NULL_SHARE (1 - null)), within
+    PARSIMONY_MARGIN of the best such family; 'unknown' when none does."""
+    cleared = {family: value for family, value in fractions.items()
+               if value >= EF_FLOOR and 1.0 - value <= NULL_SHARE * (1.0 - nulls.get(family, 0.0))}
+    if not cleared:
+        return "unknown"
+    best = max(cleared.values())
+    return next(family for family in PARSIMONY if cleared.get(family, -1.0) >= best - PARSIMONY_MARGIN)
+
+
+def slope(values: np.ndarray, span: float) -> float:
+    """Median change of a fitted value (2R,) from the low end's rows to the high end's, per unit of the axis."""
+    rows = len(values) // 2
+    return float(np.median(values[rows:] - values[:rows]) / max(span, EPS))
+
+
+def geometry_words(found: dict, span: float) -> tuple[str, str]:
+    kinds, warps = found["kinds"], found["warps"]
+    best = max(GEOMETRY_ENTRIES, key=kinds.get)
+    if kinds[best] >= KIND_SHARE * found["fractions"]["geometry"]:
+        return best, SIZE_WORDS[best](slope(found["values"][best], span))
+    if warps["field"] - warps["affine"] >= NON_RIGID_GAIN:
+        return "non-rigid", f"a smooth non-affine warp moving ink by {warps['field_pixels']:.1f} pixels on average"
+    return "affine", f"a combined affine warp (its best single part, {best}, explains {100 * kinds[best]:.0f}%)"
+
+
+def tone_words(found: dict, span: float) -> tuple[str, str]:
+    kinds, shape = found["kinds"], found["tone"]
+    tone = found["fractions"]["tone"]
+    (gain_low, grey_low), (gain_high, grey_high) = shape["lines"]
+    line = shape["line_fraction"] >= KIND_SHARE * tone
+    if line and min(gain_low, gain_high) < 0:
+        return "inversion", "grey levels inverted (a falling grey-level map)"
+    if line and max(abs(grey_low), abs(grey_high)) >= BACKGROUND_GREY:
+        return "background-grey", (f"grey added everywhere: t = a s + b with b from {grey_low:+.2f} "
+                                   f"to {grey_high:+.2f} between the ends")
+    for kind in ("contrast", "gamma"):
+        if kinds[kind] >= KIND_SHARE * tone:
+            return kind, SIZE_WORDS[kind](slope(found["values"][kind], span))
+    middle = shape["curves"][:, [4, 8, 12]]  # f at grey 0.25, 0.5, 0.75 at each end
+    return "grey-level-curve", ("a grey-level curve: 0.25, 0.5, 0.75 -> " + " / ".join(
+        ", ".join(f"{value:.2f}" for value in end) for end in middle) + " at the low / high end")
+
+
+BACKGROUND_GREY = 0.05  # an offset b of the grey-level line this large: grey added to the background
+
+
+def kernel_spread(kernel: np.ndarray) -> tuple[float, float]:
+    """Second moments of |k| about the kernel's centre: (spread in pixels, ratio of the principal moments)."""
+    offsets = np.arange(KERNEL_SIDE) - KERNEL_SIDE // 2
+    dy, dx = np.meshgrid(offsets, offsets, indexing="ij")
+    weights = np.abs(kernel) / max(np.abs(kernel).sum(), EPS)
+    moments = np.array([[np.sum(weights * dx * dx), np.sum(weights * dx * dy)],
+                        [np.sum(weights * dx * dy), np.sum(weights * dy * dy)]])
+    eigenvalues = np.linalg.eigvalsh(moments)
+    return float(np.sqrt(eigenvalues.sum())), float(eigenvalues[1] / max(eigenvalues[0], EPS))
+
+
+DIRECTIONAL_RATIO = 2.5  # a kernel this many times wider one way than the other smears in one direction
+
+
+def filter_words(found: dict, span: float) -> tuple[str, str]:
+    kinds = found["kinds"]
+    if kinds["stroke-width"] >= KIND_SHARE * found["fractions"]["filter"]:
+        return "stroke-width", SIZE_WORDS["stroke-width"](slope(found["values"]["stroke-width"], span))
+    spreads = [kernel_spread(kernel) for kernel in found["kernels"]]
+    widest = max(spreads)
+    if widest[1] >= DIRECTIONAL_RATIO:
+        return "directional-blur", f"a smear in one direction (a kernel {widest[1]:.1f}x longer one way)"
+    return "blur", (f"a blur or sharpening (kernel spreads {spreads[0][0]:.1f} / {spreads[1][0]:.1f} pixels "
+                    f"at the low / high end)")
+
+
+def content_words(found: dict, span: float) -> tuple[str, str]:
+    added = found["added"]  # (ends, 28, 28): ink gained (> 0) or lost (< 0) at each pixel
+    end, row, column = np.unravel_index(np.abs(added).argmax(), added.shape)
+    kind = "ink-added" if added[end, row, column] > 0 else "ink-erased"
+    return kind, (f"ink {kind.split('-')[1]} in {place(added[end])} toward the {('low', 'high')[end]} end "
+                  f"(up to {abs(added[end, row, column]):.2f} grey)")
+
+
+def symmetry_words(found: dict, span: float) -> tuple[str, str]:
+    ends = [(end, name) for end, name in enumerate(found["square_maps"]) if name != "identity"]
+    end, name = ends[0] if ends else (1, "identity")
+    return name, f"sevens mapped by a {name} toward the {('low', 'high')[end]} end"
+
+
+WORDS = {"geometry": geometry_words, "tone": tone_words, "filter": filter_words, "content": content_words,
+         "symmetry": symmetry_words}
+
+
+def null_fractions(nulls: list[dict]) -> dict:
+    """Per family, the largest EF on the changes along the other axes (the clean sevens' own variation)."""
+    families = PARSIMONY
+    return {family: max((null["fractions"][family] for null in nulls), default=0.0) for family in families}
+
+
+def verdict(found: dict | None, nulls: list[dict], evidence: dict | None, dimension, span: float,
+            spread: str) -> dict:
+    """effect_family, effect_kind and effect_sentence from the descriptors along the effect axis (`found`, None
+    when no axis spreads), their nulls (other axes) and the model-free evidence (None without clean sevens).
+    `spread` words the axis test, for the sentence."""
+    null = null_fractions(nulls)
+    result = {"explained_fraction": None if found is None else found["fractions"], "explained_null": null,
+              "kind_fraction": None if found is None else found["kinds"]}
+    differ = evidence is not None and evidence["images_differ"]
+    seen = "" if evidence is None else (f"a critic tells the poor sevens from the clean ones at "
+                                        f"{100 * evidence['critic_accuracy']:.1f}% held out (z {evidence['critic_z']:.1f})")
+    if found is None and not differ:
+        sentence = f"no effect: {seen + ' < ' + format(DIFFER_Z, 'g') + ' and ' if seen else ''}{spread}"
+        return {**result, "effect_family": "none", "effect_kind": "none", "effect_sentence": sentence}
+    if evidence is not None and evidence["noise"]:
+        sentence = (f"noise: random per-pixel changes, median roughness {evidence['roughness_ratio']:.1f}x the "
+                    f"clean sevens' (null {evidence['roughness_null']:.2f}x); {seen}")
+        return {**result, "effect_family": "noise", "effect_kind": "pixel-noise", "effect_sentence": sentence}
+    if found is None:
+        sentence = (f"unknown: {seen}, but {spread}: this model's code does not hold the change; it lives in "
+                    f"{evidence['change_place']} (mean difference in effect.png)")
+        return {**result, "effect_family": "unknown", "effect_kind": "unknown", "effect_sentence": sentence}
+    family = family_beyond_null(found["fractions"], null)
+    if family == "unknown":
+        best = max(found["fractions"], key=found["fractions"].get)
+        where = f"; the change lives in {evidence['change_place']}" if evidence is not None else ""
+        sentence = (f"unknown: no description of the change along z{dimension} beats the clean sevens' own "
+                    f"changes (best {best} {found['fractions'][best]:.2f}, null {null[best]:.2f}){where}")
+        return {**result, "effect_family": "unknown", "effect_kind": "unknown", "effect_sentence": sentence}
+    kind, words = WORDS[family](found, span)
+    sentence = (f"{family} ({kind}): {words} per unit of z{dimension}; explains "
+                f"{100 * found['fractions'][family]:.0f}% of the change along it (null {100 * null[family]:.0f}%)")
+    if family in ("content", "symmetry"):
+        sentence = sentence.replace(" per unit of", " along")
+    return {**result, "effect_family": family, "effect_kind": kind, "effect_sentence": sentence}
+
+
+def evidence_from_images(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generator) -> dict:
+    """The model-free check and the noise measure, poor vs clean sevens (N, 28, 28), and where they differ."""
+    test = two_sample_test(poor, clean, rng)
+    return {**test, **noise_check(poor, clean, rng), "change_place": place(test["mean_difference"])}

@@ -1,0 +1,196 @@
+"""image_change.py: each descriptor recovers a known change of real sevens and gives its null on unchanged ones."""
+
+import numpy as np
+import pytest
+import scipy.ndimage
+import torch
+import torch.nn.functional as F
+
+import image_change as ic
+from bench import effects
+from make_data import affine_about_centre, load_mnist_sevens
+
+torch.set_num_threads(1)  # small tensors: one thread is fastest, and the numbers do not depend on the cores
+
+
+@pytest.fixture(scope="module")
+def real_sevens():
+    return (load_mnist_sevens()["test"][:16] / 255.0).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def many_sevens():
+    return (load_mnist_sevens()["train"][:2400] / 255.0).astype(np.float32)
+
+
+def traversal(sevens, change, low, middle, high):
+    """Synthetic decoded pairs: sources at `middle`, targets at `low` and `high` (as vae_sevens.axis_pairs)."""
+    def apply(value):
+        return np.stack([np.clip(change(image, value), 0, 1) for image in sevens]).astype(np.float32)
+
+    sources = apply(middle)
+    return np.concatenate([sources, sources]), np.concatenate([apply(low), apply(high)]), np.repeat([0, 1], len(sevens))
+
+
+def named(pairs, span=2.0, nulls=()):
+    return ic.verdict(ic.descriptors(*pairs), list(nulls), None, 0, span, "z0 spreads")
+
+
+# ---------------------------------------------------------------- the warps and blurs against scipy
+
+
+def test_affine_warp_matches_scipys_bilinear_warp_about_the_centre(real_sevens):
+    angle = np.deg2rad(25.0)
+    matrix = np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]]) * 1.1
+    expected = np.stack([affine_about_centre(image, matrix, offset_xy=(2.0, 1.5)) for image in real_sevens[:4]])
+    ours = ic.affine_warp(torch.tensor(real_sevens[:4], dtype=torch.float64), torch.tensor(matrix).expand(4, 2, 2),
+                          torch.tensor([[2.0, 1.5]], dtype=torch.float64).expand(4, 2)).numpy()
+    # Where a sample falls just outside the image, scipy's constant mode gives 0 while grid_sample blends the
+    # edge pixel with zero padding: they may differ on the outermost ring only.
+    np.testing.assert_allclose(ours[:, 1:-1, 1:-1], expected[:, 1:-1, 1:-1], atol=1e-6)
+
+
+def test_gaussian_blur_matches_scipy(real_sevens):
+    sigma = np.array([0.7, 1.5])
+    images = real_sevens[:2].astype(np.float64)
+    ours = ic.gaussian_blur(torch.tensor(images), torch.tensor(sigma)).numpy()
+    for image, value, blurred in zip(images, sigma, ours):
+        expected = scipy.ndimage.gaussian_filter(image, value, mode="constant", truncate=6 / value)
+        np.testing.assert_allclose(blurred, expected, atol=1e-9)
+
+
+# ---------------------------------------------------------------- each descriptor on a known change
+
+
+def test_tone_curve_recovers_a_known_piecewise_linear_curve(real_sevens):
+    knots = np.linspace(0, 1, ic.TONE_KNOTS)
+    curve = np.sqrt(knots)[::-1] * 0.8 + 0.1  # falling, any shape
+    sources = torch.tensor(np.concatenate([real_sevens, real_sevens]))
+    targets = torch.tensor(np.interp(sources.numpy(), knots, curve).astype(np.float32))
+    side = torch.tensor(np.repeat([0, 1], len(real_sevens)))
+    fraction, shape = ic.tone_fit(sources, targets, side, float((targets - sources).pow(2).sum()))
+    assert fraction > 0.999
+    np.testing.assert_allclose(shape["curves"][0][[0, 8, 16]], curve[[0, 8, 16]], atol=0.02)
+
+
+def test_kernel_fit_recovers_a_known_five_by_five_kernel(real_sevens):
+    kernel = np.outer([1, 2, 3, 2, 1], [0, 1, 2, 1, 0]).astype(np.float32)
+    kernel /= kernel.sum()
+    sources = torch.tensor(np.concatenate([real_sevens, real_sevens]))
+    targets = F.conv2d(sources.unsqueeze(1), torch.tensor(kernel)[None, None], padding=2).squeeze(1)
+    side = torch.tensor(np.repeat([0, 1], len(real_sevens)))
+    fraction, kernels = ic.kernel_fit(sources, targets, side, float((targets - sources).pow(2).sum()))
+    assert fraction > 0.99
+    np.testing.assert_allclose(kernels[0], kernel, atol=0.02)  # conv2d is a correlation: symmetric kernel here
+
+
+def test_content_fit_finds_ink_erased_in_a_band_of_rows(real_sevens):
+    sources, targets, side = traversal(real_sevens, effects.erased_rows, 0.0, 0.0, 6.0)
+    change = float(((targets - sources) ** 2).sum())
+    fraction, added = ic.content_fit(torch.tensor(sources), torch.tensor(targets), torch.tensor(side), change)
+    assert fraction > 0.95
+    assert np.all(added[0] == 0) and added[1].min() == -1.0  # nothing at the low end; erased at the high end
+    assert ic.place(added[1]).startswith("rows 18-23, ")
+
+
+def test_symmetry_fit_finds_the_mirror_at_one_end_only(real_sevens):
+    sources, targets, side = traversal(real_sevens, effects.mirror, 0.0, 0.0, 1.0)
+    s, t = torch.tensor(sources), torch.tensor(targets)
+    fraction, maps = ic.symmetry_fit(s, t, torch.tensor(side), float((t - s).pow(2).sum()))
+    assert fraction == pytest.approx(1.0) and maps == ["identity", "mirror-left-right"]
+
+
+def test_grey_histogram_counts_the_inked_pixels_as_numpy_does(real_sevens):
+    ours = ic.grey_histogram(torch.tensor(real_sevens[:3])).numpy() * 784 / 10.0
+    for image, counts in zip(real_sevens[:3], ours):
+        inked = image[image > 0]
+        expected = np.histogram(np.ceil(inked * ic.GREY_BINS), bins=np.arange(0.5, ic.GREY_BINS + 1))[0]
+        np.testing.assert_allclose(counts, expected)
+
+
+# ---------------------------------------------------------------- the verdict on synthetic traversals
+
+
+KNOWN_KINDS = [  # (kind, the change applied by bench/effects.py (scipy), its size a, the slope it should read)
+    ("rotation", effects.rotation, 20.0, 20.0),
+    ("shear", effects.shear, 0.3, 0.3),
+    ("scale", effects.scale, 0.2, 0.2),
+    ("scale-x", effects.scale_x, 0.25, 0.25),
+    ("translation-x", effects.translation_x, 3.0, 3.0),
+    ("translation-y", effects.translation_y, -2.5, -2.5),
+    ("contrast", lambda x, a: effects.contrast(x, np.exp(a)), -0.5, -0.5),
+    ("gamma", effects.gamma, 0.7, 0.7),
+]
+
+
+@pytest.mark.parametrize("kind, change, size, slope", KNOWN_KINDS, ids=[row[0] for row in KNOWN_KINDS])
+def test_a_known_one_parameter_change_gets_its_family_kind_and_size(real_sevens, kind, change, size, slope):
+    pairs = traversal(real_sevens, change, -size, 0.0, size)
+    result = named(pairs)
+    assert result["effect_kind"] == kind, result
+    assert result["effect_family"] == ic.KINDS[kind][0]
+    found = ic.descriptors(*pairs)
+    assert ic.slope(found["values"][kind], 2.0) == pytest.approx(slope, rel=0.15)
+
+
+CATEGORIES = [  # (effect of bench/effects.py, low, middle, high, family, kind)
+    ("swirl", -1.2, 0.0, 1.2, "geometry", "non-rigid"),
+    ("fog", 0.05, 0.25, 0.45, "tone", "background-grey"),
+    ("threshold", 2.0, 8.0, 18.0, "tone", "grey-level-curve"),
+    ("blur", 0.2, 1.0, 1.8, "filter", "blur"),
+    ("motion-blur", 1.0, 3.0, 7.0, "filter", "directional-blur"),
+    ("stroke-width", -0.5, 0.5, 1.5, "filter", "stroke-width"),
+    ("crossbar", 0.0, 0.0, 1.0, "content", "ink-added"),
+    ("corner-blob", 0.0, 0.0, 3.0, "content", "ink-added"),
+    ("erased-rows", 0.0, 0.0, 6.0, "content", "ink-erased"),
+    ("upside-down", 0.0, 0.0, 1.0, "symmetry", "half-turn"),
+]
+
+
+@pytest.mark.parametrize("effect, low, middle, high, family, kind", CATEGORIES, ids=[row[0] for row in CATEGORIES])
+def test_each_category_of_change_gets_its_family(real_sevens, effect, low, middle, high, family, kind):
+    result = named(traversal(real_sevens, effects.EFFECTS[effect][1], low, middle, high))
+    assert (result["effect_family"], result["effect_kind"]) == (family, kind), result
+
+
+def test_a_change_the_clean_sevens_make_themselves_is_unknown(real_sevens):
+    pairs = traversal(real_sevens, effects.rotation, -20.0, 0.0, 20.0)
+    same_change_elsewhere = ic.descriptors(*traversal(real_sevens[::-1].copy(), effects.rotation, -20.0, 0.0, 20.0))
+    result = named(pairs, nulls=[same_change_elsewhere])
+    assert result["effect_family"] == "unknown" and "null" in result["effect_sentence"]
+
+
+def test_the_simplest_family_wins_a_tie_and_nothing_below_the_floor_is_named():
+    fractions = {"symmetry": 0.0, "geometry": 0.3, "tone": 0.97, "content": 0.9, "filter": 0.99}
+    assert ic.family_beyond_null(fractions, {}) == "tone"
+    assert ic.family_beyond_null({family: 0.4 for family in fractions}, {}) == "unknown"
+    assert ic.family_beyond_null(fractions, {"tone": 0.99, "filter": 0.5}) == "filter"
+
+
+# ---------------------------------------------------------------- the model-free check
+
+
+def test_two_halves_of_the_clean_sevens_do_not_differ_and_have_no_noise(many_sevens):
+    rng = np.random.default_rng(0)
+    evidence = ic.evidence_from_images(many_sevens[:1200], many_sevens[1200:], rng)
+    assert not evidence["images_differ"] and abs(evidence["critic_z"]) < ic.DIFFER_Z
+    assert not evidence["noise"] and evidence["share_changed"] < 0.1
+
+
+def test_the_critic_sees_a_rotation_and_the_roughness_sees_noise(many_sevens):
+    rng = np.random.default_rng(1)
+    rotated = np.stack([effects.rotation(image, angle) for image, angle in
+                        zip(many_sevens[:1200], rng.uniform(-60, 60, 1200))]).astype(np.float32)
+    evidence = ic.evidence_from_images(rotated, many_sevens[1200:], rng)
+    assert evidence["images_differ"] and evidence["critic_accuracy"] > 0.7 and not evidence["noise"]
+    noisy = np.clip(many_sevens[:1200] + 0.2 * rng.standard_normal(many_sevens[:1200].shape), 0, 1)
+    assert ic.noise_check(noisy.astype(np.float32), many_sevens[1200:], rng)["noise"]
+
+
+def test_no_axis_but_different_images_is_unknown_not_none(many_sevens):
+    evidence = {"images_differ": True, "critic_accuracy": 0.7, "critic_z": 20.0, "noise": False,
+                "change_place": "rows 1-2, columns 3-4"}
+    result = ic.verdict(None, [], evidence, 0, 0.0, "no latent spreads")
+    assert result["effect_family"] == "unknown" and "does not hold" in result["effect_sentence"]
+    quiet = {**evidence, "images_differ": False, "critic_z": 0.3}
+    assert ic.verdict(None, [], quiet, 0, 0.0, "no latent spreads")["effect_family"] == "none"
