@@ -25,6 +25,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.special import expit
+from scipy.stats import norm
 from torch import nn
 from tqdm import tqdm
 
@@ -36,6 +38,7 @@ SPLIT_FILES = {"train": "trs.pkl", "test": "tes.pkl"}
 N_FFT = 1024  # the homework's STFT: 513 frequency bins
 HOP = 512
 DECISION_THRESHOLD = 0.5  # the homework's: "same speaker" when p >= 0.5
+P_TARGETS = (0.01, 0.05)  # NIST SRE's priors of a target trial for the detection cost
 MIN_SPEAKERS = 2  # negative pairs need another speaker, among the fitting and among the validation speakers
 INITIAL_SCALE, INITIAL_BIAS = 10.0, -5.0  # GE2E's starting (w, c) (Wan et al., 2018): p = 1/2 at cosine 1/2
 CALIBRATION_LR_FACTOR = 10  # the scalar scale w and bias c learn this much faster than the encoder
@@ -51,6 +54,8 @@ INIT_STREAM = 5  # the initial weights
 FEATURE_DESCRIPTION = (f"log(1 + |STFT|), n_fft {N_FFT}, hop {HOP}, periodic Hann, librosa convention (centred "
                        "frames, reflect padding); normalised per frequency bin with the mean and std of the fitting "
                        "(training minus validation) speakers' frames")
+DETECTION_COST = ("NIST SRE's normalised DCF, C_miss = C_fa = 1: (P_target P_miss + (1 - P_target) P_fa) / "
+                  "min(P_target, 1 - P_target); minDCF at the best threshold, actDCF at the decision p >= 0.5")
 EPOCH_CHOICE = "highest validation pair accuracy at p = 0.5 (ties: lower validation loss); test data chooses nothing"
 
 DEFAULTS = dict(data_dir=DEFAULT_DATA_DIR, out=Path("results/speaker_verification"), seed=0, device="auto",
@@ -304,15 +309,71 @@ def accuracy_maximising_threshold(scores: np.ndarray, labels: np.ndarray) -> flo
     return float((thresholds[k] + lower) / 2)
 
 
-def pair_report(probabilities: np.ndarray, same: np.ndarray) -> dict:
-    """Accuracy at the homework's threshold, mean log loss, ROC AUC and EER of one set of pairs."""
-    clipped = np.clip(probabilities.astype(np.float64), EPS, 1 - EPS)
-    return {
-        "accuracy": float(np.mean((probabilities >= DECISION_THRESHOLD) == (same > 0.5))),
-        "loss": float(-np.mean(same * np.log(clipped) + (1 - same) * np.log(1 - clipped))),
-        "auc": roc_auc(probabilities, same),
-        "eer": equal_error_rate(probabilities, same)[0],
+def detection_cost(miss_rate, false_alarm_rate, p_target: float):
+    """NIST SRE's normalised detection cost with C_miss = C_fa = 1:
+    C_norm = (P_target P_miss + (1 - P_target) P_fa) / min(P_target, 1 - P_target),
+    so 1 is the cost of the better of "accept all" and "reject all"."""
+    cost = p_target * np.asarray(miss_rate) + (1 - p_target) * np.asarray(false_alarm_rate)
+    return cost / min(p_target, 1 - p_target)
+
+
+def minimum_detection_cost(scores: np.ndarray, labels: np.ndarray, p_target: float) -> float:
+    """minDCF: the lowest normalised cost over every threshold ("same" when score >= t), accept-all included."""
+    fpr, tpr, _ = roc_curve(scores, labels)
+    return float(np.min(detection_cost(1 - tpr, fpr, p_target)))
+
+
+def actual_detection_cost(accepted: np.ndarray, labels: np.ndarray, p_target: float) -> float:
+    """actDCF: the normalised cost of the decisions made (here the homework's p >= 0.5, i.e. LLR >= 0)."""
+    accepted, labels = np.ravel(accepted).astype(bool), np.ravel(labels).astype(bool)
+    miss_rate = np.mean(~accepted[labels]) if labels.any() else 0.0
+    false_alarm_rate = np.mean(accepted[~labels]) if (~labels).any() else 0.0
+    return float(detection_cost(miss_rate, false_alarm_rate, p_target))
+
+
+def log_likelihood_ratio_cost(llr: np.ndarray, labels: np.ndarray) -> float:
+    """Cllr (Brümmer & du Preez, 2006) of scores read as natural-log likelihood ratios, in bits:
+    Cllr = 1/2 [mean_target log2(1 + e^-llr) + mean_non-target log2(1 + e^llr)];
+    0 is perfect, 1 is an uninformative llr = 0. Our logit of p is that llr: the pairs are balanced."""
+    llr, labels = np.ravel(llr).astype(np.float64), np.ravel(labels).astype(bool)
+    target_cost = np.mean(np.logaddexp(0.0, -llr[labels]))
+    non_target_cost = np.mean(np.logaddexp(0.0, llr[~labels]))
+    return float((target_cost + non_target_cost) / (2 * np.log(2)))
+
+
+def det_curve(scores: np.ndarray, labels: np.ndarray):
+    """(false-alarm rate, miss rate) at every threshold: the ROC read as errors, for normal-deviate axes."""
+    fpr, tpr, _ = roc_curve(scores, labels)
+    return fpr, 1 - tpr
+
+
+def ranking_report(scores: np.ndarray, same: np.ndarray, prefix: str = "") -> dict:
+    """What any score allows, whatever its scale: ROC AUC, EER and minDCF at each P_target."""
+    report = {f"{prefix}auc": roc_auc(scores, same), f"{prefix}eer": equal_error_rate(scores, same)[0]}
+    for p_target in P_TARGETS:
+        report[f"{prefix}min_dcf_{cost_name(p_target)}"] = minimum_detection_cost(scores, same, p_target)
+    return report
+
+
+def cost_name(p_target: float) -> str:
+    """0.01 -> 'p01', 0.05 -> 'p05': metrics.json keys without a dot."""
+    return f"p{round(100 * p_target):02d}"
+
+
+def pair_report(logits: np.ndarray, same: np.ndarray) -> dict:
+    """One set of pairs scored by logit z = w <e_a, e_b> + c (p = sigmoid(z)): accuracy at the homework's
+    p >= 0.5 (z >= 0), mean log loss, ROC AUC, EER, minDCF and actDCF at each P_target, and Cllr."""
+    logits, labels = np.ravel(logits).astype(np.float64), np.ravel(same) > 0.5
+    accepted = logits >= 0  # p >= DECISION_THRESHOLD = 0.5
+    report = {
+        "accuracy": float(np.mean(accepted == labels)),
+        "loss": float(np.mean(np.where(labels, np.logaddexp(0.0, -logits), np.logaddexp(0.0, logits)))),
+        **ranking_report(logits, labels),
+        "cllr": log_likelihood_ratio_cost(logits, labels),
     }
+    for p_target in P_TARGETS:
+        report[f"act_dcf_{cost_name(p_target)}"] = actual_detection_cost(accepted, labels, p_target)
+    return report
 
 
 # ---------------------------------------------------------------- training
@@ -324,10 +385,10 @@ def embed_all(model: SiameseVerifier, features: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def pair_probabilities(model: SiameseVerifier, embeddings: torch.Tensor, pairs: Pairs) -> np.ndarray:
-    """p(same) of the pairs, rows of (U, E) embeddings: (K,)."""
+def pair_scores(model: SiameseVerifier, embeddings: torch.Tensor, pairs: Pairs) -> np.ndarray:
+    """Logits z = logit p(same) of the pairs, rows of (U, E) embeddings: (K,) float64 (p saturates, z does not)."""
     left, right = (torch.as_tensor(part, device=embeddings.device) for part in pairs[:2])
-    return torch.sigmoid(model.pair_logits(embeddings, left, right)).cpu().numpy()
+    return model.pair_logits(embeddings, left, right).cpu().numpy().astype(np.float64)
 
 
 def random_crop(features: torch.Tensor, rng: np.random.Generator, shortest_fraction: float) -> torch.Tensor:
@@ -381,9 +442,8 @@ def train(args, model, features: dict, fitting_rows, pairs: dict):
             train_loss, train_accuracy = train_epoch(model, optimiser, scheduler, features["train"], fitting_rows,
                                                      rng, args, progress)
         embeddings = {split: embed_all(model, features[split]) for split in ("train", "test")}
-        validation = pair_report(pair_probabilities(model, embeddings["train"], pairs["validation"]),
-                                 pairs["validation"].same)
-        test = pair_report(pair_probabilities(model, embeddings["test"], pairs["test"]), pairs["test"].same)
+        validation = pair_report(pair_scores(model, embeddings["train"], pairs["validation"]), pairs["validation"].same)
+        test = pair_report(pair_scores(model, embeddings["test"], pairs["test"]), pairs["test"].same)
         values = (train_loss, train_accuracy, validation["loss"], validation["accuracy"], validation["auc"],
                   test["accuracy"])  # the test accuracy is drawn in the curves only: it never chooses
         for name, value in zip(history, values):
@@ -397,6 +457,16 @@ def train(args, model, features: dict, fitting_rows, pairs: dict):
 
 
 # ---------------------------------------------------------------- evaluation
+REPORTED_PAIRS = {"train": "train", "validation": "validation", "test": "test", "test_all": "test_all_pairs"}
+
+
+class FigureInputs(NamedTuple):
+    """What the figures draw: logits and baseline scores per test pair set ("test", "test_all"), embeddings."""
+    logits: dict
+    baseline_scores: dict
+    test_embeddings: np.ndarray
+
+
 def cosine_baseline_scores(signals: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Baseline: the cosine of long-term log spectra minus their mean (what all speech shares), per pair."""
     spectra = spectrograms(signals).mean(axis=-1)  # (B, 513): the long-term log spectra
@@ -422,23 +492,23 @@ def baseline_report(signals: dict, validation_rows: np.ndarray, pairs: dict) -> 
         "baseline_threshold": threshold,
         "baseline_threshold_choice": "the cosine threshold with the best accuracy on the validation speakers' pairs",
         "baseline_test_best_threshold_accuracy": best_threshold_accuracy(test_scores, test.same),
-        "baseline_test_auc": roc_auc(test_scores, test.same),
-        "baseline_test_eer": equal_error_rate(test_scores, test.same)[0],
-        "baseline_all_pairs_eer": equal_error_rate(all_scores, test_all.same)[0],
+        **ranking_report(test_scores, test.same, "baseline_test_"),
+        **ranking_report(all_scores, test_all.same, "baseline_all_pairs_"),
         "baseline_validation_accuracy": best_threshold_accuracy(validation_scores, validation.same),
-    }, test_scores
+    }, {"test": test_scores, "test_all": all_scores}
 
 
 def evaluate(model, features: dict, signals: dict, validation_rows, pairs: dict):
-    """Metrics of the model and of the baseline, and (test probabilities, baseline scores, test embeddings)."""
+    """Metrics of the model and of the baseline, and what the figures draw: FigureInputs."""
     embeddings = {split: embed_all(model, features[split]) for split in ("train", "test")}
-    probabilities = {name: pair_probabilities(model, embeddings["test" if name.startswith("test") else "train"],
-                                              pairs[name]) for name in pairs}
-    reports = {name: pair_report(probabilities[name], pairs[name].same) for name in ("train", "validation", "test")}
+    logits = {name: pair_scores(model, embeddings["test" if name.startswith("test") else "train"], pairs[name])
+              for name in pairs}
+    metrics = {}
+    for name, prefix in REPORTED_PAIRS.items():
+        metrics.update({f"{prefix}_{key}": value for key, value in pair_report(logits[name], pairs[name].same).items()})
     baseline, baseline_scores = baseline_report(signals, validation_rows, pairs)
-    metrics = {f"{name}_{key}": value for name, report in reports.items() for key, value in report.items()}
-    metrics["test_all_pairs_eer"] = equal_error_rate(probabilities["test_all"], pairs["test_all"].same)[0]
-    return {**metrics, **baseline}, (probabilities["test"], baseline_scores, embeddings["test"].cpu().numpy())
+    figure_inputs = FigureInputs(logits, baseline_scores, embeddings["test"].cpu().numpy())
+    return {**metrics, **baseline}, figure_inputs
 
 
 # ---------------------------------------------------------------- figures
@@ -491,6 +561,32 @@ def plot_roc(curves: dict, path: Path) -> None:
     save_figure(figure, path)
 
 
+DET_PANELS = {"test": "the homework's test pairs", "test_all": "all test utterance pairs"}
+DET_TICKS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8)  # rates marked on the normal-deviate axes
+
+
+def plot_det(panels: dict, path: Path) -> None:
+    """DET curves (Martin et al., 1997): miss against false-alarm rate, each axis at Phi^-1(rate), so that
+    Gaussian scores draw straight lines; panels: title -> {name: (scores, labels)}."""
+    figure, axes_row = new_figure(1, len(panels), figsize=(4.6 * len(panels), 4.6))
+    ticks = norm.ppf(DET_TICKS)
+    labels = [f"{100 * rate:g}" for rate in DET_TICKS]
+    limits = (ticks[0], ticks[-1])
+    for axes, (title, curves) in zip(np.atleast_1d(axes_row), panels.items()):
+        for name, (scores, same) in curves.items():
+            false_alarm_rate, miss_rate = det_curve(scores, same)
+            clip = functools.partial(np.clip, a_min=DET_TICKS[0] / 2, a_max=1 - DET_TICKS[0] / 2)
+            eer = equal_error_rate(scores, same)[0]
+            line = axes.plot(norm.ppf(clip(false_alarm_rate)), norm.ppf(clip(miss_rate)), label=name)[0]
+            axes.plot([norm.ppf(eer)], [norm.ppf(eer)], "o", color=line.get_color(), label=f"{name} EER {eer:.3f}")
+        axes.plot(limits, limits, color="grey", linestyle=":", linewidth=0.8)  # miss = false alarm
+        axes.set(xticks=ticks, xticklabels=labels, yticks=ticks, yticklabels=labels, xlim=limits, ylim=limits,
+                 xlabel="false-alarm rate (%)", ylabel="miss rate (%)", title=f"DET, {title}")
+        axes.legend(loc="upper right", fontsize=8)
+        axes.grid(alpha=0.3)
+    save_figure(figure, path)
+
+
 def principal_components(points: np.ndarray, n_components: int = 2) -> np.ndarray:
     """Coordinates of the centred points along their top principal directions (SVD)."""
     centred = points - points.mean(axis=0)
@@ -507,12 +603,18 @@ def plot_embeddings(embeddings: np.ndarray, path: Path) -> None:
     save_figure(figure, path)
 
 
-def write_figures(folder: Path, history: dict, chosen_epoch: int, test_same: np.ndarray, figure_inputs) -> None:
-    probabilities, baseline_scores, embeddings = figure_inputs
+def write_figures(folder: Path, history: dict, chosen_epoch: int, pairs: dict, figure_inputs: FigureInputs) -> None:
+    logits, baseline_scores = figure_inputs.logits, figure_inputs.baseline_scores
+    test_same = pairs["test"].same
     plot_curves(history, chosen_epoch, folder / "curves.png")
-    plot_score_histogram(probabilities, test_same, folder / "score_histogram.png")
-    plot_roc({"Siamese": (probabilities, test_same), "baseline": (baseline_scores, test_same)}, folder / "roc.png")
-    plot_embeddings(embeddings, folder / "embeddings_pca.png")
+    plot_score_histogram(expit(logits["test"]), test_same, folder / "score_histogram.png")
+    plot_roc({"Siamese": (logits["test"], test_same), "baseline": (baseline_scores["test"], test_same)},
+             folder / "roc.png")
+    det_panels = {title: {"Siamese": (logits[name], pairs[name].same),
+                          "baseline": (baseline_scores[name], pairs[name].same)}
+                  for name, title in DET_PANELS.items()}
+    plot_det(det_panels, folder / "det.png")
+    plot_embeddings(figure_inputs.test_embeddings, folder / "embeddings_pca.png")
 
 
 # ---------------------------------------------------------------- main
@@ -529,7 +631,8 @@ def run_description(args, spectra: dict, fitting, validation, pairs: dict) -> di
         "feature": FEATURE_DESCRIPTION, "n_fft": N_FFT, "hop": HOP, "bins": N_FFT // 2 + 1,
         "frames": {split: spectra[split].shape[-1] for split in spectra}, "dilations": list(SiameseVerifier.DILATIONS),
         "initial_scale": INITIAL_SCALE, "initial_bias": INITIAL_BIAS, "calibration_lr_factor": CALIBRATION_LR_FACTOR,
-        "decision_threshold": DECISION_THRESHOLD, "epoch_choice": EPOCH_CHOICE, "pairs_per_speaker": args.pairs,
+        "decision_threshold": DECISION_THRESHOLD, "p_targets": list(P_TARGETS), "detection_cost": DETECTION_COST,
+        "epoch_choice": EPOCH_CHOICE, "pairs_per_speaker": args.pairs,
         "utterances_per_speaker": UTTERANCES_PER_SPEAKER, "training_speakers": len(fitting),
         "validation_speakers": validation.tolist(), "test_speakers": len(spectra["test"]) // UTTERANCES_PER_SPEAKER,
         "test_pairs": len(pairs["test"].same), "test_all_pairs": len(pairs["test_all"].same),
@@ -562,11 +665,11 @@ def main(argv=None) -> None:
     with run_folder(args.out) as folder:
         settings = {"n_bins": N_FFT // 2 + 1, "channels": args.channels, "embedding_dim": args.embedding_dim}
         torch.save({"state_dict": model.state_dict(), "settings": settings}, folder / "model.pt")
-        write_figures(folder, history, chosen_epoch, pairs["test"].same, figure_inputs)
+        write_figures(folder, history, chosen_epoch, pairs, figure_inputs)
         metrics["seconds"] = time.perf_counter() - started
         write_json(folder / "metrics.json", metrics)
     print(f"test pair accuracy {metrics['test_accuracy']:.1%} at p = 0.5 (AUC {metrics['test_auc']:.3f}, EER "
-          f"{metrics['test_eer']:.1%}; baseline {metrics['baseline_test_accuracy']:.1%}), epoch {chosen_epoch}/"
+          f"{metrics['test_eer']:.1%}, minDCF(0.01) {metrics['test_min_dcf_p01']:.3f}; baseline {metrics['baseline_test_accuracy']:.1%}), epoch {chosen_epoch}/"
           f"{args.epochs} chosen on validation, {metrics['seconds']:.0f} s; outputs in {args.out}/")
 
 

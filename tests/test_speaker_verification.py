@@ -16,7 +16,7 @@ from common import run_cli
 from speaker_verification import speaker_pairs
 
 REPO = Path(__file__).resolve().parents[1]
-FIGURES = ("curves.png", "score_histogram.png", "roc.png", "embeddings_pca.png")
+FIGURES = ("curves.png", "score_histogram.png", "roc.png", "det.png", "embeddings_pca.png")
 SAMPLE_RATE = 16000
 
 
@@ -193,9 +193,78 @@ def test_logistic_loss_equals_numpy_binary_cross_entropy():
 def test_pair_report_matches_direct_counts():
     probabilities = np.array([0.9, 0.6, 0.4, 0.2, 0.55, 0.1])
     same = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
-    report = sv.pair_report(probabilities, same)
+    report = sv.pair_report(np.log(probabilities / (1 - probabilities)), same)
     assert report["accuracy"] == pytest.approx(4 / 6)  # 0.4 (same) and 0.55 (different) are wrong
     assert report["loss"] == pytest.approx(-np.mean(np.log([0.9, 0.6, 0.4, 0.8, 0.45, 0.9])))
+    # p >= 0.5 accepts 0.9, 0.6 and 0.55: one miss of 3 targets, one false alarm of 3 non-targets
+    assert report["act_dcf_p01"] == pytest.approx((0.01 / 3 + 0.99 / 3) / 0.01)
+    assert report["act_dcf_p05"] == pytest.approx((0.05 / 3 + 0.95 / 3) / 0.05)
+
+
+# ---------------------------------------------------------------- the field's measures, against brute force
+
+
+def random_trials(rng, n=60, ties=False):
+    same = (rng.uniform(size=n) < 0.3).astype(float)
+    same[:2] = [1.0, 0.0]  # both classes present
+    scores = rng.normal(2 * same, 1.0)
+    return (scores.round(1) if ties else scores), same
+
+
+def brute_force_costs(scores, same, p_target):
+    """The normalised DCF at every threshold t ("same" when score >= t), one threshold at a time."""
+    costs = []
+    for threshold in np.r_[np.unique(scores), np.inf]:
+        miss = np.mean(scores[same == 1] < threshold)
+        false_alarm = np.mean(scores[same == 0] >= threshold)
+        costs.append((p_target * miss + (1 - p_target) * false_alarm) / min(p_target, 1 - p_target))
+    return costs
+
+
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("p_target", [0.01, 0.05, 0.5])
+def test_minimum_detection_cost_is_the_best_threshold_of_a_loop_over_all(ties, p_target):
+    rng = np.random.default_rng(7)
+    for _ in range(10):
+        scores, same = random_trials(rng, ties=ties)
+        expected = min(brute_force_costs(scores, same, p_target))
+        assert sv.minimum_detection_cost(scores, same, p_target) == pytest.approx(expected, abs=1e-12)
+
+
+def test_minimum_detection_cost_is_0_when_separable_and_at_most_1():
+    same = np.array([1.0, 1.0, 0.0, 0.0, 0.0])
+    assert sv.minimum_detection_cost(np.array([3.0, 2.0, 1.0, 0.0, -1.0]), same, 0.01) == 0.0
+    assert sv.minimum_detection_cost(np.array([0.0, -1.0, 1.0, 2.0, 3.0]), same, 0.01) == pytest.approx(1.0)
+
+
+def test_actual_detection_cost_counts_the_decisions_made():
+    rng = np.random.default_rng(8)
+    scores, same = random_trials(rng)
+    for p_target in (0.01, 0.05):
+        misses = sum(1 for s, y in zip(scores, same) if y == 1 and s < 0)
+        false_alarms = sum(1 for s, y in zip(scores, same) if y == 0 and s >= 0)
+        cost = p_target * misses / same.sum() + (1 - p_target) * false_alarms / (1 - same).sum()
+        assert sv.actual_detection_cost(scores >= 0, same, p_target) == pytest.approx(cost / p_target)
+
+
+def test_cllr_matches_its_definition_term_by_term():
+    rng = np.random.default_rng(9)
+    llr, same = random_trials(rng)
+    target = [np.log2(1 + np.exp(-s)) for s, y in zip(llr, same) if y == 1]
+    non_target = [np.log2(1 + np.exp(s)) for s, y in zip(llr, same) if y == 0]
+    assert sv.log_likelihood_ratio_cost(llr, same) == pytest.approx((np.mean(target) + np.mean(non_target)) / 2)
+    assert sv.log_likelihood_ratio_cost(np.zeros(4), np.array([1, 0, 1, 0])) == pytest.approx(1.0)  # no information
+    assert np.isfinite(sv.log_likelihood_ratio_cost(np.array([800.0, -800.0]), np.array([0, 1])))  # no overflow
+
+
+def test_det_curve_is_every_thresholds_false_alarm_and_miss_rate():
+    rng = np.random.default_rng(10)
+    scores, same = random_trials(rng, ties=True)
+    false_alarm, miss = sv.det_curve(scores, same)
+    points = {(np.mean(scores[same == 0] >= t), np.mean(scores[same == 1] < t)) for t in np.r_[np.unique(scores), np.inf]}
+    assert {(round(a, 12), round(b, 12)) for a, b in zip(false_alarm, miss)} == \
+        {(round(a, 12), round(b, 12)) for a, b in points}
+    assert np.all(np.diff(false_alarm) >= 0) and np.all(np.diff(miss) <= 0)
 
 
 def test_silent_and_zero_padded_utterances_give_finite_features_embeddings_and_scores():
@@ -209,7 +278,7 @@ def test_silent_and_zero_padded_utterances_give_finite_features_embeddings_and_s
     model.set_normalisation(*sv.normalisation_statistics(features))
     features = torch.as_tensor(features)
     embeddings = sv.embed_all(model, features)
-    scores = sv.pair_probabilities(model, embeddings, sv.Pairs(np.array([0, 0, 1]), np.array([1, 2, 2]), np.ones(3)))
+    scores = sv.pair_scores(model, embeddings, sv.Pairs(np.array([0, 0, 1]), np.array([1, 2, 2]), np.ones(3)))
     assert torch.isfinite(embeddings).all() and np.isfinite(scores).all()
     model.train()  # gradients too: the standard deviation pooling of a constant must not give NaN
     logits = sv.minibatch_logits(model, features, np.array([0, 0]), np.array([1, 2]))
@@ -260,7 +329,8 @@ RESULTS = (
     "test_accuracy test_auc test_eer test_all_pairs_eer baseline_test_accuracy baseline_test_auc baseline_test_eer "
     "baseline_all_pairs_eer train_accuracy validation_accuracy chosen_epoch epochs train_seconds parameters "
     "pairs_per_speaker feature history n_fft hop frames lr"
-).split()
+).split() + [f"{pairs}_{measure}" for pairs in ("test", "test_all_pairs") for measure in
+             ("min_dcf_p01", "min_dcf_p05", "act_dcf_p01", "act_dcf_p05", "cllr")]
 
 
 @pytest.mark.slow
