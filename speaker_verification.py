@@ -13,6 +13,8 @@ Model: f(X) = W [mean_t, std_t of X and of a dilated Conv1d stack over X] / ||..
 p(same | a, b) = sigmoid(w <f(a), f(b)> + c), w and c learned. Loss: -mean(y log p + (1 - y) log(1 - p)),
 Adam with a cosine-annealed step, one random window of the spectrograms per minibatch.
 Baseline: cosine of mean-centred long-term log spectra, thresholded where the validation pairs say.
+Measures: accuracy at p = 0.5, ROC AUC, EER, NIST's minDCF (P_target 0.01, 0.05) and actDCF at p = 0.5,
+Cllr of the logits, DET curves; beside them the cosines after AS-norm against the fitting speakers.
 """
 
 import argparse
@@ -42,6 +44,7 @@ P_TARGETS = (0.01, 0.05)  # NIST SRE's priors of a target trial for the detectio
 MIN_SPEAKERS = 2  # negative pairs need another speaker, among the fitting and among the validation speakers
 INITIAL_SCALE, INITIAL_BIAS = 10.0, -5.0  # GE2E's starting (w, c) (Wan et al., 2018): p = 1/2 at cosine 1/2
 CALIBRATION_LR_FACTOR = 10  # the scalar scale w and bias c learn this much faster than the encoder
+COHORT_TOP = 100  # AS-norm: the cohort cosines kept per utterance (of the fitting speakers' 400 utterances)
 EMBED_BATCH = 256  # utterances per forward pass when embedding a whole set
 HISTOGRAM_BINS = 40
 # Random streams, each drawn as stream_rng(--seed, stream); the test pairs are the same for every --seed.
@@ -456,13 +459,32 @@ def train(args, model, features: dict, fitting_rows, pairs: dict):
     return history, chosen_epoch
 
 
+# ---------------------------------------------------------------- score normalisation
+def cohort_statistics(embeddings: np.ndarray, cohort: np.ndarray, top: int):
+    """Mean and standard deviation of each utterance's `top` highest cosines against the cohort: (U,), (U,)."""
+    cohort_scores = embeddings @ cohort.T  # (U, C); unit vectors: cosines
+    highest = np.sort(cohort_scores, axis=1)[:, -min(top, len(cohort)):]
+    return highest.mean(axis=1), np.maximum(highest.std(axis=1), EPS)
+
+
+def adaptive_s_norm(embeddings: np.ndarray, cohort: np.ndarray, pairs: Pairs, top: int = COHORT_TOP) -> np.ndarray:
+    """Adaptive symmetric score normalisation (AS-norm; Matejka et al., 2017) of the cosines s = <e_a, e_b>:
+    s' = 1/2 [(s - mu_a) / sigma_a + (s - mu_b) / sigma_b], mu and sigma over each side's top-N cohort
+    cosines. The logit w s + c normalises to the same s' (w > 0), so s' ranks, it is not a probability."""
+    embeddings, cohort = np.asarray(embeddings, np.float64), np.asarray(cohort, np.float64)
+    mean, std = cohort_statistics(embeddings, cohort, top)
+    scores = np.sum(embeddings[pairs.left] * embeddings[pairs.right], axis=-1)
+    return 0.5 * ((scores - mean[pairs.left]) / std[pairs.left] + (scores - mean[pairs.right]) / std[pairs.right])
+
+
 # ---------------------------------------------------------------- evaluation
 REPORTED_PAIRS = {"train": "train", "validation": "validation", "test": "test", "test_all": "test_all_pairs"}
 
 
 class FigureInputs(NamedTuple):
-    """What the figures draw: logits and baseline scores per test pair set ("test", "test_all"), embeddings."""
+    """What the figures draw: logits, AS-normed and baseline scores per pair set ("test", "test_all"), embeddings."""
     logits: dict
+    normalised: dict
     baseline_scores: dict
     test_embeddings: np.ndarray
 
@@ -498,7 +520,7 @@ def baseline_report(signals: dict, validation_rows: np.ndarray, pairs: dict) -> 
     }, {"test": test_scores, "test_all": all_scores}
 
 
-def evaluate(model, features: dict, signals: dict, validation_rows, pairs: dict):
+def evaluate(model, features: dict, signals: dict, fitting_rows, validation_rows, pairs: dict):
     """Metrics of the model and of the baseline, and what the figures draw: FigureInputs."""
     embeddings = {split: embed_all(model, features[split]) for split in ("train", "test")}
     logits = {name: pair_scores(model, embeddings["test" if name.startswith("test") else "train"], pairs[name])
@@ -506,8 +528,15 @@ def evaluate(model, features: dict, signals: dict, validation_rows, pairs: dict)
     metrics = {}
     for name, prefix in REPORTED_PAIRS.items():
         metrics.update({f"{prefix}_{key}": value for key, value in pair_report(logits[name], pairs[name].same).items()})
+    # AS-norm beside the raw scores, with the fitting speakers' utterances as cohort; it decides nothing.
+    vectors = {split: embeddings[split].cpu().numpy() for split in embeddings}
+    normalised = {name: adaptive_s_norm(vectors["test" if name.startswith("test") else "train"],
+                                        vectors["train"][fitting_rows], pairs[name])
+                  for name in ("validation", "test", "test_all")}
+    for name in normalised:
+        metrics.update(ranking_report(normalised[name], pairs[name].same, f"snorm_{REPORTED_PAIRS[name]}_"))
     baseline, baseline_scores = baseline_report(signals, validation_rows, pairs)
-    figure_inputs = FigureInputs(logits, baseline_scores, embeddings["test"].cpu().numpy())
+    figure_inputs = FigureInputs(logits, normalised, baseline_scores, vectors["test"])
     return {**metrics, **baseline}, figure_inputs
 
 
@@ -611,6 +640,7 @@ def write_figures(folder: Path, history: dict, chosen_epoch: int, pairs: dict, f
     plot_roc({"Siamese": (logits["test"], test_same), "baseline": (baseline_scores["test"], test_same)},
              folder / "roc.png")
     det_panels = {title: {"Siamese": (logits[name], pairs[name].same),
+                          "Siamese, AS-norm": (figure_inputs.normalised[name], pairs[name].same),
                           "baseline": (baseline_scores[name], pairs[name].same)}
                   for name, title in DET_PANELS.items()}
     plot_det(det_panels, folder / "det.png")
@@ -632,6 +662,7 @@ def run_description(args, spectra: dict, fitting, validation, pairs: dict) -> di
         "frames": {split: spectra[split].shape[-1] for split in spectra}, "dilations": list(SiameseVerifier.DILATIONS),
         "initial_scale": INITIAL_SCALE, "initial_bias": INITIAL_BIAS, "calibration_lr_factor": CALIBRATION_LR_FACTOR,
         "decision_threshold": DECISION_THRESHOLD, "p_targets": list(P_TARGETS), "detection_cost": DETECTION_COST,
+        "cohort_top": COHORT_TOP, "cohort_utterances": len(fitting) * UTTERANCES_PER_SPEAKER,
         "epoch_choice": EPOCH_CHOICE, "pairs_per_speaker": args.pairs,
         "utterances_per_speaker": UTTERANCES_PER_SPEAKER, "training_speakers": len(fitting),
         "validation_speakers": validation.tolist(), "test_speakers": len(spectra["test"]) // UTTERANCES_PER_SPEAKER,
@@ -658,7 +689,7 @@ def main(argv=None) -> None:
     train_started = time.perf_counter()
     history, chosen_epoch = train(args, model, features, fitting_rows, pairs)
     train_seconds = time.perf_counter() - train_started
-    results, figure_inputs = evaluate(model, features, signals, validation_rows, pairs)
+    results, figure_inputs = evaluate(model, features, signals, fitting_rows, validation_rows, pairs)
     metrics = {**run_description(args, spectra, fitting, validation, pairs), "data": data, **results,
                "chosen_epoch": chosen_epoch, "train_seconds": train_seconds, "history": history,
                "parameters": sum(parameter.numel() for parameter in model.parameters())}
@@ -669,7 +700,8 @@ def main(argv=None) -> None:
         metrics["seconds"] = time.perf_counter() - started
         write_json(folder / "metrics.json", metrics)
     print(f"test pair accuracy {metrics['test_accuracy']:.1%} at p = 0.5 (AUC {metrics['test_auc']:.3f}, EER "
-          f"{metrics['test_eer']:.1%}, minDCF(0.01) {metrics['test_min_dcf_p01']:.3f}; baseline {metrics['baseline_test_accuracy']:.1%}), epoch {chosen_epoch}/"
+          f"{metrics['test_eer']:.1%}, minDCF(0.01) {metrics['test_min_dcf_p01']:.3f}; AS-norm EER "
+          f"{metrics['snorm_test_eer']:.1%}; baseline {metrics['baseline_test_accuracy']:.1%}), epoch {chosen_epoch}/"
           f"{args.epochs} chosen on validation, {metrics['seconds']:.0f} s; outputs in {args.out}/")
 
 

@@ -306,6 +306,28 @@ def test_principal_components_match_the_covariance_eigenvectors():
     np.testing.assert_allclose(np.abs(coordinates), np.abs(expected), atol=1e-9)  # up to sign
 
 
+def test_adaptive_s_norm_matches_a_loop_over_the_pairs():
+    rng = np.random.default_rng(11)
+    embeddings = rng.standard_normal((12, 5))
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    cohort = rng.standard_normal((30, 5))
+    cohort /= np.linalg.norm(cohort, axis=1, keepdims=True)
+    pairs = sv.Pairs(np.array([0, 1, 2, 3, 11]), np.array([4, 5, 6, 7, 10]), np.ones(5))
+    top = 7
+    expected = []
+    for a, b in zip(pairs.left, pairs.right):
+        score = float(np.dot(embeddings[a], embeddings[b]))
+        normalised = 0.0
+        for side in (a, b):
+            highest = sorted(float(np.dot(embeddings[side], c)) for c in cohort)[-top:]
+            normalised += (score - np.mean(highest)) / np.std(highest) / 2
+        expected.append(normalised)
+    np.testing.assert_allclose(sv.adaptive_s_norm(embeddings, cohort, pairs, top), expected, rtol=1e-10)
+    # top >= the cohort: plain s-norm over the whole cohort
+    whole = sv.adaptive_s_norm(embeddings, cohort, pairs, 1000)
+    np.testing.assert_allclose(whole, sv.adaptive_s_norm(embeddings, cohort, pairs, 30), rtol=1e-12)
+
+
 # ---------------------------------------------------------------- training and the command line
 
 
@@ -330,7 +352,9 @@ RESULTS = (
     "baseline_all_pairs_eer train_accuracy validation_accuracy chosen_epoch epochs train_seconds parameters "
     "pairs_per_speaker feature history n_fft hop frames lr"
 ).split() + [f"{pairs}_{measure}" for pairs in ("test", "test_all_pairs") for measure in
-             ("min_dcf_p01", "min_dcf_p05", "act_dcf_p01", "act_dcf_p05", "cllr")]
+             ("min_dcf_p01", "min_dcf_p05", "act_dcf_p01", "act_dcf_p05", "cllr")] + \
+    [f"snorm_{pairs}_{measure}" for pairs in ("validation", "test", "test_all_pairs") for measure in
+     ("auc", "eer", "min_dcf_p01", "min_dcf_p05")]
 
 
 @pytest.mark.slow
