@@ -45,7 +45,15 @@ def speaker_metrics(**changes) -> dict:
         "n_fft": 1024, "hop": 512, "bins": 513, "frames": {"train": 32, "test": 45}, "utterances_per_speaker": 10,
         "channels": 32, "dilations": [1, 2], "embedding_dim": 64, "initial_scale": 10.0, "initial_bias": -5.0,
         "lr": 0.001, "weight_decay": 0.0001, "calibration_lr_factor": 10, "shortest_crop": 0.5,
+        "validation_eer": 0.081, "cohort_top": 100, "cohort_utterances": 400,
+        "test_cllr": 0.301, "test_all_pairs_cllr": 0.299,
+        "snorm_validation_eer": 0.071, "snorm_test_eer": 0.0612, "snorm_test_all_pairs_eer": 0.0633,
     }
+    for prefix in ("test_", "test_all_pairs_", "baseline_test_", "baseline_all_pairs_", "snorm_test_",
+                   "snorm_test_all_pairs_"):
+        metrics.update({f"{prefix}min_dcf_p01": 0.512, f"{prefix}min_dcf_p05": 0.311})
+        if not prefix.startswith(("baseline", "snorm")):
+            metrics.update({f"{prefix}act_dcf_p01": 4.87, f"{prefix}act_dcf_p05": 1.23})
     metrics.update(changes)
     return metrics
 
