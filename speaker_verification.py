@@ -11,7 +11,8 @@ Pairs (the homework's): per speaker, L of its C(10, 2) = 45 positive pairs and L
 other speakers: one minibatch of 2L pairs per speaker; negatives re-drawn every epoch.
 Model: f(X) = W [mean_t, std_t of X and of a dilated Conv1d stack over X] / ||...||, a unit vector;
 p(same | a, b) = sigmoid(w <f(a), f(b)> + c), w and c learned. Loss: -mean(y log p + (1 - y) log(1 - p)),
-Adam with a cosine-annealed step, one random window of the spectrograms per minibatch.
+Adam with a cosine-annealed step, one random window of the spectrograms per minibatch, each of its speakers
+a new voice by a random frequency warp (--warp).
 Baseline: cosine of mean-centred long-term log spectra, thresholded where the validation pairs say.
 Measures: accuracy at p = 0.5, ROC AUC, EER, NIST's minDCF (P_target 0.01, 0.05) and actDCF at p = 0.5,
 Cllr of the logits, DET curves; beside them the cosines after AS-norm against the fitting speakers.
@@ -63,7 +64,7 @@ EPOCH_CHOICE = "highest validation pair accuracy at p = 0.5 (ties: lower validat
 
 DEFAULTS = dict(data_dir=DEFAULT_DATA_DIR, out=Path("results/speaker_verification"), seed=0, device="auto",
                 threads=DEFAULT_TORCH_THREADS, epochs=30, lr=1e-3, pairs=45, validation_fraction=0.2, channels=32,
-                embedding_dim=64, weight_decay=1e-4, shortest_crop=0.5)
+                embedding_dim=64, weight_decay=1e-4, shortest_crop=0.5, warp=0.0)
 QUICK = dict(epochs=2, pairs=10)  # seconds, for CI and tests; not the report's numbers
 
 
@@ -87,6 +88,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     option("embedding-dim", int, "embedding size", ">= 1")
     option("weight-decay", float, "L2 weight decay of the encoder", ">= 0")
     option("shortest-crop", float, "shortest training window, as a share of the frames", "in (0, 1]")
+    option("warp", float, "training speakers' frequency warp: log-uniform in [1 - a, 1 + a] (0: none)", "in [0, 1)")
     parser.add_argument("--quick", action="store_true", help=f"tiny run for CI and tests: {QUICK}")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
@@ -246,10 +248,15 @@ class SiameseVerifier(nn.Module):
         return self.scale * torch.sum(embeddings[left] * embeddings[right], dim=-1) + self.bias
 
 
-def minibatch_logits(model: SiameseVerifier, features: torch.Tensor, left: np.ndarray, right: np.ndarray):
-    """Logits of the pairs (left[k], right[k]) (rows of `features`), encoding each distinct row once."""
+def minibatch_logits(model: SiameseVerifier, features: torch.Tensor, left: np.ndarray, right: np.ndarray,
+                     augment=None):
+    """Logits of the pairs (left[k], right[k]) (rows of `features`), encoding each distinct row once;
+    augment(rows, spectrograms) -> spectrograms, if given, changes the distinct rows first."""
     distinct, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
-    embeddings = model.embed(features[torch.as_tensor(distinct, device=features.device)])  # (U, E), U <= 4L
+    spectrograms = features[torch.as_tensor(distinct, device=features.device)]  # (U, 513, T), U <= 4L
+    if augment is not None:
+        spectrograms = augment(distinct, spectrograms)
+    embeddings = model.embed(spectrograms)  # (U, E)
     inverse = torch.as_tensor(inverse, device=features.device)
     return model.pair_logits(embeddings, inverse[: len(left)], inverse[len(left) :])
 
@@ -394,6 +401,31 @@ def pair_scores(model: SiameseVerifier, embeddings: torch.Tensor, pairs: Pairs) 
     return model.pair_logits(embeddings, left, right).cpu().numpy().astype(np.float64)
 
 
+def frequency_warp(spectrograms: torch.Tensor, factors: np.ndarray) -> torch.Tensor:
+    """(B, F, T) -> (B, F, T): bin f of row b takes bin f / factors[b] (linear interpolation, edges held).
+
+    A factor a scales every frequency by a, formants and harmonics alike: the voice of a shorter (a > 1)
+    or longer vocal tract, a new speaker (vocal-tract length perturbation; Jaitly & Hinton, 2013)."""
+    n_bins = spectrograms.shape[1]
+    source = np.clip(np.arange(n_bins)[None, :] / np.asarray(factors)[:, None], 0, n_bins - 1)  # (B, F)
+    below = np.floor(source).astype(np.int64)
+    above = np.minimum(below + 1, n_bins - 1)
+    device, frames = spectrograms.device, spectrograms.shape[-1]
+    weight = torch.as_tensor(source - below, dtype=spectrograms.dtype, device=device)[:, :, None]
+    gather = functools.partial(torch.gather, spectrograms, 1)
+    index = {name: torch.as_tensor(bins, device=device)[:, :, None].expand(-1, -1, frames)
+             for name, bins in (("below", below), ("above", above))}
+    return (1 - weight) * gather(index["below"]) + weight * gather(index["above"])
+
+
+def speaker_warp(rows: np.ndarray, spectrograms: torch.Tensor, rng: np.random.Generator, largest: float):
+    """One frequency warp per speaker among the rows, shared by its utterances: positives stay one
+    (new) voice, negatives two. Factors log-uniform in [1 - largest, 1 + largest]."""
+    speakers, speaker_of_row = np.unique(rows // UTTERANCES_PER_SPEAKER, return_inverse=True)
+    factors = np.exp(rng.uniform(np.log(1 - largest), np.log(1 + largest), size=len(speakers)))
+    return frequency_warp(spectrograms, factors[speaker_of_row])
+
+
 def random_crop(features: torch.Tensor, rng: np.random.Generator, shortest_fraction: float) -> torch.Tensor:
     """One random window of shortest_fraction * T to T frames of every spectrogram: the speaker, not the words."""
     frames = features.shape[-1]
@@ -409,7 +441,9 @@ def train_epoch(model, optimiser, scheduler, features, fitting_rows, rng, args, 
     losses, accuracies = [], []
     for speaker in rng.permutation(len(left)):
         labels = torch.as_tensor(same[speaker], device=features.device)
-        logits = minibatch_logits(model, random_crop(features, rng, args.shortest_crop), left[speaker], right[speaker])
+        augment = functools.partial(speaker_warp, rng=rng, largest=args.warp) if args.warp else None
+        crops = random_crop(features, rng, args.shortest_crop)
+        logits = minibatch_logits(model, crops, left[speaker], right[speaker], augment)
         loss = logistic_loss(logits, labels)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -652,7 +686,8 @@ def run_description(args, spectra: dict, fitting, validation, pairs: dict) -> di
     """What metrics.json says about the run beside its results: settings, sizes and counts the report quotes."""
     views = f" and of a {len(SiameseVerifier.DILATIONS)}-layer dilated Conv1d stack ({args.channels} channels, " \
         "BatchNorm, ReLU)" if args.channels else ""
-    options = ("epochs", "lr", "weight_decay", "channels", "embedding_dim", "shortest_crop", "validation_fraction")
+    options = ("epochs", "lr", "weight_decay", "channels", "embedding_dim", "shortest_crop", "warp",
+               "validation_fraction")
     return {
         "script": "speaker_verification.py", "seed": args.seed, "quick": args.quick, "seconds": None,
         "threads": torch.get_num_threads(), "device": args.device.type,

@@ -181,6 +181,27 @@ def test_embeddings_have_one_size_and_unit_length_for_any_length(frames):
     torch.testing.assert_close(embeddings.norm(dim=1), torch.ones(3))
 
 
+def test_frequency_warp_by_1_is_the_identity_and_moves_a_peak_to_a_times_its_bin():
+    spectrograms = torch.zeros(3, 513, 4)
+    spectrograms[:, 100] = 1.0
+    warped = sv.frequency_warp(spectrograms, np.array([1.0, 1.1, 0.9]))
+    torch.testing.assert_close(warped[0], spectrograms[0])
+    assert int(warped[1, :, 0].argmax()) == 110 and int(warped[2, :, 0].argmax()) == 90
+    ramp = torch.arange(513.0)[None, :, None].expand(1, 513, 2)
+    expected = np.clip(np.arange(513) / 1.05, 0, 512)  # bin f reads bin f / a, linearly interpolated
+    np.testing.assert_allclose(sv.frequency_warp(ramp, np.array([1.05]))[0, :, 0].numpy(), expected, rtol=1e-5)
+
+
+def test_speaker_warp_gives_a_speakers_utterances_one_factor():
+    rows = np.array([3, 7, 12, 15, 18, 41])  # speakers 0, 0, 1, 1, 1, 4
+    spectrograms = torch.zeros(6, 513, 2)
+    spectrograms[:, 200] = 1.0
+    warped = sv.speaker_warp(rows, spectrograms, np.random.default_rng(0), largest=0.12)
+    peaks = warped[:, :, 0].argmax(dim=1).numpy()
+    assert peaks[0] == peaks[1] and peaks[2] == peaks[3] == peaks[4]
+    assert len(set(peaks[[0, 2, 5]])) == 3 and np.all(np.abs(peaks - 200) <= 0.12 * 200 + 1)
+
+
 def test_logistic_loss_equals_numpy_binary_cross_entropy():
     logits = np.array([-3.0, -0.5, 0.0, 0.7, 4.0, 12.0])
     same = np.array([0.0, 1.0, 1.0, 0.0, 1.0, 0.0])
