@@ -88,10 +88,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     option("embedding-dim", int, "embedding size", ">= 1")
     option("weight-decay", float, "L2 weight decay of the encoder", ">= 0")
     option("shortest-crop", float, "shortest training window, as a share of the frames", "in (0, 1]")
-    option("warp", float, "training speakers' frequency warp: log-uniform in [1 - a, 1 + a] (0: none)", "in [0, 1)")
+    option("warp", float, "training speakers' frequency warp: log-uniform in [1 - a, 1 + a] (0: none; < 1)", ">= 0")
     parser.add_argument("--quick", action="store_true", help=f"tiny run for CI and tests: {QUICK}")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
+    if args.warp >= 1:  # a factor 1 - a must stay positive
+        parser.error(f"argument --warp: expected a finite float in [0, 1), got {args.warp:g}")
     if args.quick:
         vars(args).update(QUICK)
     args.out = check_output_folder(args.out)

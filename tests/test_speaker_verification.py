@@ -469,6 +469,8 @@ def test_the_command_line_reports_a_missing_file_without_a_traceback(tmp_path):
         (["--epochs", "0"], "argument --epochs: expected a finite int >= 1"),
         (["--validation-fraction", "1"], "expected a finite float in (0, 1)"),
         (["--shortest-crop", "1.5"], "expected a finite float in (0, 1]"),
+        (["--warp", "1"], "argument --warp: expected a finite float in [0, 1), got 1"),
+        (["--warp", "-0.1"], "argument --warp: expected a finite float >= 0"),
         (["--device", "tpu"], "--device tpu: expected auto, cpu or cuda"),
         (["--no-such-option"], "unrecognized arguments: --no-such-option"),
         (["--out", "/dev/null"], "exists and is not a folder (a character device)"),
