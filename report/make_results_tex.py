@@ -79,7 +79,7 @@ def count(items) -> str:  # a list's length: the number of validation speakers
     return integer(len(items))
 
 
-def listed(items) -> str:  # a list as one macro: dilations 1, 2
+def listed(items) -> str:  # a list as one macro: P_target 0.01, 0.05
     return ", ".join(map(number, items))
 
 
@@ -137,8 +137,8 @@ SPEAKER = {
     "SpeakerFeature": ("feature", text),
     "SpeakerNFFT": ("n_fft", integer), "SpeakerHop": ("hop", integer), "SpeakerBins": ("bins", integer),
     "SpeakerTrainFrames": (("frames", "train"), integer), "SpeakerTestFrames": (("frames", "test"), integer),
-    "SpeakerUtterancesPerSpeaker": ("utterances_per_speaker", integer), "SpeakerChannels": ("channels", integer),
-    "SpeakerDilations": ("dilations", listed), "SpeakerEmbeddingDim": ("embedding_dim", integer),
+    "SpeakerUtterancesPerSpeaker": ("utterances_per_speaker", integer), "SpeakerWarp": ("warp", percent),
+    "SpeakerPTargets": ("p_targets", listed), "SpeakerEmbeddingDim": ("embedding_dim", integer),
     "SpeakerInitialScale": ("initial_scale", number), "SpeakerInitialBias": ("initial_bias", number),
     "SpeakerLearningRate": ("lr", number), "SpeakerWeightDecay": ("weight_decay", number),
     "SpeakerCalibrationFactor": ("calibration_lr_factor", number), "SpeakerShortestCrop": ("shortest_crop", percent),

@@ -43,7 +43,7 @@ def speaker_metrics(**changes) -> dict:
         "pairs_per_speaker": 45, "training_speakers": 40, "validation_speakers": list(range(10)), "test_speakers": 20,
         "test_pairs": 1800, "test_all_pairs": 19900, "feature": "log(1 + |STFT|), n_fft 1024",
         "n_fft": 1024, "hop": 512, "bins": 513, "frames": {"train": 32, "test": 45}, "utterances_per_speaker": 10,
-        "channels": 32, "dilations": [1, 2], "embedding_dim": 64, "initial_scale": 10.0, "initial_bias": -5.0,
+        "warp": 0.12, "p_targets": [0.01, 0.05], "embedding_dim": 64, "initial_scale": 10.0, "initial_bias": -5.0,
         "lr": 0.001, "weight_decay": 0.0001, "calibration_lr_factor": 10, "shortest_crop": 0.5,
         "validation_eer": 0.081, "cohort_top": 100, "cohort_utterances": 400,
         "test_cllr": 0.301, "test_all_pairs_cllr": 0.299,
@@ -132,7 +132,7 @@ def test_each_macro_comes_from_its_metrics_key(tmp_path):
     assert macros["SpeakerModel"] == r"Siamese: \textless{}e\_a, e\_b\textgreater{}"  # escaped
     assert macros["SpeakerFeature"] == r"log(1 + \textbar{}STFT\textbar{}), n\_fft 1024"
     assert macros["SpeakerDir"] == "../results/speaker_verification"  # a path for \includegraphics: not escaped
-    assert macros["SpeakerDilations"] == "1, 2" and macros["SpeakerTrainFrames"] == "32"  # a list as one macro
+    assert macros["SpeakerPTargets"] == "0.01, 0.05" and macros["SpeakerTrainFrames"] == "32"  # a list as one macro
     assert macros["SpeakerShortestCrop"] == r"50.0\,\%" and macros["SpeakerLearningRate"] == "0.001"
     assert macros["VaeBeta"] == "2" and macros["VaeFitQuantileZero"] == r"10.0\,\%"
     assert macros["VaeNegElbo"] == "101.2"  # 101.25 rounds half to even, as Python's format does

@@ -46,9 +46,9 @@ def write_corpus(folder, n_train, train_samples, n_test, test_samples, seed=0):
     return folder
 
 
-def small_model(channels=8, embedding_dim=4):
+def small_model(embedding_dim=4):
     torch.manual_seed(0)
-    return sv.SiameseVerifier(513, channels, embedding_dim).eval()
+    return sv.SiameseVerifier(513, embedding_dim).eval()
 
 
 # ---------------------------------------------------------------- the homework's pairs (speaker_pairs)
@@ -164,7 +164,7 @@ def test_indexed_pair_scores_equal_the_naive_per_pair_computation():
 def test_the_encoder_runs_once_per_distinct_utterance():
     model = small_model()
     seen = []
-    model.frames.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].shape[0]))
+    model.project.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].shape[0]))
     left = np.array([0, 0, 1, 2, 0, 5])
     right = np.array([1, 2, 2, 5, 5, 1])
     with torch.no_grad():
@@ -400,7 +400,7 @@ def test_the_same_seed_gives_the_same_numbers(tmp_path):
     data = write_corpus(tmp_path / "data", n_train=6, train_samples=3000, n_test=3, test_samples=3500)
     results = []
     for run in ("first", "second"):
-        sv.main(["--data-dir", str(data), "--out", str(tmp_path / run), "--quick", "--channels", "8", "--quiet"])
+        sv.main(["--data-dir", str(data), "--out", str(tmp_path / run), "--quick", "--quiet"])
         results.append(json.loads((tmp_path / run / "metrics.json").read_text()))
     for key in ("test_accuracy", "test_auc", "test_eer", "validation_accuracy", "train_accuracy", "history"):
         assert results[0][key] == results[1][key]
@@ -408,9 +408,9 @@ def test_the_same_seed_gives_the_same_numbers(tmp_path):
 
 def test_the_model_file_loads_with_weights_only(tmp_path):
     data = write_corpus(tmp_path / "data", n_train=6, train_samples=3000, n_test=3, test_samples=3500)
-    sv.main(["--data-dir", str(data), "--out", str(tmp_path / "out"), "--quick", "--channels", "8", "--quiet"])
+    sv.main(["--data-dir", str(data), "--out", str(tmp_path / "out"), "--quick", "--quiet"])
     checkpoint = torch.load(tmp_path / "out" / "model.pt", weights_only=True)
-    model = sv.SiameseVerifier(513, 8, sv.DEFAULTS["embedding_dim"])
+    model = sv.SiameseVerifier(513, sv.DEFAULTS["embedding_dim"])
     model.load_state_dict(checkpoint["state_dict"])
 
 
@@ -499,7 +499,7 @@ def test_an_out_that_is_a_file_or_a_users_folder_is_refused_and_left_alone(tmp_p
 def test_an_interrupted_run_leaves_the_previous_run_folder_as_it_was(tmp_path, capsys, monkeypatch):
     data = write_corpus(tmp_path / "data", n_train=6, train_samples=3000, n_test=3, test_samples=3500)
     out = tmp_path / "runs" / "speaker"
-    sv.main(["--data-dir", str(data), "--out", str(out), "--quick", "--channels", "8", "--quiet"])
+    sv.main(["--data-dir", str(data), "--out", str(out), "--quick", "--quiet"])
     before = {path.name: path.read_bytes() for path in out.iterdir()}
 
     def interrupted(folder, *arguments):
