@@ -137,7 +137,7 @@ SPEAKER = {
     "SpeakerFeature": ("feature", text),
     "SpeakerNFFT": ("n_fft", integer), "SpeakerHop": ("hop", integer), "SpeakerBins": ("bins", integer),
     "SpeakerTrainFrames": (("frames", "train"), integer), "SpeakerTestFrames": (("frames", "test"), integer),
-    "SpeakerUtterancesPerSpeaker": ("utterances_per_speaker", integer), "SpeakerWarp": ("warp", percent),
+    "SpeakerUtterancesPerSpeaker": ("utterances_per_speaker", integer), "SpeakerWarp": ("warp", number),
     "SpeakerPTargets": ("p_targets", listed), "SpeakerEmbeddingDim": ("embedding_dim", integer),
     "SpeakerInitialScale": ("initial_scale", number), "SpeakerInitialBias": ("initial_bias", number),
     "SpeakerLearningRate": ("lr", number), "SpeakerWeightDecay": ("weight_decay", number),
