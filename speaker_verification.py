@@ -335,7 +335,7 @@ def actual_detection_cost(accepted: np.ndarray, labels: np.ndarray, p_target: fl
 def log_likelihood_ratio_cost(llr: np.ndarray, labels: np.ndarray) -> float:
     """Cllr (Brümmer & du Preez, 2006) of scores read as natural-log likelihood ratios, in bits:
     Cllr = 1/2 [mean_target log2(1 + e^-llr) + mean_non-target log2(1 + e^llr)];
-    0 is perfect, 1 is an uninformative llr = 0. Our logit of p is that llr: the pairs are balanced."""
+    0 is perfect, 1 is an uninformative llr = 0. Our logit of p is that llr: the training pairs are balanced."""
     llr, labels = np.ravel(llr).astype(np.float64), np.ravel(labels).astype(bool)
     target_cost = np.mean(np.logaddexp(0.0, -llr[labels]))
     non_target_cost = np.mean(np.logaddexp(0.0, llr[~labels]))
@@ -636,7 +636,7 @@ def plot_det(panels: dict, path: Path) -> None:
         axes.plot(limits, limits, color="grey", linestyle=":", linewidth=0.8)  # miss = false alarm
         axes.set(xticks=ticks, xticklabels=labels, yticks=ticks, yticklabels=labels, xlim=limits, ylim=limits,
                  xlabel="false-alarm rate (%)", ylabel="miss rate (%)", title=f"DET, {title}")
-        axes.legend(loc="upper right", fontsize=8)
+        axes.legend(loc="lower left", fontsize=8)
         axes.grid(alpha=0.3)
     save_figure(figure, path)
 
