@@ -24,7 +24,7 @@ $(DATA_FILES) &: | $(SETUP)
 test: $(SETUP)
 	$(PYTHON) -m pytest -q
 
-# STFT speed (seconds), the speaker runs (about 2 minutes) and the Problem 2 effect benchmark (41 runs of about
+# STFT speed (seconds), the speaker benchmark (12 runs, about 5 minutes) and the Problem 2 effect benchmark (41 runs of about
 # 3 minutes each, two at a time: about an hour on 2 cores); run it on a quiet machine.
 bench: $(SETUP) $(DATA_FILES)
 	$(PYTHON) bench/stft_speed.py

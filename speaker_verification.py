@@ -9,10 +9,13 @@ Features: X = log(1 + |STFT|) (common.stft, n_fft 1024, hop 512, centred frames)
 normalised per bin with the mean and standard deviation of the training speakers' frames.
 Pairs (the homework's): per speaker, L of its C(10, 2) = 45 positive pairs and L negative pairs against
 other speakers: one minibatch of 2L pairs per speaker; negatives re-drawn every epoch.
-Model: f(X) = W [mean_t, std_t of X and of a dilated Conv1d stack over X] / ||...||, a unit vector;
+Model: f(X) = W [mean_t X, std_t X] / ||...||, a unit vector (statistics of the frames, one linear map);
 p(same | a, b) = sigmoid(w <f(a), f(b)> + c), w and c learned. Loss: -mean(y log p + (1 - y) log(1 - p)),
-Adam with a cosine-annealed step, one random window of the spectrograms per minibatch.
+Adam with a cosine-annealed step, one random window of the spectrograms per minibatch, each of its speakers
+a new voice by a random frequency warp (--warp).
 Baseline: cosine of mean-centred long-term log spectra, thresholded where the validation pairs say.
+Measures: accuracy at p = 0.5, ROC AUC, EER, NIST's minDCF (P_target 0.01, 0.05) and actDCF at p = 0.5,
+Cllr of the logits, DET curves; beside them the cosines after AS-norm against the fitting speakers.
 """
 
 import argparse
@@ -25,6 +28,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.special import expit
+from scipy.stats import norm
 from torch import nn
 from tqdm import tqdm
 
@@ -36,9 +41,11 @@ SPLIT_FILES = {"train": "trs.pkl", "test": "tes.pkl"}
 N_FFT = 1024  # the homework's STFT: 513 frequency bins
 HOP = 512
 DECISION_THRESHOLD = 0.5  # the homework's: "same speaker" when p >= 0.5
+P_TARGETS = (0.01, 0.05)  # NIST SRE's priors of a target trial for the detection cost
 MIN_SPEAKERS = 2  # negative pairs need another speaker, among the fitting and among the validation speakers
 INITIAL_SCALE, INITIAL_BIAS = 10.0, -5.0  # GE2E's starting (w, c) (Wan et al., 2018): p = 1/2 at cosine 1/2
 CALIBRATION_LR_FACTOR = 10  # the scalar scale w and bias c learn this much faster than the encoder
+COHORT_TOP = 100  # AS-norm: the cohort cosines kept per utterance (of the fitting speakers' 400 utterances)
 EMBED_BATCH = 256  # utterances per forward pass when embedding a whole set
 HISTOGRAM_BINS = 40
 # Random streams, each drawn as stream_rng(--seed, stream); the test pairs are the same for every --seed.
@@ -51,11 +58,13 @@ INIT_STREAM = 5  # the initial weights
 FEATURE_DESCRIPTION = (f"log(1 + |STFT|), n_fft {N_FFT}, hop {HOP}, periodic Hann, librosa convention (centred "
                        "frames, reflect padding); normalised per frequency bin with the mean and std of the fitting "
                        "(training minus validation) speakers' frames")
+DETECTION_COST = ("NIST SRE's normalised DCF, C_miss = C_fa = 1: (P_target P_miss + (1 - P_target) P_fa) / "
+                  "min(P_target, 1 - P_target); minDCF at the best threshold, actDCF at the decision p >= 0.5")
 EPOCH_CHOICE = "highest validation pair accuracy at p = 0.5 (ties: lower validation loss); test data chooses nothing"
 
 DEFAULTS = dict(data_dir=DEFAULT_DATA_DIR, out=Path("results/speaker_verification"), seed=0, device="auto",
-                threads=DEFAULT_TORCH_THREADS, epochs=30, lr=1e-3, pairs=45, validation_fraction=0.2, channels=32,
-                embedding_dim=64, weight_decay=1e-4, shortest_crop=0.5)
+                threads=DEFAULT_TORCH_THREADS, epochs=30, lr=1e-3, pairs=45, validation_fraction=0.2,
+                embedding_dim=64, weight_decay=1e-4, shortest_crop=0.5, warp=0.12)
 QUICK = dict(epochs=2, pairs=10)  # seconds, for CI and tests; not the report's numbers
 
 
@@ -75,13 +84,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     option("lr", float, "Adam's initial step size, annealed to 0 along a cosine", "> 0")
     option("pairs", int, "L: positive (and as many negative) pairs per speaker and minibatch", ">= 1")
     option("validation-fraction", float, "share of the training speakers held out", "in (0, 1)")
-    option("channels", int, "channels of the Conv1d stack (0: statistics of the spectrogram only)", ">= 0")
     option("embedding-dim", int, "embedding size", ">= 1")
     option("weight-decay", float, "L2 weight decay of the encoder", ">= 0")
     option("shortest-crop", float, "shortest training window, as a share of the frames", "in (0, 1]")
+    option("warp", float, "training speakers' frequency warp: log-uniform in [1 - a, 1 + a] (0: none; < 1)", ">= 0")
     parser.add_argument("--quick", action="store_true", help=f"tiny run for CI and tests: {QUICK}")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
+    if args.warp >= 1:  # a factor 1 - a must stay positive
+        parser.error(f"argument --warp: expected a finite float in [0, 1), got {args.warp:g}")
     if args.quick:
         vars(args).update(QUICK)
     args.out = check_output_folder(args.out)
@@ -197,26 +208,18 @@ def statistics_pooling(frames: torch.Tensor) -> torch.Tensor:
 class SiameseVerifier(nn.Module):
     """Shared encoder f: (B, 513, T) -> (B, E) unit vectors; p(same) = sigmoid(w <f(a), f(b)> + c).
 
-    f pools statistics over time from two views of the normalised frames x_t, then projects them:
-      [mean_t x_t, std_t x_t]   the long-term spectrum and its variability (formants, pitch harmonics, tilt),
-      [mean_t h_t, std_t h_t]   h = a small dilated convolution stack over time (local spectro-temporal patterns),
-      f = W [...] / ||W [...]||.  --channels 0 keeps the first view only.
+    f pools statistics over time of the normalised frames x_t and projects them linearly:
+      f = W [mean_t x_t, std_t x_t] / ||W [...]||,
+    the long-term spectrum and its variability (formants, pitch harmonics, tilt). A frame-level
+    convolution stack beside these statistics added nothing measurable (docs/experiments.md), so there is none.
     """
 
-    KERNEL = 3
-    DILATIONS = (1, 2)  # receptive field 1 + 2 * (1 + 2) = 7 frames, about 0.2 s at hop 512
-
-    def __init__(self, n_bins: int, channels: int, embedding_dim: int):
+    def __init__(self, n_bins: int, embedding_dim: int):
         super().__init__()
         self.register_buffer("feature_mean", torch.zeros(n_bins))
         self.register_buffer("feature_std", torch.ones(n_bins))
-        layers, width = [], n_bins
-        for dilation in self.DILATIONS if channels else ():
-            convolution = nn.Conv1d(width, channels, self.KERNEL, dilation=dilation, padding=dilation)  # same length
-            layers, width = layers + [convolution, nn.BatchNorm1d(channels), nn.ReLU()], channels
-        self.frames = nn.Sequential(*layers) if layers else None
         # No bias: a shared offset would point every embedding the same way (all cosines near 1).
-        self.project = nn.Linear(2 * n_bins + 2 * channels, embedding_dim, bias=False)
+        self.project = nn.Linear(2 * n_bins, embedding_dim, bias=False)
         self.scale = nn.Parameter(torch.tensor(INITIAL_SCALE))
         self.bias = nn.Parameter(torch.tensor(INITIAL_BIAS))
 
@@ -228,8 +231,6 @@ class SiameseVerifier(nn.Module):
         """(B, 513, T) log-magnitudes -> (B, E) unit embeddings; any T >= 1."""
         normalised = (spectrogram - self.feature_mean[:, None]) / self.feature_std[:, None]
         pooled = statistics_pooling(normalised)  # (B, 2 * 513)
-        if self.frames is not None:
-            pooled = torch.cat([pooled, statistics_pooling(self.frames(normalised))], dim=-1)  # (B, 2 * 513 + 2C)
         embedding = self.project(pooled)
         return embedding / embedding.norm(dim=-1, keepdim=True).clamp_min(EPS)
 
@@ -238,10 +239,15 @@ class SiameseVerifier(nn.Module):
         return self.scale * torch.sum(embeddings[left] * embeddings[right], dim=-1) + self.bias
 
 
-def minibatch_logits(model: SiameseVerifier, features: torch.Tensor, left: np.ndarray, right: np.ndarray):
-    """Logits of the pairs (left[k], right[k]) (rows of `features`), encoding each distinct row once."""
+def minibatch_logits(model: SiameseVerifier, features: torch.Tensor, left: np.ndarray, right: np.ndarray,
+                     augment=None):
+    """Logits of the pairs (left[k], right[k]) (rows of `features`), encoding each distinct row once;
+    augment(rows, spectrograms) -> spectrograms, if given, changes the distinct rows first."""
     distinct, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
-    embeddings = model.embed(features[torch.as_tensor(distinct, device=features.device)])  # (U, E), U <= 4L
+    spectrograms = features[torch.as_tensor(distinct, device=features.device)]  # (U, 513, T), U <= 4L
+    if augment is not None:
+        spectrograms = augment(distinct, spectrograms)
+    embeddings = model.embed(spectrograms)  # (U, E)
     inverse = torch.as_tensor(inverse, device=features.device)
     return model.pair_logits(embeddings, inverse[: len(left)], inverse[len(left) :])
 
@@ -304,15 +310,71 @@ def accuracy_maximising_threshold(scores: np.ndarray, labels: np.ndarray) -> flo
     return float((thresholds[k] + lower) / 2)
 
 
-def pair_report(probabilities: np.ndarray, same: np.ndarray) -> dict:
-    """Accuracy at the homework's threshold, mean log loss, ROC AUC and EER of one set of pairs."""
-    clipped = np.clip(probabilities.astype(np.float64), EPS, 1 - EPS)
-    return {
-        "accuracy": float(np.mean((probabilities >= DECISION_THRESHOLD) == (same > 0.5))),
-        "loss": float(-np.mean(same * np.log(clipped) + (1 - same) * np.log(1 - clipped))),
-        "auc": roc_auc(probabilities, same),
-        "eer": equal_error_rate(probabilities, same)[0],
+def detection_cost(miss_rate, false_alarm_rate, p_target: float):
+    """NIST SRE's normalised detection cost with C_miss = C_fa = 1:
+    C_norm = (P_target P_miss + (1 - P_target) P_fa) / min(P_target, 1 - P_target),
+    so 1 is the cost of the better of "accept all" and "reject all"."""
+    cost = p_target * np.asarray(miss_rate) + (1 - p_target) * np.asarray(false_alarm_rate)
+    return cost / min(p_target, 1 - p_target)
+
+
+def minimum_detection_cost(scores: np.ndarray, labels: np.ndarray, p_target: float) -> float:
+    """minDCF: the lowest normalised cost over every threshold ("same" when score >= t), accept-all included."""
+    fpr, tpr, _ = roc_curve(scores, labels)
+    return float(np.min(detection_cost(1 - tpr, fpr, p_target)))
+
+
+def actual_detection_cost(accepted: np.ndarray, labels: np.ndarray, p_target: float) -> float:
+    """actDCF: the normalised cost of the decisions made (here the homework's p >= 0.5, i.e. LLR >= 0)."""
+    accepted, labels = np.ravel(accepted).astype(bool), np.ravel(labels).astype(bool)
+    miss_rate = np.mean(~accepted[labels]) if labels.any() else 0.0
+    false_alarm_rate = np.mean(accepted[~labels]) if (~labels).any() else 0.0
+    return float(detection_cost(miss_rate, false_alarm_rate, p_target))
+
+
+def log_likelihood_ratio_cost(llr: np.ndarray, labels: np.ndarray) -> float:
+    """Cllr (Brümmer & du Preez, 2006) of scores read as natural-log likelihood ratios, in bits:
+    Cllr = 1/2 [mean_target log2(1 + e^-llr) + mean_non-target log2(1 + e^llr)];
+    0 is perfect, 1 is an uninformative llr = 0. Our logit of p is that llr: the training pairs are balanced."""
+    llr, labels = np.ravel(llr).astype(np.float64), np.ravel(labels).astype(bool)
+    target_cost = np.mean(np.logaddexp(0.0, -llr[labels]))
+    non_target_cost = np.mean(np.logaddexp(0.0, llr[~labels]))
+    return float((target_cost + non_target_cost) / (2 * np.log(2)))
+
+
+def det_curve(scores: np.ndarray, labels: np.ndarray):
+    """(false-alarm rate, miss rate) at every threshold: the ROC read as errors, for normal-deviate axes."""
+    fpr, tpr, _ = roc_curve(scores, labels)
+    return fpr, 1 - tpr
+
+
+def ranking_report(scores: np.ndarray, same: np.ndarray, prefix: str = "") -> dict:
+    """What any score allows, whatever its scale: ROC AUC, EER and minDCF at each P_target."""
+    report = {f"{prefix}auc": roc_auc(scores, same), f"{prefix}eer": equal_error_rate(scores, same)[0]}
+    for p_target in P_TARGETS:
+        report[f"{prefix}min_dcf_{cost_name(p_target)}"] = minimum_detection_cost(scores, same, p_target)
+    return report
+
+
+def cost_name(p_target: float) -> str:
+    """0.01 -> 'p01', 0.05 -> 'p05': metrics.json keys without a dot."""
+    return f"p{round(100 * p_target):02d}"
+
+
+def pair_report(logits: np.ndarray, same: np.ndarray) -> dict:
+    """One set of pairs scored by logit z = w <e_a, e_b> + c (p = sigmoid(z)): accuracy at the homework's
+    p >= 0.5 (z >= 0), mean log loss, ROC AUC, EER, minDCF and actDCF at each P_target, and Cllr."""
+    logits, labels = np.ravel(logits).astype(np.float64), np.ravel(same) > 0.5
+    accepted = logits >= 0  # p >= DECISION_THRESHOLD = 0.5
+    report = {
+        "accuracy": float(np.mean(accepted == labels)),
+        "loss": float(np.mean(np.where(labels, np.logaddexp(0.0, -logits), np.logaddexp(0.0, logits)))),
+        **ranking_report(logits, labels),
+        "cllr": log_likelihood_ratio_cost(logits, labels),
     }
+    for p_target in P_TARGETS:
+        report[f"act_dcf_{cost_name(p_target)}"] = actual_detection_cost(accepted, labels, p_target)
+    return report
 
 
 # ---------------------------------------------------------------- training
@@ -324,10 +386,35 @@ def embed_all(model: SiameseVerifier, features: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def pair_probabilities(model: SiameseVerifier, embeddings: torch.Tensor, pairs: Pairs) -> np.ndarray:
-    """p(same) of the pairs, rows of (U, E) embeddings: (K,)."""
+def pair_scores(model: SiameseVerifier, embeddings: torch.Tensor, pairs: Pairs) -> np.ndarray:
+    """Logits z = logit p(same) of the pairs, rows of (U, E) embeddings: (K,) float64 (p saturates, z does not)."""
     left, right = (torch.as_tensor(part, device=embeddings.device) for part in pairs[:2])
-    return torch.sigmoid(model.pair_logits(embeddings, left, right)).cpu().numpy()
+    return model.pair_logits(embeddings, left, right).cpu().numpy().astype(np.float64)
+
+
+def frequency_warp(spectrograms: torch.Tensor, factors: np.ndarray) -> torch.Tensor:
+    """(B, F, T) -> (B, F, T): bin f of row b takes bin f / factors[b] (linear interpolation, edges held).
+
+    A factor a scales every frequency by a, formants and harmonics alike: the voice of a shorter (a > 1)
+    or longer vocal tract, a new speaker (vocal-tract length perturbation; Jaitly & Hinton, 2013)."""
+    n_bins = spectrograms.shape[1]
+    source = np.clip(np.arange(n_bins)[None, :] / np.asarray(factors)[:, None], 0, n_bins - 1)  # (B, F)
+    below = np.floor(source).astype(np.int64)
+    above = np.minimum(below + 1, n_bins - 1)
+    device, frames = spectrograms.device, spectrograms.shape[-1]
+    weight = torch.as_tensor(source - below, dtype=spectrograms.dtype, device=device)[:, :, None]
+    gather = functools.partial(torch.gather, spectrograms, 1)
+    index = {name: torch.as_tensor(bins, device=device)[:, :, None].expand(-1, -1, frames)
+             for name, bins in (("below", below), ("above", above))}
+    return (1 - weight) * gather(index["below"]) + weight * gather(index["above"])
+
+
+def speaker_warp(rows: np.ndarray, spectrograms: torch.Tensor, rng: np.random.Generator, largest: float):
+    """One frequency warp per speaker among the rows, shared by its utterances: positives stay one
+    (new) voice, negatives two. Factors log-uniform in [1 - largest, 1 + largest]."""
+    speakers, speaker_of_row = np.unique(rows // UTTERANCES_PER_SPEAKER, return_inverse=True)
+    factors = np.exp(rng.uniform(np.log(1 - largest), np.log(1 + largest), size=len(speakers)))
+    return frequency_warp(spectrograms, factors[speaker_of_row])
 
 
 def random_crop(features: torch.Tensor, rng: np.random.Generator, shortest_fraction: float) -> torch.Tensor:
@@ -345,7 +432,9 @@ def train_epoch(model, optimiser, scheduler, features, fitting_rows, rng, args, 
     losses, accuracies = [], []
     for speaker in rng.permutation(len(left)):
         labels = torch.as_tensor(same[speaker], device=features.device)
-        logits = minibatch_logits(model, random_crop(features, rng, args.shortest_crop), left[speaker], right[speaker])
+        augment = functools.partial(speaker_warp, rng=rng, largest=args.warp) if args.warp else None
+        crops = random_crop(features, rng, args.shortest_crop)
+        logits = minibatch_logits(model, crops, left[speaker], right[speaker], augment)
         loss = logistic_loss(logits, labels)
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
@@ -381,9 +470,8 @@ def train(args, model, features: dict, fitting_rows, pairs: dict):
             train_loss, train_accuracy = train_epoch(model, optimiser, scheduler, features["train"], fitting_rows,
                                                      rng, args, progress)
         embeddings = {split: embed_all(model, features[split]) for split in ("train", "test")}
-        validation = pair_report(pair_probabilities(model, embeddings["train"], pairs["validation"]),
-                                 pairs["validation"].same)
-        test = pair_report(pair_probabilities(model, embeddings["test"], pairs["test"]), pairs["test"].same)
+        validation = pair_report(pair_scores(model, embeddings["train"], pairs["validation"]), pairs["validation"].same)
+        test = pair_report(pair_scores(model, embeddings["test"], pairs["test"]), pairs["test"].same)
         values = (train_loss, train_accuracy, validation["loss"], validation["accuracy"], validation["auc"],
                   test["accuracy"])  # the test accuracy is drawn in the curves only: it never chooses
         for name, value in zip(history, values):
@@ -396,7 +484,36 @@ def train(args, model, features: dict, fitting_rows, pairs: dict):
     return history, chosen_epoch
 
 
+# ---------------------------------------------------------------- score normalisation
+def cohort_statistics(embeddings: np.ndarray, cohort: np.ndarray, top: int):
+    """Mean and standard deviation of each utterance's `top` highest cosines against the cohort: (U,), (U,)."""
+    cohort_scores = embeddings @ cohort.T  # (U, C); unit vectors: cosines
+    highest = np.sort(cohort_scores, axis=1)[:, -min(top, len(cohort)):]
+    return highest.mean(axis=1), np.maximum(highest.std(axis=1), EPS)
+
+
+def adaptive_s_norm(embeddings: np.ndarray, cohort: np.ndarray, pairs: Pairs, top: int = COHORT_TOP) -> np.ndarray:
+    """Adaptive symmetric score normalisation (AS-norm; Matejka et al., 2017) of the cosines s = <e_a, e_b>:
+    s' = 1/2 [(s - mu_a) / sigma_a + (s - mu_b) / sigma_b], mu and sigma over each side's top-N cohort
+    cosines. The logit w s + c normalises to the same s' (w > 0), so s' ranks, it is not a probability."""
+    embeddings, cohort = np.asarray(embeddings, np.float64), np.asarray(cohort, np.float64)
+    mean, std = cohort_statistics(embeddings, cohort, top)
+    scores = np.sum(embeddings[pairs.left] * embeddings[pairs.right], axis=-1)
+    return 0.5 * ((scores - mean[pairs.left]) / std[pairs.left] + (scores - mean[pairs.right]) / std[pairs.right])
+
+
 # ---------------------------------------------------------------- evaluation
+REPORTED_PAIRS = {"train": "train", "validation": "validation", "test": "test", "test_all": "test_all_pairs"}
+
+
+class FigureInputs(NamedTuple):
+    """What the figures draw: logits, AS-normed and baseline scores per pair set ("test", "test_all"), embeddings."""
+    logits: dict
+    normalised: dict
+    baseline_scores: dict
+    test_embeddings: np.ndarray
+
+
 def cosine_baseline_scores(signals: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Baseline: the cosine of long-term log spectra minus their mean (what all speech shares), per pair."""
     spectra = spectrograms(signals).mean(axis=-1)  # (B, 513): the long-term log spectra
@@ -422,23 +539,30 @@ def baseline_report(signals: dict, validation_rows: np.ndarray, pairs: dict) -> 
         "baseline_threshold": threshold,
         "baseline_threshold_choice": "the cosine threshold with the best accuracy on the validation speakers' pairs",
         "baseline_test_best_threshold_accuracy": best_threshold_accuracy(test_scores, test.same),
-        "baseline_test_auc": roc_auc(test_scores, test.same),
-        "baseline_test_eer": equal_error_rate(test_scores, test.same)[0],
-        "baseline_all_pairs_eer": equal_error_rate(all_scores, test_all.same)[0],
+        **ranking_report(test_scores, test.same, "baseline_test_"),
+        **ranking_report(all_scores, test_all.same, "baseline_all_pairs_"),
         "baseline_validation_accuracy": best_threshold_accuracy(validation_scores, validation.same),
-    }, test_scores
+    }, {"test": test_scores, "test_all": all_scores}
 
 
-def evaluate(model, features: dict, signals: dict, validation_rows, pairs: dict):
-    """Metrics of the model and of the baseline, and (test probabilities, baseline scores, test embeddings)."""
+def evaluate(model, features: dict, signals: dict, fitting_rows, validation_rows, pairs: dict):
+    """Metrics of the model and of the baseline, and what the figures draw: FigureInputs."""
     embeddings = {split: embed_all(model, features[split]) for split in ("train", "test")}
-    probabilities = {name: pair_probabilities(model, embeddings["test" if name.startswith("test") else "train"],
-                                              pairs[name]) for name in pairs}
-    reports = {name: pair_report(probabilities[name], pairs[name].same) for name in ("train", "validation", "test")}
+    logits = {name: pair_scores(model, embeddings["test" if name.startswith("test") else "train"], pairs[name])
+              for name in pairs}
+    metrics = {}
+    for name, prefix in REPORTED_PAIRS.items():
+        metrics.update({f"{prefix}_{key}": value for key, value in pair_report(logits[name], pairs[name].same).items()})
+    # AS-norm beside the raw scores, with the fitting speakers' utterances as cohort; it decides nothing.
+    vectors = {split: embeddings[split].cpu().numpy() for split in embeddings}
+    normalised = {name: adaptive_s_norm(vectors["test" if name.startswith("test") else "train"],
+                                        vectors["train"][fitting_rows], pairs[name])
+                  for name in ("validation", "test", "test_all")}
+    for name in normalised:
+        metrics.update(ranking_report(normalised[name], pairs[name].same, f"snorm_{REPORTED_PAIRS[name]}_"))
     baseline, baseline_scores = baseline_report(signals, validation_rows, pairs)
-    metrics = {f"{name}_{key}": value for name, report in reports.items() for key, value in report.items()}
-    metrics["test_all_pairs_eer"] = equal_error_rate(probabilities["test_all"], pairs["test_all"].same)[0]
-    return {**metrics, **baseline}, (probabilities["test"], baseline_scores, embeddings["test"].cpu().numpy())
+    figure_inputs = FigureInputs(logits, normalised, baseline_scores, vectors["test"])
+    return {**metrics, **baseline}, figure_inputs
 
 
 # ---------------------------------------------------------------- figures
@@ -491,6 +615,32 @@ def plot_roc(curves: dict, path: Path) -> None:
     save_figure(figure, path)
 
 
+DET_PANELS = {"test": "the homework's test pairs", "test_all": "all test utterance pairs"}
+DET_TICKS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8)  # rates marked on the normal-deviate axes
+
+
+def plot_det(panels: dict, path: Path) -> None:
+    """DET curves (Martin et al., 1997): miss against false-alarm rate, each axis at Phi^-1(rate), so that
+    Gaussian scores draw straight lines; panels: title -> {name: (scores, labels)}."""
+    figure, axes_row = new_figure(1, len(panels), figsize=(4.6 * len(panels), 4.6))
+    ticks = norm.ppf(DET_TICKS)
+    labels = [f"{100 * rate:g}" for rate in DET_TICKS]
+    limits = (ticks[0], ticks[-1])
+    for axes, (title, curves) in zip(np.atleast_1d(axes_row), panels.items()):
+        for name, (scores, same) in curves.items():
+            false_alarm_rate, miss_rate = det_curve(scores, same)
+            clip = functools.partial(np.clip, a_min=DET_TICKS[0] / 2, a_max=1 - DET_TICKS[0] / 2)
+            eer = equal_error_rate(scores, same)[0]
+            line = axes.plot(norm.ppf(clip(false_alarm_rate)), norm.ppf(clip(miss_rate)), label=name)[0]
+            axes.plot([norm.ppf(eer)], [norm.ppf(eer)], "o", color=line.get_color(), label=f"{name} EER {eer:.3f}")
+        axes.plot(limits, limits, color="grey", linestyle=":", linewidth=0.8)  # miss = false alarm
+        axes.set(xticks=ticks, xticklabels=labels, yticks=ticks, yticklabels=labels, xlim=limits, ylim=limits,
+                 xlabel="false-alarm rate (%)", ylabel="miss rate (%)", title=f"DET, {title}")
+        axes.legend(loc="lower left", fontsize=8)
+        axes.grid(alpha=0.3)
+    save_figure(figure, path)
+
+
 def principal_components(points: np.ndarray, n_components: int = 2) -> np.ndarray:
     """Coordinates of the centred points along their top principal directions (SVD)."""
     centred = points - points.mean(axis=0)
@@ -507,29 +657,37 @@ def plot_embeddings(embeddings: np.ndarray, path: Path) -> None:
     save_figure(figure, path)
 
 
-def write_figures(folder: Path, history: dict, chosen_epoch: int, test_same: np.ndarray, figure_inputs) -> None:
-    probabilities, baseline_scores, embeddings = figure_inputs
+def write_figures(folder: Path, history: dict, chosen_epoch: int, pairs: dict, figure_inputs: FigureInputs) -> None:
+    logits, baseline_scores = figure_inputs.logits, figure_inputs.baseline_scores
+    test_same = pairs["test"].same
     plot_curves(history, chosen_epoch, folder / "curves.png")
-    plot_score_histogram(probabilities, test_same, folder / "score_histogram.png")
-    plot_roc({"Siamese": (probabilities, test_same), "baseline": (baseline_scores, test_same)}, folder / "roc.png")
-    plot_embeddings(embeddings, folder / "embeddings_pca.png")
+    plot_score_histogram(expit(logits["test"]), test_same, folder / "score_histogram.png")
+    plot_roc({"Siamese": (logits["test"], test_same), "baseline": (baseline_scores["test"], test_same)},
+             folder / "roc.png")
+    det_panels = {title: {"Siamese": (logits[name], pairs[name].same),
+                          "Siamese, AS-norm": (figure_inputs.normalised[name], pairs[name].same),
+                          "baseline": (baseline_scores[name], pairs[name].same)}
+                  for name, title in DET_PANELS.items()}
+    plot_det(det_panels, folder / "det.png")
+    plot_embeddings(figure_inputs.test_embeddings, folder / "embeddings_pca.png")
 
 
 # ---------------------------------------------------------------- main
 def run_description(args, spectra: dict, fitting, validation, pairs: dict) -> dict:
     """What metrics.json says about the run beside its results: settings, sizes and counts the report quotes."""
-    views = f" and of a {len(SiameseVerifier.DILATIONS)}-layer dilated Conv1d stack ({args.channels} channels, " \
-        "BatchNorm, ReLU)" if args.channels else ""
-    options = ("epochs", "lr", "weight_decay", "channels", "embedding_dim", "shortest_crop", "validation_fraction")
+    options = ("epochs", "lr", "weight_decay", "embedding_dim", "shortest_crop", "warp",
+               "validation_fraction")
     return {
         "script": "speaker_verification.py", "seed": args.seed, "quick": args.quick, "seconds": None,
         "threads": torch.get_num_threads(), "device": args.device.type,
-        "model": f"Siamese: mean/std over time of the normalised log-spectrogram{views}; Linear to "
+        "model": f"Siamese: mean/std over time of the normalised log-spectrogram; Linear to "
                  f"{args.embedding_dim}, unit length; p = sigmoid(w <e_a, e_b> + c), learned scalars w, c",
         "feature": FEATURE_DESCRIPTION, "n_fft": N_FFT, "hop": HOP, "bins": N_FFT // 2 + 1,
-        "frames": {split: spectra[split].shape[-1] for split in spectra}, "dilations": list(SiameseVerifier.DILATIONS),
+        "frames": {split: spectra[split].shape[-1] for split in spectra},
         "initial_scale": INITIAL_SCALE, "initial_bias": INITIAL_BIAS, "calibration_lr_factor": CALIBRATION_LR_FACTOR,
-        "decision_threshold": DECISION_THRESHOLD, "epoch_choice": EPOCH_CHOICE, "pairs_per_speaker": args.pairs,
+        "decision_threshold": DECISION_THRESHOLD, "p_targets": list(P_TARGETS), "detection_cost": DETECTION_COST,
+        "cohort_top": COHORT_TOP, "cohort_utterances": len(fitting) * UTTERANCES_PER_SPEAKER,
+        "epoch_choice": EPOCH_CHOICE, "pairs_per_speaker": args.pairs,
         "utterances_per_speaker": UTTERANCES_PER_SPEAKER, "training_speakers": len(fitting),
         "validation_speakers": validation.tolist(), "test_speakers": len(spectra["test"]) // UTTERANCES_PER_SPEAKER,
         "test_pairs": len(pairs["test"].same), "test_all_pairs": len(pairs["test_all"].same),
@@ -550,23 +708,24 @@ def main(argv=None) -> None:
     spectra = {split: spectrograms(signals[split]) for split in signals}  # (500, 513, 32), (200, 513, 45)
     features = {split: torch.as_tensor(spectra[split], device=args.device) for split in spectra}
     torch.manual_seed(torch_generator(args.seed, INIT_STREAM).initial_seed())  # nn.Module draws the initial weights
-    model = SiameseVerifier(N_FFT // 2 + 1, args.channels, args.embedding_dim).to(args.device)
+    model = SiameseVerifier(N_FFT // 2 + 1, args.embedding_dim).to(args.device)
     model.set_normalisation(*normalisation_statistics(spectra["train"][fitting_rows]))
     train_started = time.perf_counter()
     history, chosen_epoch = train(args, model, features, fitting_rows, pairs)
     train_seconds = time.perf_counter() - train_started
-    results, figure_inputs = evaluate(model, features, signals, validation_rows, pairs)
+    results, figure_inputs = evaluate(model, features, signals, fitting_rows, validation_rows, pairs)
     metrics = {**run_description(args, spectra, fitting, validation, pairs), "data": data, **results,
                "chosen_epoch": chosen_epoch, "train_seconds": train_seconds, "history": history,
                "parameters": sum(parameter.numel() for parameter in model.parameters())}
     with run_folder(args.out) as folder:
-        settings = {"n_bins": N_FFT // 2 + 1, "channels": args.channels, "embedding_dim": args.embedding_dim}
+        settings = {"n_bins": N_FFT // 2 + 1, "embedding_dim": args.embedding_dim}
         torch.save({"state_dict": model.state_dict(), "settings": settings}, folder / "model.pt")
-        write_figures(folder, history, chosen_epoch, pairs["test"].same, figure_inputs)
+        write_figures(folder, history, chosen_epoch, pairs, figure_inputs)
         metrics["seconds"] = time.perf_counter() - started
         write_json(folder / "metrics.json", metrics)
     print(f"test pair accuracy {metrics['test_accuracy']:.1%} at p = 0.5 (AUC {metrics['test_auc']:.3f}, EER "
-          f"{metrics['test_eer']:.1%}; baseline {metrics['baseline_test_accuracy']:.1%}), epoch {chosen_epoch}/"
+          f"{metrics['test_eer']:.1%}, minDCF(0.01) {metrics['test_min_dcf_p01']:.3f}; AS-norm EER "
+          f"{metrics['snorm_test_eer']:.1%}; baseline {metrics['baseline_test_accuracy']:.1%}), epoch {chosen_epoch}/"
           f"{args.epochs} chosen on validation, {metrics['seconds']:.0f} s; outputs in {args.out}/")
 
 

@@ -29,7 +29,7 @@ from common import DataError, atomic_path, run_cli  # noqa: E402  (common import
 
 # The first line of every file this script writes; --out may replace only a file that starts with it.
 GENERATED_MARKER = "% Written by report/make_results_tex.py"
-SPEAKER_FIGURES = ("curves.png", "score_histogram.png", "roc.png", "embeddings_pca.png")
+SPEAKER_FIGURES = ("curves.png", "score_histogram.png", "roc.png", "det.png", "embeddings_pca.png")
 VAE_FIGURES = ("traversal.png", "effect.png", "reconstructions.png", "curves.png")
 HASH_DIGITS = 12  # of a sha256, enough to tell two data files apart in print
 INDEX_NAMES = ("Zero", "One", "Two", "Three", "Four")  # list items: macro names are letters only
@@ -79,7 +79,7 @@ def count(items) -> str:  # a list's length: the number of validation speakers
     return integer(len(items))
 
 
-def listed(items) -> str:  # a list as one macro: dilations 1, 2
+def listed(items) -> str:  # a list as one macro: P_target 0.01, 0.05
     return ", ".join(map(number, items))
 
 
@@ -112,6 +112,17 @@ SPEAKER = {
     "SpeakerBaselineAUC": ("baseline_test_auc", places(3)),
     "SpeakerBaselineEER": ("baseline_test_eer", percent),
     "SpeakerBaselineAllPairsEER": ("baseline_all_pairs_eer", percent),
+    **{f"Speaker{pairs}{name}{cost}": (f"{prefix}{key}_{p}", places(3))
+       for pairs, prefix in (("Test", "test_"), ("AllPairs", "test_all_pairs_"), ("BaselineTest", "baseline_test_"),
+                             ("BaselineAllPairs", "baseline_all_pairs_"), ("SnormTest", "snorm_test_"),
+                             ("SnormAllPairs", "snorm_test_all_pairs_"))
+       for name, key in (("MinDCF", "min_dcf"), ("ActDCF", "act_dcf")) for cost, p in (("One", "p01"), ("Five", "p05"))
+       if key == "min_dcf" or not prefix.startswith(("baseline", "snorm"))},
+    "SpeakerTestCllr": ("test_cllr", places(3)), "SpeakerAllPairsCllr": ("test_all_pairs_cllr", places(3)),
+    "SpeakerSnormTestEER": ("snorm_test_eer", percent), "SpeakerSnormAllPairsEER": ("snorm_test_all_pairs_eer", percent),
+    "SpeakerSnormValidationEER": ("snorm_validation_eer", percent),
+    "SpeakerValidationEER": ("validation_eer", percent),
+    "SpeakerCohortTop": ("cohort_top", integer), "SpeakerCohortUtterances": ("cohort_utterances", integer),
     "SpeakerTrainAccuracy": ("train_accuracy", percent), "SpeakerValidationAccuracy": ("validation_accuracy", percent),
     "SpeakerThreshold": ("decision_threshold", number),
     "SpeakerChosenEpoch": ("chosen_epoch", integer), "SpeakerEpochs": ("epochs", integer),
@@ -126,8 +137,8 @@ SPEAKER = {
     "SpeakerFeature": ("feature", text),
     "SpeakerNFFT": ("n_fft", integer), "SpeakerHop": ("hop", integer), "SpeakerBins": ("bins", integer),
     "SpeakerTrainFrames": (("frames", "train"), integer), "SpeakerTestFrames": (("frames", "test"), integer),
-    "SpeakerUtterancesPerSpeaker": ("utterances_per_speaker", integer), "SpeakerChannels": ("channels", integer),
-    "SpeakerDilations": ("dilations", listed), "SpeakerEmbeddingDim": ("embedding_dim", integer),
+    "SpeakerUtterancesPerSpeaker": ("utterances_per_speaker", integer), "SpeakerWarp": ("warp", number),
+    "SpeakerPTargets": ("p_targets", listed), "SpeakerEmbeddingDim": ("embedding_dim", integer),
     "SpeakerInitialScale": ("initial_scale", number), "SpeakerInitialBias": ("initial_bias", number),
     "SpeakerLearningRate": ("lr", number), "SpeakerWeightDecay": ("weight_decay", number),
     "SpeakerCalibrationFactor": ("calibration_lr_factor", number), "SpeakerShortestCrop": ("shortest_crop", percent),

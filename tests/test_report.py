@@ -42,9 +42,17 @@ def speaker_metrics(**changes) -> dict:
         "pairs_per_speaker": 45, "training_speakers": 40, "validation_speakers": list(range(10)), "test_speakers": 20,
         "test_pairs": 1800, "test_all_pairs": 19900, "feature": "log(1 + |STFT|), n_fft 1024",
         "n_fft": 1024, "hop": 512, "bins": 513, "frames": {"train": 32, "test": 45}, "utterances_per_speaker": 10,
-        "channels": 32, "dilations": [1, 2], "embedding_dim": 64, "initial_scale": 10.0, "initial_bias": -5.0,
+        "warp": 0.12, "p_targets": [0.01, 0.05], "embedding_dim": 64, "initial_scale": 10.0, "initial_bias": -5.0,
         "lr": 0.001, "weight_decay": 0.0001, "calibration_lr_factor": 10, "shortest_crop": 0.5,
+        "validation_eer": 0.081, "cohort_top": 100, "cohort_utterances": 400,
+        "test_cllr": 0.301, "test_all_pairs_cllr": 0.299,
+        "snorm_validation_eer": 0.071, "snorm_test_eer": 0.0612, "snorm_test_all_pairs_eer": 0.0633,
     }
+    for prefix in ("test_", "test_all_pairs_", "baseline_test_", "baseline_all_pairs_", "snorm_test_",
+                   "snorm_test_all_pairs_"):
+        metrics.update({f"{prefix}min_dcf_p01": 0.512, f"{prefix}min_dcf_p05": 0.311})
+        if not prefix.startswith(("baseline", "snorm")):
+            metrics.update({f"{prefix}act_dcf_p01": 4.87, f"{prefix}act_dcf_p05": 1.23})
     metrics.update(changes)
     return metrics
 
@@ -127,7 +135,7 @@ def test_each_macro_comes_from_its_metrics_key(tmp_path):
     assert macros["SpeakerModel"] == r"Siamese: \textless{}e\_a, e\_b\textgreater{}"  # escaped
     assert macros["SpeakerFeature"] == r"log(1 + \textbar{}STFT\textbar{}), n\_fft 1024"
     assert macros["SpeakerDir"] == "../results/speaker_verification"  # a path for \includegraphics: not escaped
-    assert macros["SpeakerDilations"] == "1, 2" and macros["SpeakerTrainFrames"] == "32"  # a list as one macro
+    assert macros["SpeakerPTargets"] == "0.01, 0.05" and macros["SpeakerTrainFrames"] == "32"  # a list as one macro
     assert macros["SpeakerShortestCrop"] == r"50.0\,\%" and macros["SpeakerLearningRate"] == "0.001"
     assert macros["VaeBeta"] == "2" and macros["VaeFitQuantileZero"] == r"10.0\,\%"
     assert macros["VaeNegElbo"] == "101.2"  # 101.25 rounds half to even, as Python's format does

@@ -16,7 +16,7 @@ from common import run_cli
 from speaker_verification import speaker_pairs
 
 REPO = Path(__file__).resolve().parents[1]
-FIGURES = ("curves.png", "score_histogram.png", "roc.png", "embeddings_pca.png")
+FIGURES = ("curves.png", "score_histogram.png", "roc.png", "det.png", "embeddings_pca.png")
 SAMPLE_RATE = 16000
 
 
@@ -46,9 +46,9 @@ def write_corpus(folder, n_train, train_samples, n_test, test_samples, seed=0):
     return folder
 
 
-def small_model(channels=8, embedding_dim=4):
+def small_model(embedding_dim=4):
     torch.manual_seed(0)
-    return sv.SiameseVerifier(513, channels, embedding_dim).eval()
+    return sv.SiameseVerifier(513, embedding_dim).eval()
 
 
 # ---------------------------------------------------------------- the homework's pairs (speaker_pairs)
@@ -164,7 +164,7 @@ def test_indexed_pair_scores_equal_the_naive_per_pair_computation():
 def test_the_encoder_runs_once_per_distinct_utterance():
     model = small_model()
     seen = []
-    model.frames.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].shape[0]))
+    model.project.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0].shape[0]))
     left = np.array([0, 0, 1, 2, 0, 5])
     right = np.array([1, 2, 2, 5, 5, 1])
     with torch.no_grad():
@@ -181,6 +181,27 @@ def test_embeddings_have_one_size_and_unit_length_for_any_length(frames):
     torch.testing.assert_close(embeddings.norm(dim=1), torch.ones(3))
 
 
+def test_frequency_warp_by_1_is_the_identity_and_moves_a_peak_to_a_times_its_bin():
+    spectrograms = torch.zeros(3, 513, 4)
+    spectrograms[:, 100] = 1.0
+    warped = sv.frequency_warp(spectrograms, np.array([1.0, 1.1, 0.9]))
+    torch.testing.assert_close(warped[0], spectrograms[0])
+    assert int(warped[1, :, 0].argmax()) == 110 and int(warped[2, :, 0].argmax()) == 90
+    ramp = torch.arange(513.0)[None, :, None].expand(1, 513, 2)
+    expected = np.clip(np.arange(513) / 1.05, 0, 512)  # bin f reads bin f / a, linearly interpolated
+    np.testing.assert_allclose(sv.frequency_warp(ramp, np.array([1.05]))[0, :, 0].numpy(), expected, rtol=1e-5)
+
+
+def test_speaker_warp_gives_a_speakers_utterances_one_factor():
+    rows = np.array([3, 7, 12, 15, 18, 41])  # speakers 0, 0, 1, 1, 1, 4
+    spectrograms = torch.zeros(6, 513, 2)
+    spectrograms[:, 200] = 1.0
+    warped = sv.speaker_warp(rows, spectrograms, np.random.default_rng(0), largest=0.12)
+    peaks = warped[:, :, 0].argmax(dim=1).numpy()
+    assert peaks[0] == peaks[1] and peaks[2] == peaks[3] == peaks[4]
+    assert len(set(peaks[[0, 2, 5]])) == 3 and np.all(np.abs(peaks - 200) <= 0.12 * 200 + 1)
+
+
 def test_logistic_loss_equals_numpy_binary_cross_entropy():
     logits = np.array([-3.0, -0.5, 0.0, 0.7, 4.0, 12.0])
     same = np.array([0.0, 1.0, 1.0, 0.0, 1.0, 0.0])
@@ -193,9 +214,78 @@ def test_logistic_loss_equals_numpy_binary_cross_entropy():
 def test_pair_report_matches_direct_counts():
     probabilities = np.array([0.9, 0.6, 0.4, 0.2, 0.55, 0.1])
     same = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
-    report = sv.pair_report(probabilities, same)
+    report = sv.pair_report(np.log(probabilities / (1 - probabilities)), same)
     assert report["accuracy"] == pytest.approx(4 / 6)  # 0.4 (same) and 0.55 (different) are wrong
     assert report["loss"] == pytest.approx(-np.mean(np.log([0.9, 0.6, 0.4, 0.8, 0.45, 0.9])))
+    # p >= 0.5 accepts 0.9, 0.6 and 0.55: one miss of 3 targets, one false alarm of 3 non-targets
+    assert report["act_dcf_p01"] == pytest.approx((0.01 / 3 + 0.99 / 3) / 0.01)
+    assert report["act_dcf_p05"] == pytest.approx((0.05 / 3 + 0.95 / 3) / 0.05)
+
+
+# ---------------------------------------------------------------- the field's measures, against brute force
+
+
+def random_trials(rng, n=60, ties=False):
+    same = (rng.uniform(size=n) < 0.3).astype(float)
+    same[:2] = [1.0, 0.0]  # both classes present
+    scores = rng.normal(2 * same, 1.0)
+    return (scores.round(1) if ties else scores), same
+
+
+def brute_force_costs(scores, same, p_target):
+    """The normalised DCF at every threshold t ("same" when score >= t), one threshold at a time."""
+    costs = []
+    for threshold in np.r_[np.unique(scores), np.inf]:
+        miss = np.mean(scores[same == 1] < threshold)
+        false_alarm = np.mean(scores[same == 0] >= threshold)
+        costs.append((p_target * miss + (1 - p_target) * false_alarm) / min(p_target, 1 - p_target))
+    return costs
+
+
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("p_target", [0.01, 0.05, 0.5])
+def test_minimum_detection_cost_is_the_best_threshold_of_a_loop_over_all(ties, p_target):
+    rng = np.random.default_rng(7)
+    for _ in range(10):
+        scores, same = random_trials(rng, ties=ties)
+        expected = min(brute_force_costs(scores, same, p_target))
+        assert sv.minimum_detection_cost(scores, same, p_target) == pytest.approx(expected, abs=1e-12)
+
+
+def test_minimum_detection_cost_is_0_when_separable_and_at_most_1():
+    same = np.array([1.0, 1.0, 0.0, 0.0, 0.0])
+    assert sv.minimum_detection_cost(np.array([3.0, 2.0, 1.0, 0.0, -1.0]), same, 0.01) == 0.0
+    assert sv.minimum_detection_cost(np.array([0.0, -1.0, 1.0, 2.0, 3.0]), same, 0.01) == pytest.approx(1.0)
+
+
+def test_actual_detection_cost_counts_the_decisions_made():
+    rng = np.random.default_rng(8)
+    scores, same = random_trials(rng)
+    for p_target in (0.01, 0.05):
+        misses = sum(1 for s, y in zip(scores, same) if y == 1 and s < 0)
+        false_alarms = sum(1 for s, y in zip(scores, same) if y == 0 and s >= 0)
+        cost = p_target * misses / same.sum() + (1 - p_target) * false_alarms / (1 - same).sum()
+        assert sv.actual_detection_cost(scores >= 0, same, p_target) == pytest.approx(cost / p_target)
+
+
+def test_cllr_matches_its_definition_term_by_term():
+    rng = np.random.default_rng(9)
+    llr, same = random_trials(rng)
+    target = [np.log2(1 + np.exp(-s)) for s, y in zip(llr, same) if y == 1]
+    non_target = [np.log2(1 + np.exp(s)) for s, y in zip(llr, same) if y == 0]
+    assert sv.log_likelihood_ratio_cost(llr, same) == pytest.approx((np.mean(target) + np.mean(non_target)) / 2)
+    assert sv.log_likelihood_ratio_cost(np.zeros(4), np.array([1, 0, 1, 0])) == pytest.approx(1.0)  # no information
+    assert np.isfinite(sv.log_likelihood_ratio_cost(np.array([800.0, -800.0]), np.array([0, 1])))  # no overflow
+
+
+def test_det_curve_is_every_thresholds_false_alarm_and_miss_rate():
+    rng = np.random.default_rng(10)
+    scores, same = random_trials(rng, ties=True)
+    false_alarm, miss = sv.det_curve(scores, same)
+    points = {(np.mean(scores[same == 0] >= t), np.mean(scores[same == 1] < t)) for t in np.r_[np.unique(scores), np.inf]}
+    assert {(round(a, 12), round(b, 12)) for a, b in zip(false_alarm, miss)} == \
+        {(round(a, 12), round(b, 12)) for a, b in points}
+    assert np.all(np.diff(false_alarm) >= 0) and np.all(np.diff(miss) <= 0)
 
 
 def test_silent_and_zero_padded_utterances_give_finite_features_embeddings_and_scores():
@@ -209,7 +299,7 @@ def test_silent_and_zero_padded_utterances_give_finite_features_embeddings_and_s
     model.set_normalisation(*sv.normalisation_statistics(features))
     features = torch.as_tensor(features)
     embeddings = sv.embed_all(model, features)
-    scores = sv.pair_probabilities(model, embeddings, sv.Pairs(np.array([0, 0, 1]), np.array([1, 2, 2]), np.ones(3)))
+    scores = sv.pair_scores(model, embeddings, sv.Pairs(np.array([0, 0, 1]), np.array([1, 2, 2]), np.ones(3)))
     assert torch.isfinite(embeddings).all() and np.isfinite(scores).all()
     model.train()  # gradients too: the standard deviation pooling of a constant must not give NaN
     logits = sv.minibatch_logits(model, features, np.array([0, 0]), np.array([1, 2]))
@@ -237,6 +327,28 @@ def test_principal_components_match_the_covariance_eigenvectors():
     np.testing.assert_allclose(np.abs(coordinates), np.abs(expected), atol=1e-9)  # up to sign
 
 
+def test_adaptive_s_norm_matches_a_loop_over_the_pairs():
+    rng = np.random.default_rng(11)
+    embeddings = rng.standard_normal((12, 5))
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    cohort = rng.standard_normal((30, 5))
+    cohort /= np.linalg.norm(cohort, axis=1, keepdims=True)
+    pairs = sv.Pairs(np.array([0, 1, 2, 3, 11]), np.array([4, 5, 6, 7, 10]), np.ones(5))
+    top = 7
+    expected = []
+    for a, b in zip(pairs.left, pairs.right):
+        score = float(np.dot(embeddings[a], embeddings[b]))
+        normalised = 0.0
+        for side in (a, b):
+            highest = sorted(float(np.dot(embeddings[side], c)) for c in cohort)[-top:]
+            normalised += (score - np.mean(highest)) / np.std(highest) / 2
+        expected.append(normalised)
+    np.testing.assert_allclose(sv.adaptive_s_norm(embeddings, cohort, pairs, top), expected, rtol=1e-10)
+    # top >= the cohort: plain s-norm over the whole cohort
+    whole = sv.adaptive_s_norm(embeddings, cohort, pairs, 1000)
+    np.testing.assert_allclose(whole, sv.adaptive_s_norm(embeddings, cohort, pairs, 30), rtol=1e-12)
+
+
 # ---------------------------------------------------------------- training and the command line
 
 
@@ -260,7 +372,10 @@ RESULTS = (
     "test_accuracy test_auc test_eer test_all_pairs_eer baseline_test_accuracy baseline_test_auc baseline_test_eer "
     "baseline_all_pairs_eer train_accuracy validation_accuracy chosen_epoch epochs train_seconds parameters "
     "pairs_per_speaker feature history n_fft hop frames lr"
-).split()
+).split() + [f"{pairs}_{measure}" for pairs in ("test", "test_all_pairs") for measure in
+             ("min_dcf_p01", "min_dcf_p05", "act_dcf_p01", "act_dcf_p05", "cllr")] + \
+    [f"snorm_{pairs}_{measure}" for pairs in ("validation", "test", "test_all_pairs") for measure in
+     ("auc", "eer", "min_dcf_p01", "min_dcf_p05")]
 
 
 @pytest.mark.slow
@@ -285,7 +400,7 @@ def test_the_same_seed_gives_the_same_numbers(tmp_path):
     data = write_corpus(tmp_path / "data", n_train=6, train_samples=3000, n_test=3, test_samples=3500)
     results = []
     for run in ("first", "second"):
-        sv.main(["--data-dir", str(data), "--out", str(tmp_path / run), "--quick", "--channels", "8", "--quiet"])
+        sv.main(["--data-dir", str(data), "--out", str(tmp_path / run), "--quick", "--quiet"])
         results.append(json.loads((tmp_path / run / "metrics.json").read_text()))
     for key in ("test_accuracy", "test_auc", "test_eer", "validation_accuracy", "train_accuracy", "history"):
         assert results[0][key] == results[1][key]
@@ -293,9 +408,9 @@ def test_the_same_seed_gives_the_same_numbers(tmp_path):
 
 def test_the_model_file_loads_with_weights_only(tmp_path):
     data = write_corpus(tmp_path / "data", n_train=6, train_samples=3000, n_test=3, test_samples=3500)
-    sv.main(["--data-dir", str(data), "--out", str(tmp_path / "out"), "--quick", "--channels", "8", "--quiet"])
+    sv.main(["--data-dir", str(data), "--out", str(tmp_path / "out"), "--quick", "--quiet"])
     checkpoint = torch.load(tmp_path / "out" / "model.pt", weights_only=True)
-    model = sv.SiameseVerifier(513, 8, sv.DEFAULTS["embedding_dim"])
+    model = sv.SiameseVerifier(513, sv.DEFAULTS["embedding_dim"])
     model.load_state_dict(checkpoint["state_dict"])
 
 
@@ -354,6 +469,8 @@ def test_the_command_line_reports_a_missing_file_without_a_traceback(tmp_path):
         (["--epochs", "0"], "argument --epochs: expected a finite int >= 1"),
         (["--validation-fraction", "1"], "expected a finite float in (0, 1)"),
         (["--shortest-crop", "1.5"], "expected a finite float in (0, 1]"),
+        (["--warp", "1"], "argument --warp: expected a finite float in [0, 1), got 1"),
+        (["--warp", "-0.1"], "argument --warp: expected a finite float >= 0"),
         (["--device", "tpu"], "--device tpu: expected auto, cpu or cuda"),
         (["--no-such-option"], "unrecognized arguments: --no-such-option"),
         (["--out", "/dev/null"], "exists and is not a folder (a character device)"),
@@ -382,7 +499,7 @@ def test_an_out_that_is_a_file_or_a_users_folder_is_refused_and_left_alone(tmp_p
 def test_an_interrupted_run_leaves_the_previous_run_folder_as_it_was(tmp_path, capsys, monkeypatch):
     data = write_corpus(tmp_path / "data", n_train=6, train_samples=3000, n_test=3, test_samples=3500)
     out = tmp_path / "runs" / "speaker"
-    sv.main(["--data-dir", str(data), "--out", str(out), "--quick", "--channels", "8", "--quiet"])
+    sv.main(["--data-dir", str(data), "--out", str(out), "--quick", "--quiet"])
     before = {path.name: path.read_bytes() for path in out.iterdir()}
 
     def interrupted(folder, *arguments):
