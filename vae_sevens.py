@@ -11,9 +11,10 @@
    along which the poor codes spread furthest beyond the clean codes, S v = lambda C v. When no axis
    spreads SPREAD_MARGIN times beyond them, no latent carries an effect (effect_dimension null).
 3. Traversals. K-1 latents fixed, one from -5 to 5, on those axes (traversal.png).
-4. What it is. The change between decoded sevens along the effect axis is fitted by one-parameter
-   families (translation, rotation, shear, scale, contrast, gamma, blur, stroke width); the family
-   that explains most of it is the effect. A cross-check compares the images' own statistics.
+4. What it is (image_change.py). A critic tells the poor images from the clean ones (do they differ at
+   all?); the change between decoded sevens along the effect axis is described by one descriptor per
+   family (geometry, tone, filter, content, symmetry; noise on the images), each against its null on
+   the other axes: effect_family, effect_kind and effect_sentence, or honestly "unknown".
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from tqdm import tqdm
 
 import image_change
 from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, DataError, OneLineParser, check_output_folder,
-                    data_entry, load_array, load_images, new_figure, pick_device, run_cli, run_folder, save_figure,
-                    stream_rng, torch_generator, write_json)
+                    data_entry, load_array, load_images, pick_device, run_cli, run_folder, stream_rng,
+                    torch_generator, write_json)
+from vae_figures import plot_curves, plot_effect, plot_mosaic
 
 REPO = Path(__file__).resolve().parent
 MNIST_SEVENS = REPO / "assets" / "mnist_sevens.npz"  # MNIST (LeCun, Cortes, Burges; CC BY-SA 3.0)
@@ -539,72 +541,6 @@ def truth_scores(test_mu: np.ndarray, truth, effect_dimension) -> dict:
 
 
 # ---------------------------------------------------------------- figures
-
-
-def image_grid(images: np.ndarray) -> np.ndarray:
-    """(R, C, 28, 28) -> one (R * 29 - 1, C * 29 - 1) mosaic with one-pixel white separators."""
-    n_rows, n_columns = images.shape[:2]
-    padded = np.pad(images, ((0, 0), (0, 0), (0, 1), (0, 1)), constant_values=1.0)  # (R, C, 29, 29)
-    return padded.transpose(0, 2, 1, 3).reshape(n_rows * (IMAGE_SIDE + 1), -1)[:-1, :-1]
-
-
-def plot_mosaic(images, path, title, row_labels=(), column_labels=()):
-    n_rows, n_columns = images.shape[:2]
-    figure, axis = new_figure(figsize=(0.45 * n_columns + 1.2, 0.45 * n_rows + 0.8))
-    axis.imshow(1.0 - image_grid(images), cmap="gray", vmin=0, vmax=1)
-    cell = IMAGE_SIDE + 1
-    axis.set_xticks([c * cell + IMAGE_SIDE / 2 for c in range(len(column_labels))], column_labels, fontsize=6)
-    axis.set_yticks([r * cell + IMAGE_SIDE / 2 for r in range(len(row_labels))], row_labels, fontsize=7)
-    axis.set_title(title, fontsize=9)
-    save_figure(figure, path)
-
-
-def plot_effect(axes_codes: dict, metrics: dict, mean_difference, path):
-    """The poor and clean codes along every axis; what each family explains along the effect axis beside its
-    null; the mean difference image poor - clean (red: ink added, blue: erased)."""
-    latent_dims = axes_codes["poor"].shape[1]
-    score_name = "spread ratio" if axes_codes["clean"] is not None else "negentropy"
-    figure, panels = new_figure(1, latent_dims + 2, figsize=(3.0 * (latent_dims + 2), 2.8))
-    for k in range(latent_dims):
-        for name, colour in (("poor", "C3"), ("clean", "C0")):
-            if axes_codes.get(name) is not None:
-                panels[k].hist(axes_codes[name][:, k], bins=50, density=True, alpha=0.5, color=colour, label=name)
-        marked = " <- effect" if k == metrics["effect_dimension"] else ""
-        panels[k].set_title(f"z{k}: {score_name} {metrics['axis_scores'][k]:.2f}{marked}", fontsize=9)
-    panels[0].legend(fontsize=7)
-    bars, pictures = panels[latent_dims], panels[latent_dims + 1]
-    explained = metrics["explained_fraction"]
-    if explained:
-        families = list(explained)
-        positions = np.arange(len(families))
-        bars.barh(positions + 0.2, [explained[f] for f in families], height=0.4, color="C2", label="effect axis")
-        bars.barh(positions - 0.2, [metrics["explained_null"][f] for f in families], height=0.4, color="0.6",
-                  label="null: other axes")
-        bars.set_yticks(positions, families, fontsize=7)
-        bars.set_xlim(0.0, 1.0)
-        bars.legend(fontsize=6)
-        bars.set_title(f"explained: {metrics['effect_family']} ({metrics['effect_kind']})", fontsize=9)
-    else:
-        bars.set_axis_off()
-    if mean_difference is not None:
-        limit = max(float(np.abs(mean_difference).max()), EPS)
-        pictures.imshow(mean_difference, cmap="RdBu_r", vmin=-limit, vmax=limit)
-        pictures.set_title(f"mean poor - clean (peak {limit:.2f})", fontsize=9)
-    pictures.set_xticks([])
-    pictures.set_yticks([])
-    save_figure(figure, path)
-
-
-def plot_curves(history, path):
-    figure, panels = new_figure(1, 3, figsize=(12, 3.2))
-    epochs = [entry["epoch"] for entry in history]
-    for panel, term in zip(panels, ("neg_elbo", "reconstruction", "kl")):
-        for split in ("train", "validation", "test"):
-            panel.plot(epochs, [entry[split][term] for entry in history], label=split, marker=".")
-        panel.set_title(f"{term} (nats per image)")
-        panel.set_xlabel("epoch")
-    panels[0].legend()
-    save_figure(figure, path)
 
 
 def write_figures(folder: Path, model, axes: Axes, metrics: dict, codes: dict, mean_difference, test_images, history,

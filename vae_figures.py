@@ -1,0 +1,75 @@
+"""Problem 2's figures: mosaics of decoded sevens, the codes and descriptors of the effect, training curves."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common import EPS, new_figure, save_figure
+
+IMAGE_SIDE = 28
+
+
+def image_grid(images: np.ndarray) -> np.ndarray:
+    """(R, C, 28, 28) -> one (R * 29 - 1, C * 29 - 1) mosaic with one-pixel white separators."""
+    n_rows, n_columns = images.shape[:2]
+    padded = np.pad(images, ((0, 0), (0, 0), (0, 1), (0, 1)), constant_values=1.0)  # (R, C, 29, 29)
+    return padded.transpose(0, 2, 1, 3).reshape(n_rows * (IMAGE_SIDE + 1), -1)[:-1, :-1]
+
+
+def plot_mosaic(images, path, title, row_labels=(), column_labels=()):
+    n_rows, n_columns = images.shape[:2]
+    figure, axis = new_figure(figsize=(0.45 * n_columns + 1.2, 0.45 * n_rows + 0.8))
+    axis.imshow(1.0 - image_grid(images), cmap="gray", vmin=0, vmax=1)
+    cell = IMAGE_SIDE + 1
+    axis.set_xticks([c * cell + IMAGE_SIDE / 2 for c in range(len(column_labels))], column_labels, fontsize=6)
+    axis.set_yticks([r * cell + IMAGE_SIDE / 2 for r in range(len(row_labels))], row_labels, fontsize=7)
+    axis.set_title(title, fontsize=9)
+    save_figure(figure, path)
+
+
+def plot_effect(axes_codes: dict, metrics: dict, mean_difference, path):
+    """The poor and clean codes along every axis; what each family explains along the effect axis beside its
+    null; the mean difference image poor - clean (red: ink added, blue: erased)."""
+    latent_dims = axes_codes["poor"].shape[1]
+    score_name = "spread ratio" if axes_codes["clean"] is not None else "negentropy"
+    figure, panels = new_figure(1, latent_dims + 2, figsize=(3.0 * (latent_dims + 2), 2.8))
+    for k in range(latent_dims):
+        for name, colour in (("poor", "C3"), ("clean", "C0")):
+            if axes_codes.get(name) is not None:
+                panels[k].hist(axes_codes[name][:, k], bins=50, density=True, alpha=0.5, color=colour, label=name)
+        marked = " <- effect" if k == metrics["effect_dimension"] else ""
+        panels[k].set_title(f"z{k}: {score_name} {metrics['axis_scores'][k]:.2f}{marked}", fontsize=9)
+    panels[0].legend(fontsize=7)
+    bars, pictures = panels[latent_dims], panels[latent_dims + 1]
+    explained = metrics["explained_fraction"]
+    if explained:
+        families = list(explained)
+        positions = np.arange(len(families))
+        bars.barh(positions + 0.2, [explained[f] for f in families], height=0.4, color="C2", label="effect axis")
+        bars.barh(positions - 0.2, [metrics["explained_null"][f] for f in families], height=0.4, color="0.6",
+                  label="null: other axes")
+        bars.set_yticks(positions, families, fontsize=7)
+        bars.set_xlim(0.0, 1.0)
+        bars.legend(fontsize=6)
+        bars.set_title(f"explained: {metrics['effect_family']} ({metrics['effect_kind']})", fontsize=9)
+    else:
+        bars.set_axis_off()
+    if mean_difference is not None:
+        limit = max(float(np.abs(mean_difference).max()), EPS)
+        pictures.imshow(mean_difference, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        pictures.set_title(f"mean poor - clean (peak {limit:.2f})", fontsize=9)
+    pictures.set_xticks([])
+    pictures.set_yticks([])
+    save_figure(figure, path)
+
+
+def plot_curves(history, path):
+    figure, panels = new_figure(1, 3, figsize=(12, 3.2))
+    epochs = [entry["epoch"] for entry in history]
+    for panel, term in zip(panels, ("neg_elbo", "reconstruction", "kl")):
+        for split in ("train", "validation", "test"):
+            panel.plot(epochs, [entry[split][term] for entry in history], label=split, marker=".")
+        panel.set_title(f"{term} (nats per image)")
+        panel.set_xlabel("epoch")
+    panels[0].legend()
+    save_figure(figure, path)
