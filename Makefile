@@ -38,7 +38,7 @@ clean:
 # ---------------------------------------------------------------- report (issue 5)
 # make report          default runs into results/, then report/report.pdf
 # make report QUICK=1  tiny runs (--quick) into results-quick/, the same report.tex built from them (CI)
-# Chain: report.pdf <- generated/results.tex + figures <- metrics.json <- script + common.py + data.
+# Chain: report.pdf <- generated/results.tex + figures <- metrics.json <- script + common.py + safety.py + data.
 # Each script writes its run folder whole (renamed into place when complete), so a metrics.json
 # stands for the figures beside it.
 QUICK_RUN := $(filter 1 yes true,$(QUICK))
@@ -82,14 +82,14 @@ define run
 @$(1)
 endef
 
-$(SPEAKER_RESULTS)/metrics.json: speaker_verification.py common.py data/trs.pkl data/tes.pkl | $(SETUP)
+$(SPEAKER_RESULTS)/metrics.json: speaker_verification.py common.py safety.py data/trs.pkl data/tes.pkl | $(SETUP)
 	$(call run,$(PYTHON) speaker_verification.py $(RUN_FLAGS) --out $(SPEAKER_RESULTS))
 
-$(VAE_RESULTS)/metrics.json: vae_sevens.py common.py data/tr7.pkl data/te7.pkl | $(SETUP)
+$(VAE_RESULTS)/metrics.json: vae_sevens.py common.py safety.py data/tr7.pkl data/te7.pkl | $(SETUP)
 	$(call run,$(PYTHON) vae_sevens.py --k 3 $(RUN_FLAGS) --out $(VAE_RESULTS))
 
 # The homework's plain VAE, reported beside the default model.
-$(PLAIN_VAE_RESULTS)/metrics.json: vae_sevens.py common.py data/tr7.pkl data/te7.pkl | $(SETUP)
+$(PLAIN_VAE_RESULTS)/metrics.json: vae_sevens.py common.py safety.py data/tr7.pkl data/te7.pkl | $(SETUP)
 	$(call run,$(PYTHON) vae_sevens.py --k 3 --plain $(RUN_FLAGS) --out $(PLAIN_VAE_RESULTS))
 
 # Rewritten only when QUICK switches folders, so switching rebuilds the PDF and repeating does not.

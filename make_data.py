@@ -26,7 +26,8 @@ import scipy.ndimage
 import scipy.signal
 from tqdm import tqdm
 
-from common import DEFAULT_DATA_DIR, UTTERANCES_PER_SPEAKER, DataError, atomic_path, run_cli
+from common import DEFAULT_DATA_DIR, UTTERANCES_PER_SPEAKER, run_cli
+from safety import DataError, atomic_path
 
 SEVENS_ASSET = Path(__file__).resolve().parent / "assets" / "mnist_sevens.npz"
 SEVENS_STREAM = 7  # the sevens' random stream, apart from the speech's

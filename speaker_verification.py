@@ -28,9 +28,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, UTTERANCES_PER_SPEAKER, DataError,
-                    OneLineParser, check_output_folder, data_entry, load_speech, new_figure, pick_device, run_cli,
-                    run_folder, save_figure, stft, stream_rng, torch_generator, write_json)
+from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, UTTERANCES_PER_SPEAKER, OneLineParser, data_entry,
+                    load_speech, new_figure, pick_device, run_cli, save_figure, stft, stream_rng, torch_generator)
+from safety import DataError, check_output_folder, run_folder, write_json
 
 SPLIT_FILES = {"train": "trs.pkl", "test": "tes.pkl"}
 N_FFT = 1024  # the homework's STFT: 513 frequency bins

@@ -32,9 +32,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, DataError, OneLineParser, check_output_folder,
-                    data_entry, load_array, load_images, new_figure, pick_device, run_cli, run_folder, save_figure,
-                    stream_rng, torch_generator, write_json)
+from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, OneLineParser, data_entry, load_images, new_figure,
+                    pick_device, run_cli, save_figure, stream_rng, torch_generator)
+from safety import DataError, check_output_folder, load_array, run_folder, write_json
 
 REPO = Path(__file__).resolve().parent
 MNIST_SEVENS = REPO / "assets" / "mnist_sevens.npz"  # MNIST (LeCun, Cortes, Burges; CC BY-SA 3.0)

@@ -25,7 +25,8 @@ REPORT_DIR = Path(__file__).resolve().parent
 REPO = REPORT_DIR.parent
 sys.path.insert(0, str(REPO))
 
-from common import DataError, atomic_path, run_cli  # noqa: E402  (common imports no torch at module level)
+from common import run_cli  # noqa: E402  (common and safety import no torch at module level)
+from safety import DataError, atomic_path  # noqa: E402
 
 # The first line of every file this script writes; --out may replace only a file that starts with it.
 GENERATED_MARKER = "% Written by report/make_results_tex.py"

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from common import DataError, check_output_folder, data_entry, run_folder, stream_rng, torch_generator
+from common import data_entry, stream_rng, torch_generator
+from safety import DataError, check_output_folder, run_folder
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -90,7 +91,8 @@ def test_an_exception_leaves_the_previous_folder_as_it_was_and_no_temporary(tmp_
 KILLED_RUN = """
 import sys, time
 from pathlib import Path
-from common import run_cli, run_folder
+from common import run_cli
+from safety import run_folder
 
 def main():
     with run_folder(Path(sys.argv[1])) as folder:

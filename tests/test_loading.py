@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import common
-from common import DataError, load_array, load_images, load_speech, run_cli
+from common import load_images, load_speech, run_cli
+from safety import DataError, load_array
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common import DataError
+from safety import DataError
 
 REPO = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("make_results_tex", REPO / "report" / "make_results_tex.py")
@@ -210,7 +210,7 @@ def test_a_results_path_latex_cannot_include_is_refused(tmp_path):
 
 def dry_run_report(tmp_path: Path, speaker_metrics_text: str) -> str:
     """`make -n report` in a stand-in checkout: every input present and older than the runs' results."""
-    inputs = ["requirements.txt", ".venv/.installed", "common.py", "speaker_verification.py", "vae_sevens.py",
+    inputs = ["requirements.txt", ".venv/.installed", "common.py", "safety.py", "speaker_verification.py", "vae_sevens.py",
               "make_data.py", "report/make_results_tex.py", "report/report.tex", "report/ensure_tex.sh",
               "data/trs.pkl", "data/tes.pkl", "data/tr7.pkl", "data/te7.pkl"]
     runs = {"speaker_verification": speaker_metrics_text, "vae_sevens_k3": "{}", "vae_sevens_k3_plain": "{}"}

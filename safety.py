@@ -1,0 +1,278 @@
+"""The safety machinery the homework does not ask for but users need, read top to bottom as the README's
+promises, each beside the code that keeps it:
+
+1. A bad file or option ends, before any work, with one line and exit status 2 (`DataError`, shown by
+   `common.run_cli`).
+2. Pickles are untrusted input: a restricted unpickler records what a file claims without running anything,
+   and the array is built only when the claims hold (`load_array`).
+3. `--out` is checked before any work (`check_output_folder`).
+4. A run folder appears whole or not at all; a failed or interrupted run leaves the previous one as it was
+   (`run_folder`, `atomic_path`, `write_json`).
+"""
+
+import contextlib
+import json
+import math
+import os
+import pickle
+import reprlib
+import shutil
+import signal
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+# ---------------------------------------------------------------- errors
+class DataError(Exception):
+    """Bad input the user can fix: reported as one line and exit status 2."""
+
+
+def printable(text: str) -> str:
+    """`text` on one line: newlines, escape bytes and other unprintable characters shown escaped."""
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
+
+
+# ---------------------------------------------------------------- safe loading
+# A pickle can call any importable callable while it loads, and numpy's own _reconstruct allocates whatever shape
+# it is told. So the unpickler hands out stand-ins that record what the file claims; the array is built after checks.
+
+MAX_ARRAY_BYTES = 1 << 30  # 1 GiB of array data; the homework's largest file holds 32 MB
+ACCEPTED_DTYPES = {"f4": "float32", "f8": "float64", "i2": "int16", "u1": "uint8"}  # any byte order
+_DTYPE_NAMES = ", ".join(ACCEPTED_DTYPES.values())
+
+
+class _Refused(Exception):
+    """A pickle that asks for more than a plain NumPy array."""
+
+
+_SHORT = reprlib.Repr()  # how values from an untrusted file are shown: cut short, escaped by repr
+_SHORT.repr_bytes = _SHORT.repr_bytearray = lambda value, level: repr(value[:20])
+
+
+def _shown(value) -> str:
+    return printable(_SHORT.repr(value))
+
+
+class _Call:
+    """Recorded instead of done: an allowed global `name` (args None) or a call name(*args), then BUILD's state."""
+
+    def __init__(self, name: str, args: tuple | None = None):
+        self.name, self.args, self.state = name, args, None
+
+    def __call__(self, *args):
+        return _Call(self.name, args)
+
+    def __setstate__(self, state):
+        self.state = state
+
+    def __repr__(self):
+        return self.name if self.args is None else f"{self.name}(...)"
+
+
+def _is(value, name: str, *n_args: int) -> bool:
+    """`value` is the recorded global `name` (no n_args) or a call of it with one of n_args arguments."""
+    if not (isinstance(value, _Call) and value.name == name):
+        return False
+    return value.args is None if not n_args else value.args is not None and len(value.args) in n_args
+
+
+_ALLOWED = {("numpy", "ndarray"): "ndarray", ("numpy", "dtype"): "dtype", ("_codecs", "encode"): "encode",
+            **{(f"{core}.multiarray", "_reconstruct"): "_reconstruct" for core in ("numpy.core", "numpy._core")},
+            **{(f"{core}.numeric", "_frombuffer"): "_frombuffer" for core in ("numpy.core", "numpy._core")}}
+
+
+class _RecordingUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) not in _ALLOWED:
+            raise _Refused(f"refused to load global {_shown(f'{module}.{name}')} (only NumPy arrays are allowed)")
+        return _Call(_ALLOWED[(module, name)])  # a fresh record each time: nothing is shared between loads
+
+
+def _array_from_calls(call) -> np.ndarray:
+    """How NumPy pickles an array: _reconstruct(ndarray, (0,), b'b') then BUILD with (version, shape,
+    dtype, fortran, bytes), or (protocol 5) _frombuffer(bytes, dtype, shape, order); the dtype as
+    dtype(code, align, copy) then BUILD with (version, byte order, subarray, names, fields, ...);
+    protocol 2 stores bytes as _codecs.encode(text, 'latin1')."""
+    if _is(call, "_reconstruct", 3) and _is(call.args[0], "ndarray"):
+        if not (isinstance(call.state, tuple) and len(call.state) == 5):
+            raise _Refused("an array without its data")
+        _, shape, dtype, fortran, data = call.state
+    elif _is(call, "_frombuffer", 4, 5) and call.args[3] in ("C", "F"):
+        data, dtype, shape, fortran = *call.args[:3], call.args[3] == "F"
+    else:
+        found = f"{call.name}{_shown(call.args or ())}" if isinstance(call, _Call) else f"a {type(call).__name__}"
+        raise _Refused(f"expected a plain (C or Fortran ordered: np.ascontiguousarray) NumPy array, found {found}")
+    if _is(data, "encode", 2) and isinstance(data.args[0], str) and data.args[1] in ("latin1", "latin-1"):
+        data = data.args[0].encode("latin1")
+    state = getattr(dtype, "state", None)
+    if not (_is(dtype, "dtype", 3) and dtype.args[0] in ACCEPTED_DTYPES and isinstance(state, tuple) and len(state) > 4
+            and state[1] in ("<", ">", "|", "=") and state[2:5] == (None,) * 3):
+        code = dtype.args[0] if isinstance(dtype, _Call) and dtype.args else dtype
+        raise _Refused(f"dtype {_shown(code)} is not one of the numeric dtypes {_DTYPE_NAMES}")
+    return _array_from_parts(shape, np.dtype(dtype.args[0]).newbyteorder(state[1]), fortran, data)
+
+
+def _array_from_parts(shape, dtype: np.dtype, fortran, data) -> np.ndarray:
+    """The array a file claims, built only if it is a plain numeric array with exactly its bytes."""
+    if dtype.str[1:] not in ACCEPTED_DTYPES or dtype.fields is not None:
+        raise _Refused(f"dtype {_shown(dtype.str)} is not one of the numeric dtypes {_DTYPE_NAMES}")
+    if not (isinstance(shape, tuple) and len(shape) <= 32 and all(type(n) is int and n >= 0 for n in shape)):
+        raise _Refused(f"shape {_shown(shape)} is not a tuple of sizes")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > MAX_ARRAY_BYTES:
+        raise _Refused(f"shape {shape} of {dtype.name} needs {nbytes:,} bytes, above the cap of {MAX_ARRAY_BYTES:,}")
+    if not isinstance(data, (bytes, bytearray)) or len(data) != nbytes or fortran not in (True, False):
+        found = f"{len(data):,} bytes" if isinstance(data, (bytes, bytearray)) else _shown(data)
+        raise _Refused(f"shape {shape} of {dtype.name} needs {nbytes:,} bytes of data, found {found}")
+    flat = np.frombuffer(data, dtype) if nbytes else np.zeros(0, dtype)
+    return flat.reshape(shape, order="F" if fortran else "C").astype(dtype.newbyteorder("="), order="C")
+
+
+def _read_array(stream, suffix: str) -> np.ndarray:
+    if suffix != ".npy":
+        return _array_from_calls(_RecordingUnpickler(stream, encoding="latin1").load())
+    np.lib.format.read_magic(stream)  # np.save writes format 1.0 for every plain numeric array
+    shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)  # a literal dict, parsed by NumPy
+    return _array_from_parts(shape, dtype, fortran, stream.read())
+
+
+def load_array(path, ndim: int | None, what: str, integer_scale: dict | None = None) -> np.ndarray:
+    """A finite float32 array of `ndim` dimensions (None: any) from a pickle or .npy file, else DataError.
+
+    Stored dtypes (ACCEPTED_DTYPES): float32 as is; float64 once every value is finite and within
+    float32's range; int16 and uint8 as values, or divided by integer_scale[dtype name] where one is
+    given (a dtype missing from it is then refused)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: file not found (expected {what}; `make data` writes the default data)")
+    if not path.is_file():
+        raise DataError(f"{path}: not a regular file ({_file_kind(path)}); expected {what}")
+    try:
+        if path.stat().st_size > MAX_ARRAY_BYTES + (1 << 16):
+            raise _Refused(f"{path.stat().st_size:,} bytes, above the cap of {MAX_ARRAY_BYTES:,} bytes of data")
+        with open(path, "rb") as stream:
+            array = _read_array(stream, path.suffix)
+    except _Refused as error:
+        raise DataError(f"{path}: not a plain NumPy array: {error}") from None
+    except Exception as error:  # whatever a damaged or hostile file makes the unpickler raise
+        message = f"{type(error).__name__}: {str(error)[:200]}"
+        raise DataError(f"{path}: could not read a pickled array (truncated or not a pickle?): {message}") from None
+    if ndim is not None and array.ndim != ndim:
+        raise DataError(f"{path}: expected {ndim} dimensions ({what}), found shape {array.shape}")
+    if array.size == 0:
+        raise DataError(f"{path}: expected {what}, found an empty array of shape {array.shape}")
+    if array.dtype.kind in "iu":
+        if integer_scale is not None and array.dtype.name not in integer_scale:
+            raise DataError(f"{path}: expected {what} as float32 or float64, found {array.dtype.name}")
+        return array.astype(np.float32) / np.float32((integer_scale or {}).get(array.dtype.name, 1.0))
+    if not np.isfinite(array).all():
+        infinite = np.count_nonzero(~np.isfinite(array))
+        raise DataError(f"{path}: expected finite values, found {infinite} NaN/Inf entries")
+    beyond = np.abs(array) > np.finfo(np.float32).max
+    if beyond.any():
+        raise DataError(f"{path}: found {np.count_nonzero(beyond)} values beyond float32's range "
+                        f"(largest |x| {np.abs(array).max():.3g})")
+    return array.astype(np.float32, copy=False)
+
+
+
+# ---------------------------------------------------------------- run folders
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def _file_kind(path: Path) -> str:
+    kinds = {"a folder": path.is_dir(), "a regular file": path.is_file(), "a FIFO": path.is_fifo(),
+             "a character device": path.is_char_device(), "a block device": path.is_block_device()}
+    return next((name for name, is_kind in kinds.items() if is_kind), "a socket or other special file")
+
+
+def check_output_folder(out, option: str = "--out") -> Path:
+    """`out` resolved if it can become a run folder, else DataError (one line): refused are an existing
+    non-folder (file, /dev/null, FIFO), a non-empty folder without metrics.json (a user's files are
+    never replaced) and a path whose nearest existing parent is not a writable folder."""
+    out = Path(out).resolve()
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{option} {out}: exists and is not a folder ({_file_kind(out)})")
+    if out.is_dir() and any(out.iterdir()) and not (out / "metrics.json").is_file():
+        raise DataError(f"{option} {out}: a non-empty folder that is not a run folder (no metrics.json inside)")
+    parent = next(folder for folder in out.parents if folder.exists())
+    if not parent.is_dir():
+        raise DataError(f"{option} {out}: {parent} is not a folder ({_file_kind(parent)})")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DataError(f"{option} {out}: the folder {parent} is not writable")
+    return out
+
+
+@contextlib.contextmanager
+def run_folder(out):
+    """Yield a fresh temporary folder beside `out` (hidden name) that replaces `out` whole when the block ends
+    normally (an old run folder is renamed aside, the new one in, the old one removed). On any exception,
+    KeyboardInterrupt or SIGTERM the temporary folder is removed and `out` is left as it was."""
+    out = check_output_folder(out)
+    holding, held = True, []  # while holding, a signal is noted and raised once nothing is half-done
+
+    def on_signal(number, frame):
+        if not holding:
+            raise KeyboardInterrupt
+        held.append(number)
+
+    main_thread = threading.current_thread() is threading.main_thread()  # no other may set handlers
+    previous = {number: signal.signal(number, on_signal) for number in (signal.SIGINT, signal.SIGTERM) if main_thread}
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        temporary = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+        try:
+            holding = False
+            if held:
+                raise KeyboardInterrupt
+            yield temporary
+            holding = True
+            _swap_in(temporary, out)
+        finally:
+            holding = True
+            shutil.rmtree(temporary, ignore_errors=True)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if held:
+        raise KeyboardInterrupt
+
+
+def _swap_in(folder: Path, out: Path) -> None:
+    """Rename `folder` onto `out`; an existing `out` is renamed aside first and removed after."""
+    os.chmod(folder, 0o777 & ~_UMASK)  # mkdtemp makes 0700; give the usual permissions
+    if not out.exists():
+        os.rename(folder, out)
+        return
+    aside = out.with_name(f".{out.name}.{os.getpid()}.old")
+    os.rename(out, aside)
+    try:
+        os.rename(folder, out)
+    except BaseException:
+        os.rename(aside, out)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(handle)
+    try:
+        yield Path(temporary)
+        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def write_json(path, payload: dict) -> None:
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(payload, indent=2) + "\n")
