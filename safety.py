@@ -5,12 +5,17 @@ promises, each beside the code that keeps it:
    `common.run_cli`).
 2. Pickles are untrusted input: a restricted unpickler records what a file claims without running anything,
    and the array is built only when the claims hold (`load_array`).
-3. `--out` is checked before any work (`check_output_folder`).
-4. A run folder appears whole or not at all; a failed or interrupted run leaves the previous one as it was
-   (`run_folder`, `atomic_path`, `write_json`).
+3. `--out` replaces only a folder this project wrote, holding nothing else, and never the data, a checkout
+   or a mount point; it is checked before any work (`check_output_folder`) and again at the swap.
+4. A run folder appears whole or not at all: one atomic exchange (`run_folder`, `_swap_in`); a failed or
+   interrupted run leaves the previous one as it was, and what a killed run leaves is cleared by the next.
+5. Single files are replaced whole too (`atomic_path`); metrics.json is strict JSON (`write_json`).
 """
 
 import contextlib
+import ctypes
+import errno
+import glob
 import json
 import math
 import os
@@ -18,8 +23,10 @@ import pickle
 import reprlib
 import shutil
 import signal
+import stat
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -177,8 +184,16 @@ def load_array(path, ndim: int | None, what: str, integer_scale: dict | None = N
     return array.astype(np.float32, copy=False)
 
 
-
 # ---------------------------------------------------------------- run folders
+# Promise: `--out` is replaced only when this project wrote it and it holds nothing else. Every run folder
+# carries RUN_MARKER, which lists each file the run wrote with its size; a folder is a run folder when the
+# marker is there and the folder holds those files and nothing more (an empty folder holds nothing to lose).
+# Anything else is refused before any work, never deleted.
+RUN_MARKER = ".run-folder.json"
+MARKER_NOTE = "written by this project's safety.run_folder; the folder is replaced whole only if it holds just these"
+MAX_RUN_FILES = 100  # a run writes about ten files; a folder with more is not one of ours
+MIN_FREE_BYTES = 64 << 20  # a run writes a few MB (model.pt, figures); refused before training below this
+REPO = Path(__file__).resolve().parent  # the checkout: never a run folder, nor inside one
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -189,29 +204,131 @@ def _file_kind(path: Path) -> str:
     return next((name for name, is_kind in kinds.items() if is_kind), "a socket or other special file")
 
 
-def check_output_folder(out, option: str = "--out") -> Path:
-    """`out` resolved if it can become a run folder, else DataError (one line): refused are an existing
-    non-folder (file, /dev/null, FIFO), a non-empty folder without metrics.json (a user's files are
-    never replaced) and a path whose nearest existing parent is not a writable folder."""
+def check_output_folder(out, option: str = "--out", data_dir=None) -> Path:
+    """`out` resolved if it can become a run folder, else DataError (one line). Refused: a symbolic link;
+    an existing non-folder (file, /dev/null, FIFO); a path that is, contains or lies inside `data_dir`;
+    the checkout or a folder above it; a git checkout or a mount point; a non-empty folder that is not a
+    run folder (see RUN_MARKER); a path whose nearest existing parent is not a writable folder or whose
+    file system has less than MIN_FREE_BYTES free."""
+    if Path(out).is_symlink():
+        raise DataError(f"{option} {out}: a symbolic link; name the folder itself (it could hold other files)")
     out = Path(out).resolve()
     if out.exists() and not out.is_dir():
         raise DataError(f"{option} {out}: exists and is not a folder ({_file_kind(out)})")
-    if out.is_dir() and any(out.iterdir()) and not (out / "metrics.json").is_file():
-        raise DataError(f"{option} {out}: a non-empty folder that is not a run folder (no metrics.json inside)")
+    _refuse_overlap(out, option, data_dir)
+    if out.is_dir():
+        _refuse_foreign_folder(out, option)
     parent = next(folder for folder in out.parents if folder.exists())
     if not parent.is_dir():
         raise DataError(f"{option} {out}: {parent} is not a folder ({_file_kind(parent)})")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise DataError(f"{option} {out}: the folder {parent} is not writable")
+    free = shutil.disk_usage(parent).free
+    if free < MIN_FREE_BYTES:
+        raise DataError(f"{option} {out}: {free:,} bytes free on its file system, below the {MIN_FREE_BYTES:,} "
+                        "a run needs; free some space or choose another --out")
     return out
+
+
+def _refuse_overlap(out: Path, option: str, data_dir) -> None:
+    """The data and the checkout are never replaced: `out` may not be, hold or lie in --data-dir, nor hold
+    the checkout, nor lie inside a .git folder (results/ inside the checkout is where make report writes)."""
+    if data_dir is not None:
+        data = Path(data_dir).resolve()
+        if out == data or data in out.parents or out in data.parents:
+            raise DataError(f"{option} {out}: is, holds or lies inside the data folder --data-dir {data}; "
+                            "choose a folder apart from the data")
+    if out == REPO or out in REPO.parents:
+        raise DataError(f"{option} {out}: is or holds this checkout ({REPO}); choose a folder such as results/run")
+    if ".git" in out.parts:
+        raise DataError(f"{option} {out}: lies inside a .git folder")
+
+
+def _refuse_foreign_folder(out: Path, option: str) -> None:
+    """An existing folder is replaced only when it is empty or a run folder holding just what the run wrote."""
+    if os.path.ismount(out):
+        raise DataError(f"{option} {out}: a mount point; choose a folder inside it")
+    if (out / ".git").exists():
+        raise DataError(f"{option} {out}: a git checkout (holds .git); refusing to replace it")
+    with os.scandir(out) as entries:
+        names = {entry.name for entry, _ in zip(entries, range(MAX_RUN_FILES + 1))}
+    if not names:
+        return
+    written = _marked_files(out / RUN_MARKER)
+    if written is None:
+        raise DataError(f"{option} {out}: a non-empty folder this project did not write (no valid {RUN_MARKER}); "
+                        "refusing to replace it (an old run folder? delete it yourself)")
+    if others := sorted(names - set(written) - {RUN_MARKER}):
+        shown = ", ".join(printable(name) for name in others[:3]) + (", ..." if len(others) > 3 else "")
+        raise DataError(f"{option} {out}: a run folder that also holds {shown}, which the run did not write; "
+                        "refusing to replace it (move them out first)")
+    for name in names - {RUN_MARKER}:
+        status = os.lstat(out / name)
+        if not stat.S_ISREG(status.st_mode) or status.st_size != written[name]:
+            raise DataError(f"{option} {out}: {printable(name)} changed since the run wrote it; "
+                            "refusing to replace it (move it out first)")
+
+
+def _marked_files(marker: Path) -> dict | None:
+    """{file name: size} from a run folder's marker; None when it is missing or not one we wrote."""
+    try:
+        if not stat.S_ISREG(os.lstat(marker).st_mode) or os.lstat(marker).st_size > 1 << 16:
+            return None
+        files = json.loads(marker.read_text()).get("files")
+    except (OSError, ValueError, AttributeError):
+        return None
+    valid = isinstance(files, dict) and len(files) <= MAX_RUN_FILES
+    return files if valid and all(type(size) is int for size in files.values()) else None
+
+
+def _write_marker(folder: Path) -> None:
+    """List what the run wrote (flat files only: a run writes no sub-folders) as the folder's RUN_MARKER."""
+    files = {entry.name: entry.stat(follow_symlinks=False).st_size for entry in os.scandir(folder)}
+    if any(not stat.S_ISREG(os.lstat(folder / name).st_mode) for name in files) or len(files) > MAX_RUN_FILES:
+        raise ValueError(f"a run folder holds at most {MAX_RUN_FILES} plain files, found {sorted(files)}")
+    (folder / RUN_MARKER).write_text(json.dumps({"note": MARKER_NOTE, "files": files}, indent=2) + "\n")
+
+
+# Promise: a run folder appears whole or not at all. The run writes into `.<name>.run.<pid>.<random>.partial`
+# beside --out, then exchanges it with --out in one renameat2(RENAME_EXCHANGE) (or renames it in with
+# RENAME_NOREPLACE when --out does not exist), so at every instant --out is the previous run folder or
+# the new one, whole. Where renameat2 is missing (not Linux, an old kernel or a file system without it)
+# two renames do it: --out to `.<name>.run.<pid>.old`, then the new folder to --out; a kill between the
+# two leaves --out absent and the previous run whole in the .old folder, which the next run renames back.
+AT_FDCWD, RENAME_NOREPLACE, RENAME_EXCHANGE = -100, 1, 2  # from <fcntl.h> and <linux/fs.h>
+LEFTOVER_AGE_SECONDS = 7 * 24 * 3600  # a leftover this old is removed even if its pid runs (pids get reused)
+
+
+def _libc_renameat2():
+    try:
+        return getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    except OSError:  # no C library to open (Windows)
+        return None
+
+
+_RENAMEAT2 = _libc_renameat2()
+
+
+def _renameat2(source: Path, target: Path, flags: int) -> bool:
+    """True when renameat2 did it; False when this system or file system lacks it (then the fallback)."""
+    if _RENAMEAT2 is None:
+        return False
+    if _RENAMEAT2(AT_FDCWD, os.fsencode(source), AT_FDCWD, os.fsencode(target), flags) == 0:
+        return True
+    number = ctypes.get_errno()
+    if number in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(number, os.strerror(number), str(target))
 
 
 @contextlib.contextmanager
 def run_folder(out):
     """Yield a fresh temporary folder beside `out` (hidden name) that replaces `out` whole when the block ends
-    normally (an old run folder is renamed aside, the new one in, the old one removed). On any exception,
-    KeyboardInterrupt or SIGTERM the temporary folder is removed and `out` is left as it was."""
+    normally; `out` is checked again at the swap (a folder the user made there meanwhile is refused, not
+    replaced). On any exception, KeyboardInterrupt or SIGTERM the temporary folder is removed and `out` is
+    left as it was; a failed write (disk full, a folder made read-only) becomes a one-line DataError."""
     out = check_output_folder(out)
+    _clear_leftovers(out)
     holding, held = True, []  # while holding, a signal is noted and raised once nothing is half-done
 
     def on_signal(number, frame):
@@ -221,33 +338,56 @@ def run_folder(out):
 
     main_thread = threading.current_thread() is threading.main_thread()  # no other may set handlers
     previous = {number: signal.signal(number, on_signal) for number in (signal.SIGINT, signal.SIGTERM) if main_thread}
+    temporary = None
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        temporary = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-        try:
-            holding = False
-            if held:
-                raise KeyboardInterrupt
-            yield temporary
-            holding = True
-            _swap_in(temporary, out)
-        finally:
-            holding = True
-            shutil.rmtree(temporary, ignore_errors=True)
+        temporary = Path(tempfile.mkdtemp(prefix=f".{out.name}.run.{os.getpid()}.", suffix=".partial", dir=out.parent))
+        holding = False
+        if held:
+            raise KeyboardInterrupt
+        yield temporary
+        holding = True
+        _write_marker(temporary)
+        _swap_in(temporary, out)
+    except Exception as error:
+        if not _is_failed_write(error):
+            raise
+        raise DataError(f"--out {out}: could not write the run folder ({_write_failure(error)}); the previous "
+                        "folder is as it was") from None
     finally:
+        holding = True
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
         for number, handler in previous.items():
             signal.signal(number, handler)
     if held:
         raise KeyboardInterrupt
 
 
+def _is_failed_write(error: Exception) -> bool:
+    """OSError (disk full, read-only, ...); torch.save reports a failed write as its zip writer's RuntimeError."""
+    return isinstance(error, OSError) or isinstance(error, RuntimeError) and "inline_container" in str(error)
+
+
+def _write_failure(error: Exception) -> str:
+    if isinstance(error, OSError):
+        return printable(f"{error.strerror or error}{f': {error.filename}' if error.filename else ''}")
+    return "a write failed: is the disk full?"
+
+
 def _swap_in(folder: Path, out: Path) -> None:
-    """Rename `folder` onto `out`; an existing `out` is renamed aside first and removed after."""
+    """Put `folder` at `out` in one step (see above); the previous run folder, if any, is then removed."""
     os.chmod(folder, 0o777 & ~_UMASK)  # mkdtemp makes 0700; give the usual permissions
-    if not out.exists():
-        os.rename(folder, out)
+    out = check_output_folder(out)  # again: the user may have made or filled a folder there meanwhile
+    if not os.path.lexists(out):
+        if _renameat2(folder, out, RENAME_NOREPLACE):
+            return
+        os.rename(folder, out)  # fallback: a folder made in this instant is empty (checked just above)
         return
-    aside = out.with_name(f".{out.name}.{os.getpid()}.old")
+    if _renameat2(folder, out, RENAME_EXCHANGE):
+        shutil.rmtree(folder, ignore_errors=True)  # `folder` now holds the previous run
+        return
+    aside = out.with_name(f".{out.name}.run.{os.getpid()}.old")
     os.rename(out, aside)
     try:
         os.rename(folder, out)
@@ -255,6 +395,36 @@ def _swap_in(folder: Path, out: Path) -> None:
         os.rename(aside, out)
         raise
     shutil.rmtree(aside, ignore_errors=True)
+
+
+def _clear_leftovers(out: Path) -> None:
+    """Promise: what a killed run leaves beside `out` is cleared by the next run. A `.<name>.run.<pid>.*`
+    folder whose pid no longer runs (or older than LEFTOVER_AGE_SECONDS) is removed, except a `.old`
+    one while `out` is missing: that is the previous run, left by a kill inside the fallback swap, and
+    it is renamed back to `out`."""
+    for leftover in out.parent.glob(f".{glob.escape(out.name)}.run.*"):
+        pid = leftover.name[len(out.name) + 6:].split(".")[0]
+        if not (pid.isdigit() and leftover.is_dir() and not leftover.is_symlink()):
+            continue
+        age = time.time() - os.lstat(leftover).st_mtime
+        if _running(int(pid)) and age < LEFTOVER_AGE_SECONDS:
+            continue
+        if leftover.name.endswith(".old") and not os.path.lexists(out):
+            os.rename(leftover, out)
+        else:
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    except OverflowError:  # beyond any pid the system gives
+        return False
+    return True
 
 
 @contextlib.contextmanager

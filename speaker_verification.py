@@ -84,7 +84,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.quick:
         vars(args).update(QUICK)
-    args.out = check_output_folder(args.out)
+    args.out = check_output_folder(args.out, data_dir=args.data_dir)
     args.device = pick_device(args.device)
     return args
 

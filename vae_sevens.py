@@ -816,7 +816,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.epochs = QUICK["epochs"]
     if args.out is None:
         args.out = REPO / "results" / f"vae_sevens_k{args.k}{'_plain' if args.plain else ''}"
-    args.out = check_output_folder(args.out)
+    args.out = check_output_folder(args.out, data_dir=args.data_dir)
     args.device = pick_device(args.device)
     return args
 
