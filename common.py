@@ -136,8 +136,8 @@ def load_speech(path, utterances_per_speaker: int = UTTERANCES_PER_SPEAKER) -> n
 
 
 def load_images(path) -> np.ndarray:
-    """Image stack (N, 28, 28) of grey values in [0, 1], float32, at least MIN_IMAGES, some ink: float32/float64
-    values outside [0, 1] are refused, uint8 values are divided by 255."""
+    """Image stack (N, 28, 28) of grey values in [0, 1], float32, at least MIN_IMAGES, some ink, not all identical:
+    float32/float64 values outside [0, 1] are refused, uint8 values are divided by 255."""
     images = load_array(path, 3, "an (N, 28, 28) image stack", integer_scale={"uint8": UINT8_WHITE})
     if images.shape[1:] != IMAGE_SHAPE:
         raise DataError(f"{path}: expected (N, 28, 28) images, found shape {images.shape}")
@@ -147,6 +147,8 @@ def load_images(path) -> np.ndarray:
         raise DataError(f"{path}: expected at least {MIN_IMAGES} images, found {len(images)}")
     if images.max() == 0.0:
         raise DataError(f"{path}: every pixel of all {len(images)} images is 0 (no ink)")
+    if (images == images[0]).all():  # nothing varies: every spread and correlation would be 0 / 0
+        raise DataError(f"{path}: all {len(images)} images are identical; expected sevens that differ")
     return images
 
 

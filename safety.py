@@ -443,6 +443,29 @@ def atomic_path(path):
             os.unlink(temporary)
 
 
+# Promise: metrics.json is strict JSON. json.dumps writes NaN and Infinity by default, which JSON does not
+# have; a number a run could not compute (a correlation with a constant, a ratio of zeros) is written as null
+# instead, and its place is listed under "not_computed" with the reason.
+NOT_COMPUTED = "not_computed"
+
+
 def write_json(path, payload: dict) -> None:
+    """`payload` as strict JSON (allow_nan=False), each non-finite number null and listed under NOT_COMPUTED."""
+    missing = {}
+    finite = _finite_or_null(payload, "", missing)
+    if missing:
+        finite[NOT_COMPUTED] = missing
     with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps(payload, indent=2) + "\n")
+        temporary.write_text(json.dumps(finite, indent=2, allow_nan=False) + "\n")
+
+
+def _finite_or_null(value, where: str, missing: dict):
+    """A copy of `value` with every NaN or infinite float replaced by None, each noted in `missing`."""
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item, f"{where}.{key}".lstrip("."), missing) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(item, f"{where}.{index}", missing) for index, item in enumerate(value)]
+    if isinstance(value, float) and not math.isfinite(value):
+        missing[where] = f"{value}: the inputs leave it undefined (constant values, or identical images?)"
+        return None
+    return value

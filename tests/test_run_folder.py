@@ -1,6 +1,8 @@
 """Run folders (safety.py): recognised by their marker, checked before any work and again at the swap,
 written whole or not at all, leftovers of killed runs cleared; and named random streams (common.py)."""
 
+import json
+import math
 import os
 import shutil
 import signal
@@ -14,7 +16,7 @@ import torch
 
 from common import data_entry, stream_rng, torch_generator
 import safety
-from safety import RUN_MARKER, DataError, check_output_folder, run_folder
+from safety import NOT_COMPUTED, RUN_MARKER, DataError, check_output_folder, run_folder, write_json
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -268,6 +270,23 @@ def test_a_failed_write_is_one_line_and_leaves_the_previous_folder_whole(tmp_pat
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert "could not write the run folder" in result.stderr and "previous folder is as it was" in result.stderr
     assert snapshot(out) == before and sorted(os.listdir(tmp_path)) == ["run"]
+
+
+# ---------------------------------------------------------------- metrics.json
+
+
+def strict_json(text: str):
+    """json.loads refusing NaN, Infinity and -Infinity, which Python's json accepts and JSON does not have."""
+    def refuse(constant):
+        raise ValueError(f"{constant} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_write_json_writes_strict_json_with_each_uncomputable_number_null_and_explained(tmp_path):
+    write_json(tmp_path / "metrics.json", {"rho": [0.5, math.nan], "ratio": {"a": math.inf}, "k": 3})
+    written = strict_json((tmp_path / "metrics.json").read_text())
+    assert written["rho"] == [0.5, None] and written["ratio"] == {"a": None} and written["k"] == 3
+    assert sorted(written[NOT_COMPUTED]) == ["ratio.a", "rho.1"] and "undefined" in written[NOT_COMPUTED]["rho.1"]
 
 
 # ---------------------------------------------------------------- data entries and random streams

@@ -494,3 +494,15 @@ def test_values_outside_zero_one_are_one_clear_error(tmp_path, capsys):
         pickle.dump(np.full((16, 28, 28), 255.0, dtype=np.float32), stream)
     finished = run_in_process(capsys, "--quick", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out"))
     assert_one_line_error(finished, "te7.pkl", "[0, 1]")
+
+
+@pytest.mark.slow
+def test_a_constant_truth_file_gives_strict_json_with_nulls_not_nan(tmp_path, capsys):
+    write_sevens(tmp_path / "data")
+    np.save(tmp_path / "data" / "te7_truth_rotation.npy", np.full(24, 5.0, dtype=np.float32))
+    finished = run_in_process(capsys, "--quick", "--quiet", "--k", "2", "--data-dir", str(tmp_path / "data"),
+                              "--out", str(tmp_path / "out"))
+    assert finished.returncode == 0, finished.stderr
+    text = (tmp_path / "out" / "metrics.json").read_text()
+    metrics = json.loads(text, parse_constant=lambda constant: pytest.fail(f"{constant} in metrics.json"))
+    assert metrics["spearman_with_truth"] == [None, None] and "spearman_with_truth.0" in metrics["not_computed"]
