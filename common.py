@@ -37,21 +37,38 @@ class OneLineParser(argparse.ArgumentParser):
                           help=f"{text} (default {default})")
 
 
-BOUNDS = {">= 0": lambda v: v >= 0, ">= 1": lambda v: v >= 1, ">= 2": lambda v: v >= 2, "> 0": lambda v: v > 0,
-          "in (0, 1)": lambda v: 0 < v < 1, "in (0, 1]": lambda v: 0 < v <= 1}  # the bounds options may have
+SEED_LIMIT = 2**64  # torch.manual_seed takes 0 .. 2**64 - 1 (numpy's SeedSequence any size)
+BOUNDS = {  # the bounds options may have, each checked once, in `bounded`
+    ">= 0": lambda v: v >= 0, ">= 1": lambda v: v >= 1, ">= 2": lambda v: v >= 2, "> 0": lambda v: v > 0,
+    "in (0, 1)": lambda v: 0 < v < 1, "in (0, 1]": lambda v: 0 < v <= 1,
+    "in [0, 2**64)": lambda v: 0 <= v < SEED_LIMIT,  # seeds
+    "in [0, 256]": lambda v: 0 <= v <= 256,  # threads: torch takes a million, then crashes
+    "in [1, 1000]": lambda v: 1 <= v <= 1000,  # pairs per speaker: 2000 pairs of spectrograms per minibatch
+    "in [0, 1024]": lambda v: 0 <= v <= 1024,  # channels: about 4 * 3 * 1024**2 weights, within memory
+    "in [1, 4096]": lambda v: 1 <= v <= 4096,  # embedding size
+}
 
 
 def bounded(kind, bound: str):
-    """An argparse type: a finite `kind` within BOUNDS[bound] (so --lr nan is refused)."""
+    """An argparse type: a finite `kind` within BOUNDS[bound] (so --lr nan and --seed 2**70 are refused)."""
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             value = math.nan
-        if not (math.isfinite(value) and BOUNDS[bound](value)):
+        finite = not isinstance(value, float) or math.isfinite(value)  # an int of any size is finite
+        if not (finite and BOUNDS[bound](value)):
             raise argparse.ArgumentTypeError(f"expected a finite {kind.__name__} {bound}, got {text!r}")
         return value
     return parse
+
+
+def stop_if_diverged(epoch: int, lr: float, *losses: float) -> None:
+    """A training loss that is no longer a finite number ends the run in one line, before anything is written."""
+    if not all(math.isfinite(loss) for loss in losses):
+        shown = ", ".join(f"{loss:.4g}" for loss in losses)
+        raise DataError(f"epoch {epoch}: the training loss became {shown}, not a finite number (training diverged); "
+                        f"lower --lr (now {lr:g})")
 
 
 def run_cli(main) -> None:

@@ -33,7 +33,7 @@ from torch import nn
 from tqdm import tqdm
 
 from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, OneLineParser, data_entry, load_images, new_figure,
-                    pick_device, run_cli, save_figure, stream_rng, torch_generator)
+                    pick_device, run_cli, save_figure, stop_if_diverged, stream_rng, torch_generator)
 from safety import DataError, check_output_folder, load_array, run_folder, write_json
 
 REPO = Path(__file__).resolve().parent
@@ -327,6 +327,7 @@ def train(model, images: dict, objective: dict, args, device):
     for epoch in progress:
         entry = {"epoch": epoch, "train": train_epoch(model, optimiser, images["train"], objective, args.batch_size,
                                                       generator)}
+        stop_if_diverged(epoch, args.lr, entry["train"]["neg_elbo"])
         final = {split: evaluate(model, images[split], torch_generator(args.seed, EVALUATION_STREAM, device))
                  for split in ("validation", "test")}
         entry.update({split: {term: final[split][term] for term in ("neg_elbo", "reconstruction", "kl")}
@@ -799,10 +800,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "(N, 28, 28) images, or none (then independent components name the axes)")
     option("epochs", int, "training epochs", ">= 1")
     option("batch-size", int, "images per minibatch", ">= 2")
-    option("lr", float, "Adam's step size", "> 0")
-    option("seed", int, "seed of the split, the initial weights, the minibatches and the figures", ">= 0")
+    option("lr", float, "Adam's step size", "in (0, 1]")
+    option("seed", int, "seed of the split, the initial weights, the minibatches and the figures", "in [0, 2**64)")
     option("device", str, "auto, cpu or cuda (auto: CUDA when present)")
-    option("threads", int, "CPU threads for torch (0: all cores)", ">= 0")
+    option("threads", int, "CPU threads for torch (0: all cores)", "in [0, 256]")
     option("data-dir", Path, "folder with tr7.pkl and te7.pkl")
     option("out", Path, "run folder, replaced whole when the run succeeds (None: results/vae_sevens_k{K}[_plain])")
     parser.add_argument("--quick", action="store_true", help=f"a smoke test: {QUICK}")

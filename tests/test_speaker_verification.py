@@ -349,8 +349,8 @@ def test_the_command_line_reports_a_missing_file_without_a_traceback(tmp_path):
 @pytest.mark.parametrize(
     "option, message",
     [
-        (["--lr", "nan"], "argument --lr: expected a finite float > 0, got 'nan'"),
-        (["--lr=-1e-3"], "argument --lr: expected a finite float > 0"),
+        (["--lr", "nan"], "argument --lr: expected a finite float in (0, 1], got 'nan'"),
+        (["--lr=-1e-3"], "argument --lr: expected a finite float in (0, 1]"),
         (["--weight-decay", "inf"], "argument --weight-decay: expected a finite float >= 0"),
         (["--epochs", "0"], "argument --epochs: expected a finite int >= 1"),
         (["--validation-fraction", "1"], "expected a finite float in (0, 1)"),
@@ -358,6 +358,13 @@ def test_the_command_line_reports_a_missing_file_without_a_traceback(tmp_path):
         (["--device", "tpu"], "--device tpu: expected auto, cpu or cuda"),
         (["--no-such-option"], "unrecognized arguments: --no-such-option"),
         (["--out", "/dev/null"], "exists and is not a folder (a character device)"),
+        (["--lr", "1e308"], "argument --lr: expected a finite float in (0, 1]"),
+        (["--seed", str(2**64)], "argument --seed: expected a finite int in [0, 2**64)"),
+        (["--seed", "1" + "0" * 400], "argument --seed: expected a finite int in [0, 2**64)"),
+        (["--embedding-dim", str(10**9)], "argument --embedding-dim: expected a finite int in [1, 4096]"),
+        (["--channels", "5000"], "argument --channels: expected a finite int in [0, 1024]"),
+        (["--pairs", str(10**6)], "argument --pairs: expected a finite int in [1, 1000]"),
+        (["--threads", str(10**6)], "argument --threads: expected a finite int in [0, 256]"),
     ],
 )
 def test_a_bad_option_is_one_line_and_status_2_before_any_work(tmp_path, capsys, option, message):

@@ -15,7 +15,7 @@ import torch
 import vae_sevens as vae
 from bench import effects
 from common import run_cli
-from safety import RUN_MARKER
+from safety import RUN_MARKER, run_folder
 from make_data import affine_about_centre, load_mnist_sevens
 
 REPO = Path(__file__).resolve().parents[1]
@@ -451,6 +451,8 @@ def assert_one_line_error(finished, *fragments):
 @pytest.mark.parametrize("arguments, fragment", [
     (["--k", "0"], "--k"), (["--k", "9"], "--k 9"), (["--k", "three"], "--k"), (["--threads", "-1"], "--threads"),
     (["--lr", "nan"], "--lr"), (["--epochs", "0"], "--epochs"), (["--reference", "no-such-file"], "--reference"),
+    (["--lr", "1e308"], "--lr: expected a finite float in (0, 1]"), (["--lr", "1e10"], "in (0, 1]"),
+    (["--seed", str(2**70)], "--seed: expected a finite int in [0, 2**64)"), (["--threads", "1000000"], "--threads"),
 ])
 def test_bad_options_are_one_clear_error_before_any_work(tmp_path, capsys, arguments, fragment):
     write_sevens(tmp_path / "data", n_train=16, n_test=16)
@@ -506,3 +508,15 @@ def test_a_constant_truth_file_gives_strict_json_with_nulls_not_nan(tmp_path, ca
     text = (tmp_path / "out" / "metrics.json").read_text()
     metrics = json.loads(text, parse_constant=lambda constant: pytest.fail(f"{constant} in metrics.json"))
     assert metrics["spearman_with_truth"] == [None, None] and "spearman_with_truth.0" in metrics["not_computed"]
+
+
+def test_a_diverging_run_stops_in_one_line_naming_the_epoch_and_lr_and_keeps_the_previous_folder(tmp_path, capsys):
+    write_sevens(tmp_path / "data")
+    with run_folder(tmp_path / "out") as folder:  # a previous run folder
+        (folder / "metrics.json").write_text("{}\n")
+    before = sorted((path.name, path.read_bytes()) for path in (tmp_path / "out").iterdir())
+    finished = run_in_process(capsys, "--quick", "--quiet", "--lr", "1", "--data-dir", str(tmp_path / "data"),
+                              "--out", str(tmp_path / "out"))
+    assert_one_line_error(finished, "error: epoch ", "the training loss became nan", "lower --lr (now 1)")
+    assert sorted((path.name, path.read_bytes()) for path in (tmp_path / "out").iterdir()) == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["data", "out"]
