@@ -33,7 +33,7 @@ bench: $(SETUP) $(DATA_FILES)
 
 clean:
 	rm -rf results results-quick report/generated report/report.pdf
-	rm -f $(addprefix report/report.,aux log out fls fdb_latexmk toc)
+	rm -f $(addprefix report/report.,aux log out fls fdb_latexmk toc) report/latexmk.out
 
 # ---------------------------------------------------------------- report (issue 5)
 # make report          default runs into results/, then report/report.pdf
@@ -102,8 +102,12 @@ $(RESULTS_TEX): report/make_results_tex.py $(SPEAKER_RESULTS)/metrics.json $(VAE
 	$(PYTHON) report/make_results_tex.py --speaker $(SPEAKER_RESULTS) --vae $(VAE_RESULTS) \
 		--plain-vae $(PLAIN_VAE_RESULTS) --out $@ $(if $(QUICK_RUN),--quick)
 
-# -g: make has already decided the PDF is out of date; latexmk must not second-guess it.
+# -g: make has already decided the PDF is out of date; latexmk must not second-guess it. On failure make
+# shows TeX's first error from this build's report.log (removed first, so never an old one), else the end of
+# latexmk's own output (a failure before pdflatex ran), which stays in report/latexmk.out.
 report/report.pdf: report/report.tex $(RESULTS_TEX) | report-tex
-	cd report && latexmk -pdf -g -quiet -interaction=nonstopmode -halt-on-error -file-line-error report.tex \
-		>/dev/null || { grep -A4 -e '^!' -e '^\./.*:[0-9]*:' report.log | head -30; rm -f report.pdf; exit 1; }
+	cd report && rm -f report.log && latexmk -pdf -g -quiet -interaction=nonstopmode -halt-on-error \
+		-file-line-error report.tex >latexmk.out 2>&1 || { echo "report: pdflatex failed; its first error:"; \
+		grep -m1 -A4 -e '^!' -e '^\./.*:[0-9]*:' report.log 2>/dev/null || tail -15 latexmk.out; \
+		echo "(all of it in report/report.log and report/latexmk.out)"; rm -f report.pdf; exit 1; }
 	@echo "wrote report/report.pdf (from $(RESULTS)/)"
