@@ -429,17 +429,21 @@ def _running(pid: int) -> bool:
 
 @contextlib.contextmanager
 def atomic_path(path):
-    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(handle)
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds. A failed write
+    (disk full, an unwritable folder) removes the temporary file and becomes a one-line DataError."""
+    path, temporary = Path(path), None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+        os.close(handle)
         yield Path(temporary)
         os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
         os.replace(temporary, path)
+    except OSError as error:
+        raise DataError(f"{path}: could not write it ({_write_failure(error)}); any previous file is as it "
+                        "was") from None
     finally:
-        if os.path.exists(temporary):
+        if temporary is not None and os.path.exists(temporary):
             os.unlink(temporary)
 
 

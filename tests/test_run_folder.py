@@ -272,6 +272,18 @@ def test_a_failed_write_is_one_line_and_leaves_the_previous_folder_whole(tmp_pat
     assert snapshot(out) == before and sorted(os.listdir(tmp_path)) == ["run"]
 
 
+
+def test_a_single_file_that_cannot_be_written_is_one_line_and_the_previous_file_stays(tmp_path):
+    (tmp_path / "results.tex").write_text("previous")
+    script = FULL_DISK_RUN.replace("from safety import run_folder", "from safety import atomic_path").replace(
+        """    with run_folder(Path(sys.argv[1])) as folder:
+        (folder / "model.pt").write_bytes(bytes(1 << 20))""", """    with atomic_path(Path(sys.argv[1])) as temporary:
+        temporary.write_bytes(bytes(1 << 20))""")
+    result = subprocess.run([sys.executable, "-c", script, str(tmp_path / "results.tex")], cwd=REPO,
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "could not write it" in result.stderr
+    assert sorted(os.listdir(tmp_path)) == ["results.tex"] and (tmp_path / "results.tex").read_text() == "previous"
+
 # ---------------------------------------------------------------- metrics.json
 
 
