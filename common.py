@@ -33,8 +33,9 @@ class OneLineParser(argparse.ArgumentParser):
     def option(self, name: str, kind, text: str, bound: str | None = None, *, defaults: dict) -> None:
         """--name, its default from `defaults`; with a bound, a finite value within BOUNDS[bound]."""
         default = defaults[name.replace("-", "_")]
+        shown = f"{bound}, default {default}" if bound else f"default {default}"  # the bound is part of the knob
         self.add_argument(f"--{name}", type=bounded(kind, bound) if bound else kind, default=default,
-                          help=f"{text} (default {default})")
+                          help=f"{text} ({shown})")
 
 
 SEED_LIMIT = 2**64  # torch.manual_seed takes 0 .. 2**64 - 1 (numpy's SeedSequence any size)
