@@ -33,12 +33,12 @@ bench: $(SETUP) $(DATA_FILES)
 
 clean:
 	rm -rf results results-quick report/generated report/report.pdf
-	rm -f $(addprefix report/report.,aux log out fls fdb_latexmk toc)
+	rm -f $(addprefix report/report.,aux log out fls fdb_latexmk toc) report/latexmk.out
 
 # ---------------------------------------------------------------- report (issue 5)
 # make report          default runs into results/, then report/report.pdf
 # make report QUICK=1  tiny runs (--quick) into results-quick/, the same report.tex built from them (CI)
-# Chain: report.pdf <- generated/results.tex + figures <- metrics.json <- script + common.py + data.
+# Chain: report.pdf <- generated/results.tex + figures <- metrics.json <- script + common.py + safety.py + data.
 # Each script writes its run folder whole (renamed into place when complete), so a metrics.json
 # stands for the figures beside it.
 QUICK_RUN := $(filter 1 yes true,$(QUICK))
@@ -82,14 +82,16 @@ define run
 @$(1)
 endef
 
-$(SPEAKER_RESULTS)/metrics.json: speaker_verification.py common.py data/trs.pkl data/tes.pkl | $(SETUP)
+$(SPEAKER_RESULTS)/metrics.json: speaker_verification.py common.py safety.py data/trs.pkl data/tes.pkl | $(SETUP)
 	$(call run,$(PYTHON) speaker_verification.py $(RUN_FLAGS) --out $(SPEAKER_RESULTS))
 
-$(VAE_RESULTS)/metrics.json: vae_sevens.py image_change.py vae_figures.py common.py data/tr7.pkl data/te7.pkl | $(SETUP)
+$(VAE_RESULTS)/metrics.json: vae_sevens.py image_change.py vae_figures.py common.py safety.py data/tr7.pkl \
+		data/te7.pkl | $(SETUP)
 	$(call run,$(PYTHON) vae_sevens.py --k 3 $(RUN_FLAGS) --out $(VAE_RESULTS))
 
 # The homework's plain VAE, reported beside the default model.
-$(PLAIN_VAE_RESULTS)/metrics.json: vae_sevens.py image_change.py vae_figures.py common.py data/tr7.pkl data/te7.pkl | $(SETUP)
+$(PLAIN_VAE_RESULTS)/metrics.json: vae_sevens.py image_change.py vae_figures.py common.py safety.py data/tr7.pkl \
+		data/te7.pkl | $(SETUP)
 	$(call run,$(PYTHON) vae_sevens.py --k 3 --plain $(RUN_FLAGS) --out $(PLAIN_VAE_RESULTS))
 
 # Rewritten only when QUICK switches folders, so switching rebuilds the PDF and repeating does not.
@@ -102,8 +104,12 @@ $(RESULTS_TEX): report/make_results_tex.py $(SPEAKER_RESULTS)/metrics.json $(VAE
 	$(PYTHON) report/make_results_tex.py --speaker $(SPEAKER_RESULTS) --vae $(VAE_RESULTS) \
 		--plain-vae $(PLAIN_VAE_RESULTS) --out $@ $(if $(QUICK_RUN),--quick)
 
-# -g: make has already decided the PDF is out of date; latexmk must not second-guess it.
+# -g: make has already decided the PDF is out of date; latexmk must not second-guess it. On failure make
+# shows TeX's first error from this build's report.log (removed first, so never an old one), else the end of
+# latexmk's own output (a failure before pdflatex ran), which stays in report/latexmk.out.
 report/report.pdf: report/report.tex $(RESULTS_TEX) | report-tex
-	cd report && latexmk -pdf -g -quiet -interaction=nonstopmode -halt-on-error -file-line-error report.tex \
-		>/dev/null || { grep -A4 -e '^!' -e '^\./.*:[0-9]*:' report.log | head -30; rm -f report.pdf; exit 1; }
+	cd report && rm -f report.log && latexmk -pdf -g -quiet -interaction=nonstopmode -halt-on-error \
+		-file-line-error report.tex >latexmk.out 2>&1 || { echo "report: pdflatex failed; its first error:"; \
+		grep -m1 -A4 -e '^!' -e '^\./.*:[0-9]*:' report.log 2>/dev/null || tail -15 latexmk.out; \
+		echo "(all of it in report/report.log and report/latexmk.out)"; rm -f report.pdf; exit 1; }
 	@echo "wrote report/report.pdf (from $(RESULTS)/)"

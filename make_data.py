@@ -16,6 +16,7 @@ Existing files are never overwritten without --force. The same --seed writes the
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
 from pathlib import Path
 from typing import NamedTuple
@@ -26,7 +27,8 @@ import scipy.ndimage
 import scipy.signal
 from tqdm import tqdm
 
-from common import DEFAULT_DATA_DIR, UTTERANCES_PER_SPEAKER, DataError, atomic_path, run_cli
+from common import DEFAULT_DATA_DIR, UTTERANCES_PER_SPEAKER, OneLineParser, bounded, run_cli
+from safety import DataError, atomic_path
 
 SEVENS_ASSET = Path(__file__).resolve().parent / "assets" / "mnist_sevens.npz"
 SEVENS_STREAM = 7  # the sevens' random stream, apart from the speech's
@@ -538,27 +540,42 @@ def speech_corpus(n_speakers: int, utterances_per_speaker: int, n_samples: int, 
 # ---------------------------------------------------------------- main
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=DEFAULT_DATA_DIR, help="folder to write (default: data/)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--force", action="store_true", help="overwrite files that exist")
-    parser.add_argument(
-        "--sevens-effect", choices=sorted(SEVENS_EFFECTS), default="rotation", help="the nuisance effect (default rotation)"
-    )
-    parser.add_argument("--only", choices=["speech", "sevens"], help="write only one of the two data sets")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    args = parser.parse_args()
-
-    if args.out.exists() and not args.out.is_dir():
-        raise DataError(f"{args.out}: expected a folder to write the data into, found a file")
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    sevens = sevens_to_write(args) if args.only != "speech" else []  # every file in the way refused before any work
     written: list[Path] = []
-    if args.only != "speech":
-        write_sevens(args, written)
+    write_sevens(args, sevens, written)
     if args.only != "sevens":
         write_speech(args, written)
     for path in written:
         print(f"wrote {path}")
+
+
+def parse_args(argv=None):
+    """The options through the scripts' one-line parser: a bad one is one line and exit status 2."""
+    parser = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=DEFAULT_DATA_DIR, help="folder to write (default: data/)")
+    parser.add_argument("--seed", type=bounded(int, "in [0, 2**64)"), default=0, help="random seed, below 2**64 (default 0)")
+    parser.add_argument("--force", action="store_true", help="overwrite (or remove) files that exist")
+    parser.add_argument("--sevens-effect", choices=sorted(SEVENS_EFFECTS), default="rotation",
+                        help="the nuisance effect (default rotation)")
+    parser.add_argument("--only", choices=["speech", "sevens"], help="write only one of the two data sets")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    args.out = check_data_folder(args.out)
+    return args
+
+
+def check_data_folder(out: Path) -> Path:
+    """`out` if it is a folder, or can become one, that this user may write into; else DataError."""
+    if out.exists() and not out.is_dir():
+        raise DataError(f"--out {out}: expected a folder to write the data into, found a file")
+    parent = next(folder for folder in out.absolute().parents if folder.exists()) if not out.exists() else out
+    if not parent.is_dir():
+        raise DataError(f"--out {out}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DataError(f"--out {out}: the folder {parent} is not writable")
+    return out
 
 
 def keep_existing(path: Path, force: bool) -> bool:
@@ -569,23 +586,37 @@ def keep_existing(path: Path, force: bool) -> bool:
     return False
 
 
-def write_sevens(args, written: list) -> None:
-    sevens = load_mnist_sevens()
-    for split, prefix in (("train", "tr7"), ("test", "te7")):
+def sevens_to_write(args) -> list:
+    """(prefix, pickle, truth, other effects' truth files) of each sevens split to write. A split whose pickle
+    exists is kept without --force; a truth file that would be overwritten or removed is refused instead,
+    since writing the pickle without its truth would leave them disagreeing."""
+    splits = []
+    for prefix in ("tr7", "te7"):
         pickle_path = args.out / f"{prefix}.pkl"
         truth_path = args.out / f"{prefix}_truth_{args.sevens_effect}.npy"
+        stale = sorted(path for path in args.out.glob(f"{prefix}_truth_*.npy") if path != truth_path)
         if keep_existing(pickle_path, args.force):
             continue
+        in_the_way = [path for path in [truth_path, *stale] if path.exists()]
+        if in_the_way and not args.force:
+            raise DataError(f"{in_the_way[0]}: exists and would be overwritten or removed with {pickle_path.name}; "
+                            "--force to rewrite it, or choose another --out")
+        splits.append((prefix, pickle_path, truth_path, stale))
+    return splits
+
+
+def write_sevens(args, splits: list, written: list) -> None:
+    sevens = load_mnist_sevens() if splits else None
+    for prefix, pickle_path, truth_path, stale in splits:
         # One generator per split, so train and test do not depend on each other's sizes.
-        rng = np.random.default_rng([args.seed, SEVENS_STREAM, 0 if split == "train" else 1])
-        images, values = poor_sevens(sevens[split], args.sevens_effect, rng)
+        rng = np.random.default_rng([args.seed, SEVENS_STREAM, 0 if prefix == "tr7" else 1])
+        images, values = poor_sevens(sevens["train" if prefix == "tr7" else "test"], args.sevens_effect, rng)
         write_pickle(pickle_path, images)
         write_npy(truth_path, values)
         written.extend([pickle_path, truth_path])
-        for stale in args.out.glob(f"{prefix}_truth_*.npy"):
-            if stale != truth_path:
-                stale.unlink()
-                print(f"removed {stale} (the truth of another effect)")
+        for path in stale:  # only with --force (sevens_to_write)
+            path.unlink()
+            print(f"removed {path} (the truth of another effect)")
 
 
 def write_speech(args, written: list) -> None:

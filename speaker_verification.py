@@ -33,9 +33,10 @@ from scipy.stats import norm
 from torch import nn
 from tqdm import tqdm
 
-from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, UTTERANCES_PER_SPEAKER, DataError,
-                    OneLineParser, check_output_folder, data_entry, load_speech, new_figure, pick_device, run_cli,
-                    run_folder, save_figure, stft, stream_rng, torch_generator, write_json)
+from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, UTTERANCES_PER_SPEAKER, OneLineParser, data_entry,
+                    load_speech, new_figure, pick_device, run_cli, save_figure, stft, stop_if_diverged, stream_rng,
+                    torch_generator)
+from safety import DataError, check_output_folder, run_folder, write_json
 
 SPLIT_FILES = {"train": "trs.pkl", "test": "tes.pkl"}
 N_FFT = 1024  # the homework's STFT: 513 frequency bins
@@ -77,14 +78,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     option = functools.partial(parser.option, defaults=DEFAULTS)
     option("data-dir", Path, "folder with trs.pkl and tes.pkl")
     option("out", Path, "run folder, replaced whole when the run succeeds")
-    option("seed", int, "seed of the split, the pairs, the minibatches and the initial weights", ">= 0")
+    option("seed", int, "seed of the split, the pairs, the minibatches and the initial weights",
+           "in [0, 2**64)")
     option("device", str, "auto, cpu or cuda (auto: CUDA when present)")
-    option("threads", int, "CPU threads for torch (0: all cores)", ">= 0")
+    option("threads", int, "CPU threads for torch (0: all cores)", "in [0, 256]")
     option("epochs", int, "training epochs; the reported one is chosen on validation", ">= 1")
-    option("lr", float, "Adam's initial step size, annealed to 0 along a cosine", "> 0")
-    option("pairs", int, "L: positive (and as many negative) pairs per speaker and minibatch", ">= 1")
+    option("lr", float, "Adam's initial step size, annealed to 0 along a cosine", "in (0, 1]")
+    option("pairs", int, "L: positive (and as many negative) pairs per speaker and minibatch", "in [1, 1000]")
     option("validation-fraction", float, "share of the training speakers held out", "in (0, 1)")
-    option("embedding-dim", int, "embedding size", ">= 1")
+    option("embedding-dim", int, "embedding size", "in [1, 4096]")
     option("weight-decay", float, "L2 weight decay of the encoder", ">= 0")
     option("shortest-crop", float, "shortest training window, as a share of the frames", "in (0, 1]")
     option("warp", float, "training speakers' frequency warp: log-uniform in [1 - a, 1 + a] (0: none; < 1)", ">= 0")
@@ -95,7 +97,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f"argument --warp: expected a finite float in [0, 1), got {args.warp:g}")
     if args.quick:
         vars(args).update(QUICK)
-    args.out = check_output_folder(args.out)
+    args.out = check_output_folder(args.out, data_dir=args.data_dir)
     args.device = pick_device(args.device)
     return args
 
@@ -469,6 +471,7 @@ def train(args, model, features: dict, fitting_rows, pairs: dict):
         with tqdm(total=n_batches, desc=f"epoch {epoch}", unit="batch", leave=False, disable=args.quiet) as progress:
             train_loss, train_accuracy = train_epoch(model, optimiser, scheduler, features["train"], fitting_rows,
                                                      rng, args, progress)
+        stop_if_diverged(epoch, args.lr, train_loss)
         embeddings = {split: embed_all(model, features[split]) for split in ("train", "test")}
         validation = pair_report(pair_scores(model, embeddings["train"], pairs["validation"]), pairs["validation"].same)
         test = pair_report(pair_scores(model, embeddings["test"], pairs["test"]), pairs["test"].same)

@@ -34,9 +34,9 @@ from torch import nn
 from tqdm import tqdm
 
 import image_change
-from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, DataError, OneLineParser, check_output_folder,
-                    data_entry, load_array, load_images, pick_device, run_cli, run_folder, stream_rng,
-                    torch_generator, write_json)
+from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, OneLineParser, data_entry, load_images, pick_device,
+                    run_cli, stop_if_diverged, stream_rng, torch_generator)
+from safety import DataError, check_output_folder, load_array, run_folder, write_json
 from vae_figures import plot_curves, plot_effect, plot_mosaic
 
 REPO = Path(__file__).resolve().parent
@@ -95,6 +95,8 @@ def load_sevens(data_dir: Path):
         values = load_array(truth_files[0], 1, "one ground-truth value per image of te7.pkl")
         if len(values) != len(test):
             raise DataError(f"{truth_files[0]}: expected {len(test)} values (one per te7 image), found {len(values)}")
+        if not np.ptp(values) > 0:  # a rank correlation with a constant is undefined
+            raise DataError(f"{truth_files[0]}: expected values that vary, found {values[0]!r} for every image")
         truth = (truth_files[0].name, values)
     return train, test, truth
 
@@ -331,6 +333,7 @@ def train(model, images: dict, objective: dict, args, device):
     for epoch in progress:
         entry = {"epoch": epoch, "train": train_epoch(model, optimiser, images["train"], objective, args.batch_size,
                                                       generator)}
+        stop_if_diverged(epoch, args.lr, entry["train"]["neg_elbo"])
         final = {split: evaluate(model, images[split], torch_generator(args.seed, EVALUATION_STREAM, device))
                  for split in ("validation", "test")}
         entry.update({split: {term: final[split][term] for term in ("neg_elbo", "reconstruction", "kl")}
@@ -575,10 +578,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "(N, 28, 28) images, or none (then independent components name the axes)")
     option("epochs", int, "training epochs", ">= 1")
     option("batch-size", int, "images per minibatch", ">= 2")
-    option("lr", float, "Adam's step size", "> 0")
-    option("seed", int, "seed of the split, the initial weights, the minibatches and the figures", ">= 0")
+    option("lr", float, "Adam's step size", "in (0, 1]")
+    option("seed", int, "seed of the split, the initial weights, the minibatches and the figures", "in [0, 2**64)")
     option("device", str, "auto, cpu or cuda (auto: CUDA when present)")
-    option("threads", int, "CPU threads for torch (0: all cores)", ">= 0")
+    option("threads", int, "CPU threads for torch (0: all cores)", "in [0, 256]")
     option("data-dir", Path, "folder with tr7.pkl and te7.pkl")
     option("out", Path, "run folder, replaced whole when the run succeeds (None: results/vae_sevens_k{K}[_plain])")
     parser.add_argument("--quick", action="store_true", help=f"a smoke test: {QUICK}")
@@ -592,7 +595,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         args.epochs = QUICK["epochs"]
     if args.out is None:
         args.out = REPO / "results" / f"vae_sevens_k{args.k}{'_plain' if args.plain else ''}"
-    args.out = check_output_folder(args.out)
+    args.out = check_output_folder(args.out, data_dir=args.data_dir)
     args.device = pick_device(args.device)
     return args
 

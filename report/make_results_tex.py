@@ -6,7 +6,8 @@
 
 It reads, it does not compute or word: each run has one table below, macro name -> (metrics key, format).
 A dict or list value gives one macro per item (\\VaeExplainedRotation, \\VaeAxisScoreZero, ...). A missing
-key, metrics file or figure stops the build with one line naming the file.
+key, metrics file or figure, a value of the wrong kind or size, and a path LaTeX cannot take stop the build
+with one line naming the file, before pdflatex sees anything.
 
 Formats: fractions as percentages with one decimal (0.9344 -> "93.4\\,\\%", which .ci/run relies on), AUC and
 correlations with three decimals, nats with one, whole seconds; null prints as "--" (or "none", an axis).
@@ -18,6 +19,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -25,7 +27,8 @@ REPORT_DIR = Path(__file__).resolve().parent
 REPO = REPORT_DIR.parent
 sys.path.insert(0, str(REPO))
 
-from common import DataError, atomic_path, run_cli  # noqa: E402  (common imports no torch at module level)
+from common import run_cli  # noqa: E402  (common and safety import no torch at module level)
+from safety import DataError, atomic_path, printable  # noqa: E402
 
 # The first line of every file this script writes; --out may replace only a file that starts with it.
 GENERATED_MARKER = "% Written by report/make_results_tex.py"
@@ -38,7 +41,13 @@ MISSING = "--"
 LATEX_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
                   "%": r"\%", "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}",
                   "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}  # OT1 fonts misprint < > |
-UNSAFE_IN_PATHS = set("\\{}$&#%^~ ")  # \includegraphics takes a path nearly verbatim
+SAFE_PATH = re.compile(r"[A-Za-z0-9/._+=,@-]+")  # \includegraphics takes a path nearly verbatim: these only
+ITEM_KEY = re.compile(r"[a-z]+(-[a-z]+)*")  # a dict key becomes part of a macro name (stroke-width -> StrokeWidth)
+NOT_FINITE = re.compile(r"(?<![A-Za-z])[-+]?(nan|inf)(?![a-wyz])")  # a number formatted from NaN or Infinity
+MAX_METRICS_BYTES = 16 << 20  # a run's metrics.json holds a few kB to a few hundred kB
+MAX_TEXT = 2000  # characters of one text value: a model description or a sentence
+MAX_NUMBER = 1e15  # beyond any count or measure a run reports; larger ones print as pages of digits
+MAX_ITEMS = 1000  # of a list read whole (the validation speakers)
 
 
 # ---------------------------------------------------------------- formats: value -> LaTeX
@@ -193,59 +202,118 @@ VAE_SWITCHES = {
 }
 PLAIN_VAE_SWITCHES = {"Plain" + name: entry for name, entry in VAE_SWITCHES.items()}
 
+# Keys whose value has one macro per item: their container. Every other key holds one value (or a whole list,
+# for count and listed).
+PER_ITEM = {"kl_per_latent": list, "axis_scores": list, "spearman_with_truth": list, "fit_quantiles": list,
+            "explained_fraction": dict, "explained_null": dict}
+
 
 # ---------------------------------------------------------------- reading a run
 
 
-def read_metrics(folder: Path, figures) -> dict:
+class Run(dict):
+    """A run's metrics and the file they came from, which every error line names."""
+
+    def __init__(self, path: Path, metrics: dict):
+        super().__init__(metrics)
+        self.path = path
+
+
+def read_metrics(folder: Path, figures) -> Run:
     path = Path(folder) / "metrics.json"
     if not path.is_file():
         raise DataError(f"{path}: file not found (expected the run's metrics; run the experiment first)")
+    if path.stat().st_size > MAX_METRICS_BYTES:
+        raise DataError(f"{path}: {path.stat().st_size:,} bytes, above the {MAX_METRICS_BYTES:,} a run writes")
     try:
-        metrics = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DataError(f"{path}: expected JSON metrics, could not parse it: {error}") from None
+        metrics = json.loads(path.read_text(), parse_constant=not_json)
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:  # JSONDecodeError is a ValueError
+        raise DataError(f"{path}: expected JSON metrics, could not parse it: {str(error)[:200]}") from None
     if not isinstance(metrics, dict):
         raise DataError(f"{path}: expected a JSON object of metrics, found {type(metrics).__name__}")
     if missing := [name for name in figures if not (Path(folder) / name).is_file()]:
         raise DataError(f"{folder}: expected the figures {', '.join(missing)} beside metrics.json, not found")
-    return {"_path": str(path), **metrics}
+    return Run(path, metrics)
 
 
-def lookup(metrics: dict, key):
+def not_json(constant: str):
+    raise ValueError(f"{constant} is not a JSON number (a run writes null for a number it cannot compute)")
+
+
+def lookup(metrics: Run, key):
     """metrics at the path `key` (a name, or a tuple of names and indices)."""
     value = metrics
     for step in (key,) if isinstance(key, str) else key:
         try:
             value = value[step]
         except (KeyError, IndexError, TypeError):
-            shown = key if isinstance(key, str) else ".".join(map(str, key))
-            raise DataError(f"{metrics['_path']}: expected the key '{shown}', not found") from None
+            raise DataError(f"{metrics.path}: expected the key '{shown(key)}', not found") from None
     return value
 
 
-def entry_macros(name: str, key, form, metrics: dict) -> list[str]:
+def shown(key) -> str:
+    return key if isinstance(key, str) else ".".join(map(str, key))
+
+
+def entry_macros(name: str, key, form, metrics: Run) -> list[str]:
     """One macro, or one per item of a dict (name + CamelCase key) or list (name + Zero, One, ...)."""
     value = lookup(metrics, key)
-    if isinstance(value, dict):
-        items = {"".join(part.capitalize() for part in str(item).split("-")): v for item, v in value.items()}
-    elif isinstance(value, list) and form not in (count, listed):
-        items = dict(zip(INDEX_NAMES, value))
-    else:
-        items = {"": value}
+    items = per_item(value, key, metrics) if key in PER_ITEM and value is not None else {"": value}
     lines = []
     for suffix, item in items.items():
-        if item is None and form is not dimension:
-            body = MISSING
-        elif isinstance(item, float) and not math.isfinite(item):
-            raise DataError(f"{metrics['_path']}: expected '{key}' to be a finite number, found {item!r}")
+        if item is None:
+            lines.append(macro(name + suffix, dimension(None) if form is dimension else MISSING))
         else:
-            try:
-                body = form(item)
-            except (TypeError, ValueError):
-                raise DataError(f"{metrics['_path']}: '{key}' has a value of the wrong kind: {item!r}") from None
-        lines.append(macro(name + suffix, body))
+            lines.append(macro(name + suffix, form(checked(item, form, key, metrics))))
     return lines
+
+
+def per_item(value, key: str, metrics: Run) -> dict:
+    """{macro suffix: item} of a PER_ITEM key: a list's items Zero, One, ...; a dict's stroke-width -> StrokeWidth."""
+    container, where = PER_ITEM[key], f"{metrics.path}: '{key}'"
+    limit = len(INDEX_NAMES) if container is list else 64
+    if not isinstance(value, container):
+        raise DataError(f"{where}: expected a {container.__name__}, found {kind(value)}")
+    if len(value) > limit:
+        raise DataError(f"{where}: expected at most {limit} items, found {len(value):,}")
+    if container is list:
+        return dict(zip(INDEX_NAMES, value))
+    if bad := [item for item in value if not ITEM_KEY.fullmatch(item)]:
+        raise DataError(f"{where}: has the key {bad[0][:40]!r}; expected lower-case words joined by '-' "
+                        "(they become macro names)")
+    return {"".join(part.capitalize() for part in item.split("-")): item_value for item, item_value in value.items()}
+
+
+def kind(value) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false"}.get(type(value), "a number")
+
+
+def checked(value, form, key, metrics: Run):
+    """`value` if it has the kind and size `form` prints, else DataError naming the file and the key."""
+    where = f"{metrics.path}: '{shown(key)}'"
+    if form in (count, listed):
+        numbers = not isinstance(value, list) or form is count or all(
+            type(item) in (int, float) and abs(item) <= MAX_NUMBER for item in value)
+        if not (isinstance(value, list) and len(value) <= MAX_ITEMS and numbers):
+            raise DataError(f"{where}: expected a list of at most {MAX_ITEMS} numbers, found {str(value)[:80]}")
+        return value
+    if form in (text, digest):
+        if not isinstance(value, str) or len(value) > MAX_TEXT or not value.isprintable():
+            found = f"{len(value):,} characters" if isinstance(value, str) and len(value) > MAX_TEXT else (
+                "a tab, newline or other control character" if isinstance(value, str) else kind(value))
+            raise DataError(f"{where}: expected a printable text of at most {MAX_TEXT} characters, found {found}")
+        if match := NOT_FINITE.search(value):
+            raise DataError(f"{where}: holds {match.group()!r}, a number the run could not compute")
+        return value
+    if form is dimension:
+        if type(value) is not int or not 0 <= value < len(INDEX_NAMES):
+            raise DataError(f"{where}: expected an axis 0..{len(INDEX_NAMES) - 1} or null, found {str(value)[:40]}")
+        return value
+    if type(value) not in (int, float):
+        raise DataError(f"{where}: expected a number, found {kind(value)}")
+    if not (math.isfinite(value) and abs(value) <= MAX_NUMBER):
+        raise DataError(f"{where}: expected a finite number of at most {MAX_NUMBER:g}, found {value!r}")
+    return value
 
 
 def run_macros(metrics: dict, table: dict, switches: dict = {}) -> list[str]:
@@ -256,9 +324,10 @@ def run_macros(metrics: dict, table: dict, switches: dict = {}) -> list[str]:
 def tex_path(folder: Path, tex_dir: Path) -> str:
     """The folder as \\includegraphics sees it from tex_dir (where pdflatex runs), with / separators."""
     relative = Path(os.path.relpath(Path(folder).resolve(), Path(tex_dir).resolve())).as_posix()
-    if unsafe := sorted(set(relative) & UNSAFE_IN_PATHS):
-        raise DataError(f"{folder}: results folder path {relative!r} contains {unsafe}, which LaTeX cannot include; "
-                        "use a folder without them")
+    if not SAFE_PATH.fullmatch(relative):
+        unsafe = sorted({character for character in relative if not SAFE_PATH.fullmatch(character)})
+        raise DataError(f"{printable(str(folder))}: results folder path {printable(relative)!r} contains {unsafe}, "
+                        "which LaTeX cannot include; use a folder of letters, digits and /._+=,@-")
     return relative
 
 

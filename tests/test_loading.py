@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import common
-from common import DataError, load_array, load_images, load_speech, run_cli
+from common import load_images, load_speech, run_cli
+from safety import DataError, load_array
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -204,8 +205,9 @@ def sevens(count, value=0.5):
         (np.zeros((100, 28, 28), dtype=np.float32), "no ink"),
         (sevens(100, value=2.0), r"grey values in \[0, 1\], found \[0, 2\]"),
         (sevens(100, value=-0.5), r"grey values in \[0, 1\]"),
+        (sevens(600, value=0.8), "all 600 images are identical"),
     ],
-    ids=["one", "two", "blank", "above-one", "negative"],
+    ids=["one", "two", "blank", "above-one", "negative", "identical"],
 )
 def test_too_few_blank_or_out_of_range_images_are_refused(tmp_path, images, message):
     with pytest.raises(DataError, match=message):

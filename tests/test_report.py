@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common import DataError
+from safety import DataError
 
 REPO = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("make_results_tex", REPO / "report" / "make_results_tex.py")
@@ -190,8 +190,46 @@ def test_a_missing_key_figure_or_metrics_file_is_one_line_exit_2_and_no_output(t
     (tmp_path / "figure" / "results" / "speaker_verification" / "metrics.json").unlink()
     result = subprocess.run(GENERATOR + runs + ["--out", str(out)], capture_output=True, text=True)
     assert result.returncode == 2 and "speaker_verification/metrics.json: file not found" in result.stderr
-    with pytest.raises(DataError, match=r"expected 'test_eer' to be a finite number, found nan"):
+    with pytest.raises(DataError, match=r"could not parse it: NaN is not a JSON number"):
         generate(tmp_path / "nan", speaker=speaker_metrics(test_eer=float("nan")))
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"explained_fraction": {"rotation x": 0.8}}, "'explained_fraction': has the key 'rotation x'"),
+    ({"k": [1, 2]}, "'k': expected a number, found a list"),
+    ({"kl_per_latent": 3.0}, "'kl_per_latent': expected a list, found a number"),
+    ({"kl_per_latent": list(range(6))}, "'kl_per_latent': expected at most 5 items"),
+    ({"fit_quantiles": ["0.5"]}, "'fit_quantiles': expected a number, found a string"),
+    ({"test_neg_elbo": True}, "'test_neg_elbo': expected a number, found true/false"),
+    ({"test_neg_elbo": 1e300}, "expected a finite number of at most 1e+15"),
+    ({"model": "x" * 3_000_000}, "found 3,000,000 characters"),
+    ({"model": "beta\tTC"}, "a tab, newline or other control character"),
+    ({"effect_sentence": "contrast, ink nanx darker or fainter"}, "holds 'nan', a number the run could not compute"),
+    ({"effect_dimension": "z1"}, "expected an axis 0..4 or null"),
+    ({"_path": "/etc/passwd", "k": "three"}, "vae_sevens_k3/metrics.json: 'k': expected a number"),
+])
+def test_a_value_of_the_wrong_kind_or_size_is_one_line_naming_the_real_file(tmp_path, changes, message):
+    out = tmp_path / "results.tex"
+    runs = sample_runs(tmp_path, vae=vae_metrics(**changes))
+    result = subprocess.run(GENERATOR + runs + ["--out", str(out)], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert message in result.stderr and str(tmp_path / "results" / "vae_sevens_k3" / "metrics.json") in result.stderr
+    assert not out.exists()
+
+
+def test_metrics_nested_too_deep_to_parse_is_one_line(tmp_path):
+    runs = sample_runs(tmp_path)
+    deep = '{"k": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    (tmp_path / "results" / "vae_sevens_k3" / "metrics.json").write_text(deep)
+    result = subprocess.run(GENERATOR + runs + ["--out", str(tmp_path / "results.tex")], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "could not parse it" in result.stderr
+
+
+@pytest.mark.parametrize("name", ['say"cheese', "tab\there", "new\nline", "caf\u00e9", "my results", "a%b"])
+def test_a_results_folder_name_latex_cannot_take_is_refused_by_the_generator(tmp_path, name):
+    with pytest.raises(DataError, match="which LaTeX cannot include") as error:
+        make_results_tex.tex_path(tmp_path / name, tmp_path)
+    assert "\n" not in str(error.value) and "\t" not in str(error.value)
 
 
 def test_out_not_written_by_the_generator_is_refused_and_left_as_it_was(tmp_path):
@@ -214,6 +252,7 @@ def test_out_not_written_by_the_generator_is_refused_and_left_as_it_was(tmp_path
 def test_a_results_path_latex_cannot_include_is_refused(tmp_path):
     with pytest.raises(DataError, match="contains"):
         make_results_tex.tex_path(tmp_path / "my results", tmp_path)
+    assert make_results_tex.tex_path(tmp_path / "results-quick" / "vae_k3.v2", tmp_path) == "results-quick/vae_k3.v2"
 
 
 # ---------------------------------------------------------------- make report
@@ -221,9 +260,9 @@ def test_a_results_path_latex_cannot_include_is_refused(tmp_path):
 
 def dry_run_report(tmp_path: Path, speaker_metrics_text: str) -> str:
     """`make -n report` in a stand-in checkout: every input present and older than the runs' results."""
-    inputs = ["requirements.txt", ".venv/.installed", "common.py", "speaker_verification.py", "vae_sevens.py",
-              "make_data.py", "report/make_results_tex.py", "report/report.tex", "report/ensure_tex.sh",
-              "data/trs.pkl", "data/tes.pkl", "data/tr7.pkl", "data/te7.pkl"]
+    inputs = ["requirements.txt", ".venv/.installed", "common.py", "safety.py", "speaker_verification.py",
+              "vae_sevens.py", "image_change.py", "vae_figures.py", "make_data.py", "report/make_results_tex.py",
+              "report/report.tex", "report/ensure_tex.sh", "data/trs.pkl", "data/tes.pkl", "data/tr7.pkl", "data/te7.pkl"]
     runs = {"speaker_verification": speaker_metrics_text, "vae_sevens_k3": "{}", "vae_sevens_k3_plain": "{}"}
     for age, name in enumerate(reversed(inputs)):  # .venv/.installed newer than requirements.txt
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -344,3 +383,19 @@ def test_report_tex_loads_only_the_packages_ensure_tex_checks():
 
 def test_ensure_tex_is_valid_posix_shell():
     assert subprocess.run(["sh", "-n", str(ENSURE_TEX)]).returncode == 0
+
+
+@pytest.mark.skipif(not all(map(shutil.which, TEX_TOOLS)), reason="needs TeX")
+def test_a_pdflatex_failure_shows_its_first_error(tmp_path):
+    for name in ("Makefile", "report/report.tex", "report/ensure_tex.sh"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(REPO / name, tmp_path / name)
+    (tmp_path / "report" / "generated").mkdir()
+    (tmp_path / "report" / "generated" / "results.tex").write_text("\\newcommand{\\Broken}{\\nosuchmacro}\\Broken\n")
+    (tmp_path / "report" / "report.log").write_text("! an error of an earlier build\n")
+    environment = {key: value for key, value in os.environ.items() if key not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    result = subprocess.run(["make", "-o", "report/generated/results.tex", "report/report.pdf"], cwd=tmp_path,
+                            capture_output=True, text=True, env=environment, timeout=120)
+    assert result.returncode != 0 and "pdflatex failed; its first error:" in result.stdout
+    assert "Undefined control sequence" in result.stdout and "earlier build" not in result.stdout
+    assert not (tmp_path / "report" / "report.pdf").exists()

@@ -109,3 +109,26 @@ def test_make_data_refuses_a_file_as_output_folder(tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
     assert target.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--bogus"], "unrecognized arguments: --bogus"),
+    (["--seed", "-1"], "--seed: expected a finite int in [0, 2**64)"),
+    (["--seed", str(2**64)], "--seed: expected a finite int in [0, 2**64)"),
+    (["--out", "{tmp}/notes.txt/data"], "notes.txt is a file, not a folder"),
+])
+def test_bad_make_data_options_are_one_line_and_status_2(tmp_path, arguments, message):
+    (tmp_path / "notes.txt").write_text("mine")
+    result = run_make_data(*[argument.format(tmp=tmp_path) for argument in arguments])
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith("error: ") and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_make_data_never_overwrites_or_removes_a_truth_file_without_force(tmp_path):
+    (tmp_path / "tr7_truth_rotation.npy").write_bytes(b"the user's angles")
+    (tmp_path / "te7_truth_thickness.npy").write_bytes(b"the user's thickness")
+    result = run_make_data("--out", str(tmp_path))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "--force" in result.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["te7_truth_thickness.npy", "tr7_truth_rotation.npy"]
+    assert (tmp_path / "tr7_truth_rotation.npy").read_bytes() == b"the user's angles"
+    assert (tmp_path / "te7_truth_thickness.npy").read_bytes() == b"the user's thickness"

@@ -13,6 +13,7 @@ import torch
 
 import speaker_verification as sv
 from common import run_cli
+from safety import RUN_MARKER
 from speaker_verification import speaker_pairs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -393,7 +394,7 @@ def test_cli_runs_end_to_end_on_other_lengths_and_speaker_counts_with_the_shared
     assert metrics["data"]["train"]["path"].endswith("trs.pkl") and len(metrics["data"]["test"]["sha256"]) == 64
     assert metrics["test_all_pairs"] == 60 * 59 // 2 and metrics["test_speakers"] == 6
     assert metrics["frames"] == {"train": 1 + 9000 // 512, "test": 1 + 11000 // 512}
-    assert sorted(path.name for path in out.iterdir()) == sorted(FIGURES + ("metrics.json", "model.pt"))
+    assert sorted(path.name for path in out.iterdir()) == sorted(FIGURES + ("metrics.json", "model.pt", RUN_MARKER))
 
 
 def test_the_same_seed_gives_the_same_numbers(tmp_path):
@@ -444,7 +445,7 @@ def run_in_process(capsys, *args):
 
 def test_bad_input_ends_with_one_clear_line_and_status_2_and_writes_nothing(tmp_path, capsys):
     for name, (folder, message) in bad_input_cases(tmp_path).items():
-        out = folder / "out"
+        out = tmp_path / f"{name}-out"  # beside the data: an --out inside --data-dir is refused first
         status, lines = run_in_process(capsys, "--quick", "--quiet", "--data-dir", str(folder), "--out", str(out))
         assert status == 2, (name, lines)
         assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], (name, lines)
@@ -454,7 +455,7 @@ def test_bad_input_ends_with_one_clear_line_and_status_2_and_writes_nothing(tmp_
 
 @pytest.mark.slow
 def test_the_command_line_reports_a_missing_file_without_a_traceback(tmp_path):
-    result = run_script("--quick", "--quiet", "--data-dir", str(tmp_path), "--out", str(tmp_path / "out"))
+    result = run_script("--quick", "--quiet", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out"))
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [result.stderr.strip()] and "trs.pkl: file not found" in result.stderr
     assert not (tmp_path / "out").exists()
@@ -463,8 +464,8 @@ def test_the_command_line_reports_a_missing_file_without_a_traceback(tmp_path):
 @pytest.mark.parametrize(
     "option, message",
     [
-        (["--lr", "nan"], "argument --lr: expected a finite float > 0, got 'nan'"),
-        (["--lr=-1e-3"], "argument --lr: expected a finite float > 0"),
+        (["--lr", "nan"], "argument --lr: expected a finite float in (0, 1], got 'nan'"),
+        (["--lr=-1e-3"], "argument --lr: expected a finite float in (0, 1]"),
         (["--weight-decay", "inf"], "argument --weight-decay: expected a finite float >= 0"),
         (["--epochs", "0"], "argument --epochs: expected a finite int >= 1"),
         (["--validation-fraction", "1"], "expected a finite float in (0, 1)"),
@@ -474,6 +475,12 @@ def test_the_command_line_reports_a_missing_file_without_a_traceback(tmp_path):
         (["--device", "tpu"], "--device tpu: expected auto, cpu or cuda"),
         (["--no-such-option"], "unrecognized arguments: --no-such-option"),
         (["--out", "/dev/null"], "exists and is not a folder (a character device)"),
+        (["--lr", "1e308"], "argument --lr: expected a finite float in (0, 1]"),
+        (["--seed", str(2**64)], "argument --seed: expected a finite int in [0, 2**64)"),
+        (["--seed", "1" + "0" * 400], "argument --seed: expected a finite int in [0, 2**64)"),
+        (["--embedding-dim", str(10**9)], "argument --embedding-dim: expected a finite int in [1, 4096]"),
+        (["--pairs", str(10**6)], "argument --pairs: expected a finite int in [1, 1000]"),
+        (["--threads", str(10**6)], "argument --threads: expected a finite int in [0, 256]"),
     ],
 )
 def test_a_bad_option_is_one_line_and_status_2_before_any_work(tmp_path, capsys, option, message):
@@ -511,3 +518,12 @@ def test_an_interrupted_run_leaves_the_previous_run_folder_as_it_was(tmp_path, c
     assert status == 130
     assert {path.name: path.read_bytes() for path in out.iterdir()} == before
     assert [path.name for path in out.parent.iterdir()] == ["speaker"]  # no temporary folder left
+
+
+def test_the_data_folder_as_out_is_refused_before_any_work(tmp_path, capsys):
+    data = write_corpus(tmp_path / "data", n_train=6, train_samples=3000, n_test=3, test_samples=3500)
+    (data / "metrics.json").write_text('{"accuracy": 0.9}\n')
+    before = {path.name: path.read_bytes() for path in data.iterdir()}
+    status, lines = run_in_process(capsys, "--quick", "--data-dir", str(data), "--out", str(data))
+    assert status == 2 and len(lines) == 1 and "the data folder --data-dir" in lines[0], lines
+    assert {path.name: path.read_bytes() for path in data.iterdir()} == before

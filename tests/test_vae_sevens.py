@@ -16,6 +16,7 @@ import vae_sevens as vae
 from bench import effects
 from common import run_cli
 from make_data import load_mnist_sevens
+from safety import RUN_MARKER, run_folder
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -320,7 +321,7 @@ def run_in_process(capsys, *arguments):
     return subprocess.CompletedProcess(arguments, status, captured.out, captured.err)
 
 
-EXPECTED_OUTPUTS = ["metrics.json", "test_latents.npz", "model.pt", "traversal.png", "effect.png",
+EXPECTED_OUTPUTS = [RUN_MARKER, "metrics.json", "test_latents.npz", "model.pt", "traversal.png", "effect.png",
                     "reconstructions.png", "curves.png"]
 SCHEMA = {"script", "model", "seed", "quick", "seconds", "threads", "device", "data", "effect_dimension",
           "effect_kind", "effect_sentence", "axis_scores", "truth_file", "spearman_with_truth"}
@@ -381,46 +382,68 @@ def assert_one_line_error(finished, *fragments):
 @pytest.mark.parametrize("arguments, fragment", [
     (["--k", "0"], "--k"), (["--k", "9"], "--k 9"), (["--k", "three"], "--k"), (["--threads", "-1"], "--threads"),
     (["--lr", "nan"], "--lr"), (["--epochs", "0"], "--epochs"), (["--reference", "no-such-file"], "--reference"),
+    (["--lr", "1e308"], "--lr: expected a finite float in (0, 1]"), (["--lr", "1e10"], "in (0, 1]"),
+    (["--seed", str(2**70)], "--seed: expected a finite int in [0, 2**64)"), (["--threads", "1000000"], "--threads"),
 ])
 def test_bad_options_are_one_clear_error_before_any_work(tmp_path, capsys, arguments, fragment):
-    write_sevens(tmp_path, n_train=16, n_test=16)
-    finished = run_in_process(capsys, *arguments, "--data-dir", str(tmp_path), "--out", str(tmp_path / "out"))
+    write_sevens(tmp_path / "data", n_train=16, n_test=16)
+    finished = run_in_process(capsys, *arguments, "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out"))
     assert_one_line_error(finished, fragment)
     assert not (tmp_path / "out").exists()
 
 
 def test_an_existing_file_as_out_is_refused_and_kept(tmp_path, capsys):
-    write_sevens(tmp_path, n_train=16, n_test=16)
+    write_sevens(tmp_path / "data", n_train=16, n_test=16)
     (tmp_path / "notes.txt").write_text("mine")
-    finished = run_in_process(capsys, "--quick", "--data-dir", str(tmp_path), "--out", str(tmp_path / "notes.txt"))
+    finished = run_in_process(capsys, "--quick", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "notes.txt"))
     assert_one_line_error(finished, "notes.txt")
     assert (tmp_path / "notes.txt").read_text() == "mine"
 
 
 def test_two_truth_files_are_one_clear_error(tmp_path, capsys):
-    write_sevens(tmp_path, n_train=16, n_test=16)
-    np.save(tmp_path / "te7_truth_shift.npy", np.zeros(16, dtype=np.float32))
-    finished = run_in_process(capsys, "--quick", "--data-dir", str(tmp_path), "--out", str(tmp_path / "out"))
+    write_sevens(tmp_path / "data", n_train=16, n_test=16)
+    np.save(tmp_path / "data" / "te7_truth_shift.npy", np.zeros(16, dtype=np.float32))
+    finished = run_in_process(capsys, "--quick", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out"))
     assert_one_line_error(finished, "te7_truth_rotation.npy", "te7_truth_shift.npy")
     assert not (tmp_path / "out").exists()
 
 
+def test_a_constant_truth_file_is_one_clear_error_before_any_work(tmp_path, capsys):
+    write_sevens(tmp_path / "data", n_train=16, n_test=16)
+    np.save(tmp_path / "data" / "te7_truth_rotation.npy", np.full(16, 3.0, dtype=np.float32))
+    finished = run_in_process(capsys, "--quick", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out"))
+    assert_one_line_error(finished, "te7_truth_rotation.npy", "vary")
+    assert not (tmp_path / "out").exists()
+
+
 def test_wrong_image_size_is_one_clear_error(tmp_path, capsys):
-    write_sevens(tmp_path, n_train=16, n_test=16, shape=(32, 32))
-    finished = run_in_process(capsys, "--quick", "--data-dir", str(tmp_path), "--out", str(tmp_path / "out"))
+    write_sevens(tmp_path / "data", n_train=16, n_test=16, shape=(32, 32))
+    finished = run_in_process(capsys, "--quick", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out"))
     assert_one_line_error(finished, "tr7.pkl", "28, 28", "(16, 32, 32)")
     assert not (tmp_path / "out").exists()
 
 
 def test_missing_file_is_one_clear_error(tmp_path, capsys):
-    finished = run_in_process(capsys, "--quick", "--data-dir", str(tmp_path), "--out", str(tmp_path / "out"))
+    finished = run_in_process(capsys, "--quick", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out"))
     assert_one_line_error(finished, "tr7.pkl", "not found")
     assert not (tmp_path / "out").exists()
 
 
 def test_values_outside_zero_one_are_one_clear_error(tmp_path, capsys):
-    write_sevens(tmp_path, n_train=16, n_test=16)
-    with open(tmp_path / "te7.pkl", "wb") as stream:
+    write_sevens(tmp_path / "data", n_train=16, n_test=16)
+    with open(tmp_path / "data" / "te7.pkl", "wb") as stream:
         pickle.dump(np.full((16, 28, 28), 255.0, dtype=np.float32), stream)
-    finished = run_in_process(capsys, "--quick", "--data-dir", str(tmp_path), "--out", str(tmp_path / "out"))
+    finished = run_in_process(capsys, "--quick", "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "out"))
     assert_one_line_error(finished, "te7.pkl", "[0, 1]")
+
+
+def test_a_diverging_run_stops_in_one_line_naming_the_epoch_and_lr_and_keeps_the_previous_folder(tmp_path, capsys):
+    write_sevens(tmp_path / "data")
+    with run_folder(tmp_path / "out") as folder:  # a previous run folder
+        (folder / "metrics.json").write_text("{}\n")
+    before = sorted((path.name, path.read_bytes()) for path in (tmp_path / "out").iterdir())
+    finished = run_in_process(capsys, "--quick", "--quiet", "--lr", "1", "--data-dir", str(tmp_path / "data"),
+                              "--out", str(tmp_path / "out"))
+    assert_one_line_error(finished, "error: epoch ", "the training loss became nan", "lower --lr (now 1)")
+    assert sorted((path.name, path.read_bytes()) for path in (tmp_path / "out").iterdir()) == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["data", "out"]
