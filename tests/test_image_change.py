@@ -153,11 +153,22 @@ def test_each_category_of_change_gets_its_family(real_sevens, effect, low, middl
     assert (result["effect_family"], result["effect_kind"]) == (family, kind), result
 
 
-def test_a_change_the_clean_sevens_make_themselves_is_unknown(real_sevens):
+def test_a_change_its_null_explains_as_well_is_unknown(real_sevens):
     pairs = traversal(real_sevens, effects.rotation, -20.0, 0.0, 20.0)
     same_change_elsewhere = ic.descriptors(*traversal(real_sevens[::-1].copy(), effects.rotation, -20.0, 0.0, 20.0))
     result = named(pairs, nulls=[same_change_elsewhere])
     assert result["effect_family"] == "unknown" and "null" in result["effect_sentence"]
+
+
+def test_unrelated_pairs_meet_each_source_with_another_sevens_target_at_the_same_end(real_sevens):
+    sources, targets, side = traversal(real_sevens, effects.rotation, -20.0, 0.0, 20.0)
+    same_sources, rolled, same_side = ic.unrelated_pairs(sources, targets, side)
+    assert same_sources is sources and same_side is side
+    n = len(real_sevens)
+    np.testing.assert_array_equal(rolled[1:n], targets[: n - 1])  # low end: row i meets row i - 1's target
+    np.testing.assert_array_equal(rolled[n], targets[2 * n - 1])  # high end, wrapped within the end
+    rotation = named((sources, targets, side), nulls=[ic.descriptors(sources, rolled, side)])
+    assert rotation["effect_kind"] == "rotation" and rotation["explained_null"]["geometry"] < 0.95
 
 
 def test_the_simplest_family_wins_a_tie_and_nothing_below_the_floor_is_named():
