@@ -47,7 +47,7 @@ def plot_effect(axes_codes: dict, metrics: dict, mean_difference, path):
         positions = np.arange(len(families))
         bars.barh(positions + 0.2, [explained[f] for f in families], height=0.4, color="C2", label="effect axis")
         bars.barh(positions - 0.2, [metrics["explained_null"][f] for f in families], height=0.4, color="0.6",
-                  label="null: other axes")
+                  label="null: unrelated pairs")
         bars.set_yticks(positions, families, fontsize=7)
         bars.set_xlim(0.0, 1.0)
         bars.legend(fontsize=6)
