@@ -12,7 +12,7 @@ decision that names a family only when its descriptor clearly beats its null.
    the middle and at the two ends of an axis; `side` says which end, parameters shared per end), each with its
    explained fraction EF = 1 - sum ||t - fit(s)||^2 / sum ||t - s||^2:
        symmetry   t = M(s), M one of the 7 other maps of the square (mirrors, quarter and half turns)
-       geometry   t(p) = s(A p + b) per pair (affine), then t(p) = s(A p + b + u(p)), u a smooth 7x7 field
+       geometry   t(p) = s(A_e p + b_e), one affine warp per end, then s(A_e p + b_e + u_e(p)), u_e smooth
        tone       t = f(s), one grey-level curve f per end (piecewise linear, any shape)
        filter     t = k * s + c, one 5x5 kernel per end; or a grey dilation / erosion by a disc per pair
        content    t = clip(s + D, 0, 1), one image D per end added to every seven (ink added or erased)
@@ -346,27 +346,27 @@ WARP_STEPS = 100  # Adam steps of the affine and then the smooth field fit
 FIELD_SIDE = 4  # the smooth field's control grid: one point every 9 pixels
 
 
-def warp_fits(sources, targets, fits, change) -> dict:
-    """Affine, then affine plus a smooth field, per pair, from the best one-parameter warp: EF of each and the
-    mean displacement of the field (pixels)."""
-    errors = torch.stack([fits[kind][1] for kind in GEOMETRY_ENTRIES])  # (kinds, B)
-    best = errors.argmin(0)
-    matrix = torch.empty(len(sources), 2, 2)
-    offset = torch.empty(len(sources), 2)
-    for index, kind in enumerate(GEOMETRY_ENTRIES):
-        chosen = best == index
-        value = fits[kind][0][chosen]
+def warp_fits(sources, targets, side, fits, change) -> dict:
+    """One affine warp per end, shared by its pairs (the effect moves every seven alike), from the median of
+    the best one-parameter warp; then a smooth field per end on top. EF of each and the field's mean
+    displacement (pixels). Shared, so a warp cannot carry one seven into an unrelated one."""
+    matrix = torch.empty(2, 2, 2)
+    offset = torch.empty(2, 2)
+    for end in (0, 1):
+        rows = side == end
+        kind = min(GEOMETRY_ENTRIES, key=lambda name: float(fits[name][1][rows].sum()))
+        value = fits[kind][0][rows].median().reshape(1)
         entries = [e if torch.is_tensor(e) else torch.full_like(value, e) for e in GEOMETRY_ENTRIES[kind](value)]
-        matrix[chosen] = torch.stack(entries[:4], 1).reshape(-1, 2, 2)
-        offset[chosen] = torch.stack(entries[4:], 1)
+        matrix[end] = torch.stack(entries[:4], 1).reshape(2, 2)
+        offset[end] = torch.stack(entries[4:], 1)[0]
     matrix, offset = matrix.requires_grad_(), offset.requires_grad_()
-    affine_error = minimise(lambda: affine_warp(sources, matrix, offset), targets, [matrix, offset], 0.01)
-    field = torch.zeros(len(sources), 2, FIELD_SIDE, FIELD_SIDE, requires_grad=True)
-    base = affine_grid(matrix.detach(), offset.detach())
+    affine_error = minimise(lambda: affine_warp(sources, matrix[side], offset[side]), targets, [matrix, offset], 0.01)
+    field = torch.zeros(2, 2, FIELD_SIDE, FIELD_SIDE, requires_grad=True)
+    base = affine_grid(matrix.detach()[side], offset.detach()[side])
 
     def warped():
         smooth = F.interpolate(field, size=(IMAGE_SIDE, IMAGE_SIDE), mode="bilinear", align_corners=True)
-        return sample(sources, base + smooth.permute(0, 2, 3, 1))
+        return sample(sources, base + smooth[side].permute(0, 2, 3, 1))
 
     field_error = minimise(warped, targets, [field], 0.005)
     displacement = float(field.detach().norm(dim=1).mean() * IMAGE_SIDE / 2.0)
@@ -463,7 +463,7 @@ def descriptors(sources: np.ndarray, targets: np.ndarray, side: np.ndarray) -> d
     side = torch.as_tensor(side, dtype=torch.long)
     change = float((t - s).pow(2).sum())
     fits = kind_fits(s, t)
-    warps = warp_fits(s, t, fits, change)
+    warps = warp_fits(s, t, side, fits, change)
     symmetry, square_maps = symmetry_fit(s, t, side, change)
     tone, tone_shape = tone_fit(s, t, side, change)
     kernel, kernels = kernel_fit(s, t, side, change)
@@ -500,10 +500,10 @@ def slope(values: np.ndarray, span: float) -> float:
 def geometry_words(found: dict, span: float) -> tuple[str, str]:
     kinds, warps = found["kinds"], found["warps"]
     best = max(GEOMETRY_ENTRIES, key=kinds.get)
-    if kinds[best] >= KIND_SHARE * found["fractions"]["geometry"]:
-        return best, SIZE_WORDS[best](slope(found["values"][best], span))
     if warps["field"] - warps["affine"] >= NON_RIGID_GAIN:
         return "non-rigid", f"a smooth non-affine warp moving ink by {warps['field_pixels']:.1f} pixels on average"
+    if kinds[best] >= KIND_SHARE * found["fractions"]["geometry"]:
+        return best, SIZE_WORDS[best](slope(found["values"][best], span))
     return "affine", f"a combined affine warp (its best single part, {best}, explains {100 * kinds[best]:.0f}%)"
 
 
