@@ -11,7 +11,8 @@ decision that names a family only when its descriptor clearly beats its null.
 2. Descriptors of a change from sources s to targets t (pairs of images; vae_sevens.py gives decoded sevens at
    the middle and at the two ends of an axis; `side` says which end, parameters shared per end), each with its
    explained fraction EF = 1 - sum ||t - fit(s)||^2 / sum ||t - s||^2:
-       symmetry   t = M(s), M one of the 7 other maps of the square (mirrors, quarter and half turns)
+       symmetry   t = M(s), M one of the 7 other maps of the square (mirrors, quarter and half turns); or
+                  high end = M(low end), when the middle of the axis is a blend
        geometry   t(p) = s(A_e p + b_e), one affine warp per end, then s(A_e p + b_e + u_e(p)), u_e smooth
        tone       t = f(s), one grey-level curve f per end (piecewise linear, any shape)
        filter     t = k * s + c, one 5x5 kernel per end; or a grey dilation / erosion by a disc per pair
@@ -20,8 +21,8 @@ decision that names a family only when its descriptor clearly beats its null.
                   R(x) = sum (x - median3x3(x))^2 / sum x^2, poor against clean
 3. Nulls. A flexible descriptor explains part of any change (a smooth field warps one seven a fair way
    towards another), so its EF on the effect's pairs is compared with its EF on unrelated pairs: the same
-   sources, each end's targets rolled by one row, so that every source is paired with another seven's
-   target. A family is named when EF >= EF_FLOOR and 1 - EF <= NULL_SHARE (1 - null): it leaves clearly
+   sources, the low end's targets rolled by one row and the high end's by two, so that every source is
+   paired with other sevens' targets. A family is named when EF >= EF_FLOOR and 1 - EF <= NULL_SHARE (1 - null): it leaves clearly
    less unexplained than on unrelated sevens. Of those, the simplest within PARSIMONY_MARGIN of the best
    (a kernel also scales ink: contrast stays tone). Nothing clears: `unknown`, with where the change lives.
 """
@@ -328,7 +329,9 @@ SQUARE_MAPS = {  # the dihedral group of the square, less the identity: (N, 28, 
 
 
 def symmetry_fit(sources, targets, side, change) -> tuple[float, list[str]]:
-    """t = M_e(s) per end e, M_e the identity or one of the 7 other maps of the square: EF and the maps."""
+    """t = M_e(s) per end e, M_e the identity or one of the 7 other maps of the square; or, when the middle is
+    a blend of the two (a change of some sevens only), the high end's seven = M(the low end's). EF and the
+    maps (per end; or ["identity", M] for the ends)."""
     errors, names = 0.0, []
     for end in (0, 1):
         s, t = sources[side == end], targets[side == end]
@@ -336,6 +339,12 @@ def symmetry_fit(sources, targets, side, change) -> tuple[float, list[str]]:
         end_errors["identity"] = float((s - t).pow(2).sum())
         names.append(min(end_errors, key=end_errors.get))
         errors += end_errors[names[-1]]
+    low, high = targets[side == 0], targets[side == 1]  # row r of each end: the same starting seven
+    between = float((high - low).pow(2).sum())
+    ends = {name: explained(float((M(low) - high).pow(2).sum()), between) for name, M in SQUARE_MAPS.items()}
+    best = max(ends, key=ends.get)
+    if ends[best] > explained(errors, change):
+        return ends[best], ["identity", best]
     return explained(errors, change), names
 
 
@@ -573,11 +582,12 @@ WORDS = {"geometry": geometry_words, "tone": tone_words, "filter": filter_words,
 
 
 def unrelated_pairs(sources: np.ndarray, targets: np.ndarray, side: np.ndarray):
-    """The null's pairs: each end's targets rolled by one row, so that every source meets another seven's."""
+    """The null's pairs: the low end's targets rolled by one row and the high end's by two, so that every
+    source meets another seven's targets, and the two ends of a row come from different sevens."""
     rolled = targets.copy()
     for end in (0, 1):
         rows = np.flatnonzero(side == end)
-        rolled[rows] = targets[np.roll(rows, 1)]
+        rolled[rows] = targets[np.roll(rows, end + 1)]
     return sources, rolled, side
 
 

@@ -100,6 +100,16 @@ def test_symmetry_fit_finds_the_mirror_at_one_end_only(real_sevens):
     assert fraction == pytest.approx(1.0) and maps == ["identity", "mirror-left-right"]
 
 
+def test_symmetry_fit_finds_a_mirror_between_the_ends_when_the_middle_is_a_blend(real_sevens):
+    low, high = real_sevens, real_sevens[:, :, ::-1].copy()
+    middle = 0.5 * (low + high)
+    s = torch.tensor(np.concatenate([middle, middle]))
+    t = torch.tensor(np.concatenate([low, high]))
+    side = torch.tensor(np.repeat([0, 1], len(real_sevens)))
+    fraction, maps = ic.symmetry_fit(s, t, side, float((t - s).pow(2).sum()))
+    assert fraction == pytest.approx(1.0) and maps == ["identity", "mirror-left-right"]
+
+
 def test_grey_histogram_counts_the_inked_pixels_as_numpy_does(real_sevens):
     ours = ic.grey_histogram(torch.tensor(real_sevens[:3])).numpy() * 784 / 10.0
     for image, counts in zip(real_sevens[:3], ours):
@@ -166,7 +176,7 @@ def test_unrelated_pairs_meet_each_source_with_another_sevens_target_at_the_same
     assert same_sources is sources and same_side is side
     n = len(real_sevens)
     np.testing.assert_array_equal(rolled[1:n], targets[: n - 1])  # low end: row i meets row i - 1's target
-    np.testing.assert_array_equal(rolled[n], targets[2 * n - 1])  # high end, wrapped within the end
+    np.testing.assert_array_equal(rolled[n + 2 :], targets[n : 2 * n - 2])  # high end: rolled by two
     rotation = named((sources, targets, side), nulls=[ic.descriptors(sources, rolled, side)])
     assert rotation["effect_kind"] == "rotation" and rotation["explained_null"]["geometry"] < 0.95
 
