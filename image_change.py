@@ -3,7 +3,7 @@
 Read top to bottom: first a model-free check on the images, then one descriptor per class of change, then the
 decision that names a family only when its descriptor clearly beats its null.
 
-1. Does anything differ? A classifier two-sample test (Lopez-Paz & Oquab, 2017): a small CNN learns to tell
+1. Does anything differ? A classifier two-sample test (Lopez-Paz & Oquab, 2017): a small critic learns to tell
    the poor sevens from the clean ones on half of each and is scored on the other half. Under the null (the
    same distribution) its held-out accuracy a is Binomial(n, 1/2) / n, so z = (a - 1/2) / sqrt(1/(4n)); the
    sets differ when z >= DIFFER_Z. Its per-image score (the logit) says how many sevens look changed, and the
@@ -15,16 +15,18 @@ decision that names a family only when its descriptor clearly beats its null.
                   high end = M(low end), when the middle of the axis is a blend
        geometry   t(p) = s(A_e p + b_e), one affine warp per end, then s(A_e p + b_e + u_e(p)), u_e smooth
        tone       t = f(s), one grey-level curve f per end (piecewise linear, any shape)
-       filter     t = k * s + c, one 5x5 kernel per end; or a grey dilation / erosion by a disc per pair
+       filter     t = f(k * s + c), one 5x5 kernel and grey-level curve per end; or a grey dilation /
+                  erosion by a disc per pair
        content    t = clip(s + D, 0, 1), one image D per end added to every seven (ink added or erased)
        noise      on the images, not on decoded means (a decoder's mean cannot show it): the roughness
                   R(x) = sum (x - median3x3(x))^2 / sum x^2, poor against clean
 3. Nulls. A flexible descriptor explains part of any change (a smooth field warps one seven a fair way
    towards another), so its EF on the effect's pairs is compared with its EF on unrelated pairs: the same
    sources, the low end's targets rolled by one row and the high end's by two, so that every source is
-   paired with other sevens' targets. A family is named when EF >= EF_FLOOR and 1 - EF <= NULL_SHARE (1 - null): it leaves clearly
-   less unexplained than on unrelated sevens. Of those, the simplest within PARSIMONY_MARGIN of the best
-   (a kernel also scales ink: contrast stays tone). Nothing clears: `unknown`, with where the change lives.
+   paired with other sevens' targets. A family is named when EF >= EF_FLOOR and 1 - EF <= NULL_SHARE
+   (1 - null): it leaves clearly less unexplained than on unrelated sevens. Of those, the simplest within
+   PARSIMONY_MARGIN of the best (a kernel also scales ink: contrast stays tone). Nothing clears: `unknown`,
+   with where the change lives.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from common import EPS
 IMAGE_SIDE = 28
 FAMILIES = ("geometry", "tone", "filter", "noise", "content", "symmetry", "none", "unknown")
 
-# Fixed on bench/effect_benchmark.py (poor sevens from MNIST's training sevens; te7 only scores).
+# DIFFER_Z and NOISE_MARGIN fixed on bench/image_evidence.py (24 effects and a null, MNIST's training sevens);
+# the others set in advance and checked on synthetic traversals and bench/effect_benchmark.py (te7 only scores).
 DIFFER_Z = 5.0  # held-out accuracy this many null standard deviations above 1/2
 EF_FLOOR = 0.5  # a family explains at least half of the change along the axis
 NULL_SHARE = 0.75  # and leaves at most 3/4 of what it leaves unexplained of unrelated pairs
@@ -605,10 +608,13 @@ def verdict(found: dict | None, nulls: list[dict], evidence: dict | None, dimens
     result = {"explained_fraction": None if found is None else found["fractions"], "explained_null": null,
               "kind_fraction": None if found is None else found["kinds"]}
     differ = evidence is not None and evidence["images_differ"]
-    seen = "" if evidence is None else (f"a critic tells the poor sevens from the clean ones at "
-                                        f"{100 * evidence['critic_accuracy']:.1f}% held out (z {evidence['critic_z']:.1f})")
+    accuracy = "" if evidence is None else f"{100 * evidence['critic_accuracy']:.1f}% held out"
+    z = "" if evidence is None else f"z {evidence['critic_z']:.1f}"
+    seen = accuracy and f"a critic tells the poor sevens from the clean ones at {accuracy} ({z})"
     if found is None and not differ:
-        sentence = f"no effect: {seen + ' < ' + format(DIFFER_Z, 'g') + ' and ' if seen else ''}{spread}"
+        unseen = accuracy and (f"a critic cannot tell the poor sevens from the clean ones ({accuracy}, "
+                               f"{z} < {DIFFER_Z:g}) and ")
+        sentence = f"no effect: {unseen}{spread}"
         return {**result, "effect_family": "none", "effect_kind": "none", "effect_sentence": sentence}
     if evidence is not None and evidence["noise"]:
         sentence = (f"noise: random per-pixel changes, median roughness {evidence['roughness_ratio']:.1f}x the "
