@@ -39,9 +39,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common import EPS
+from common import EPS, IMAGE_SHAPE
 
-IMAGE_SIDE = 28
+IMAGE_SIDE = IMAGE_SHAPE[0]
 FAMILIES = ("geometry", "tone", "filter", "noise", "content", "symmetry", "none", "unknown")
 
 # DIFFER_Z and NOISE_MARGIN fixed on bench/image_evidence.py (24 effects and a null, MNIST's training sevens);
@@ -101,8 +101,9 @@ def two_sample_test(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generato
     images = torch.as_tensor(np.concatenate([poor[:half], clean[:half]]), dtype=torch.float32)
     labels = torch.cat([torch.ones(half), torch.zeros(half)])
     generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
-    torch.manual_seed(int(rng.integers(2**62)))  # the critic's initial weights
-    model = Critic()
+    with torch.random.fork_rng(devices=[]):  # the critic's initial weights, without touching torch's own stream
+        torch.manual_seed(int(rng.integers(2**62)))
+        model = Critic()
     optimiser = torch.optim.Adam(model.parameters(), lr=CRITIC_LR)
     for _ in range(CRITIC_EPOCHS):
         for index in torch.randperm(len(images), generator=generator).split(CRITIC_BATCH):
@@ -125,7 +126,9 @@ def two_sample_test(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generato
 
 def place(difference: np.ndarray) -> str:
     """Where a (28, 28) difference lives: the rows and columns of its pixels beyond PLACE_LEVEL of its peak."""
-    rows, columns = np.nonzero(np.abs(difference) >= PLACE_LEVEL * max(np.abs(difference).max(), EPS))
+    if not np.abs(difference).max() > 0:
+        return "no pixel (the mean images are equal)"
+    rows, columns = np.nonzero(np.abs(difference) >= PLACE_LEVEL * np.abs(difference).max())
     return f"rows {rows.min()}-{rows.max()}, columns {columns.min()}-{columns.max()}"
 
 
@@ -605,7 +608,8 @@ def verdict(found: dict | None, nulls: list[dict], evidence: dict | None, dimens
     when no axis spreads), their nulls (unrelated pairs) and the model-free evidence (None without clean sevens).
     `spread` words the axis test, for the sentence."""
     null = null_fractions(nulls)
-    result = {"explained_fraction": None if found is None else found["fractions"], "explained_null": null,
+    result = {"explained_fraction": None if found is None else found["fractions"],
+              "explained_null": null if nulls else None,
               "kind_fraction": None if found is None else found["kinds"]}
     differ = evidence is not None and evidence["images_differ"]
     accuracy = "" if evidence is None else f"{100 * evidence['critic_accuracy']:.1f}% held out"
@@ -632,10 +636,9 @@ def verdict(found: dict | None, nulls: list[dict], evidence: dict | None, dimens
                     f"sevens (best {best} {found['fractions'][best]:.2f}, null {null[best]:.2f}){where}")
         return {**result, "effect_family": "unknown", "effect_kind": "unknown", "effect_sentence": sentence}
     kind, words = WORDS[family](found, span)
-    sentence = (f"{family} ({kind}): {words} per unit of z{dimension}; explains "
+    along = "along" if family in ("content", "symmetry") else "per unit of"  # a place or a map has no rate
+    sentence = (f"{family} ({kind}): {words} {along} z{dimension}; explains "
                 f"{100 * found['fractions'][family]:.0f}% of the change along it (null {100 * null[family]:.0f}%)")
-    if family in ("content", "symmetry"):
-        sentence = sentence.replace(" per unit of", " along")
     return {**result, "effect_family": family, "effect_kind": kind, "effect_sentence": sentence}
 
 

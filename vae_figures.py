@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from common import EPS, new_figure, save_figure
+from common import EPS, IMAGE_SHAPE, new_figure, save_figure
 
-IMAGE_SIDE = 28
+IMAGE_SIDE = IMAGE_SHAPE[0]
 
 
 def image_grid(images: np.ndarray) -> np.ndarray:

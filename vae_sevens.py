@@ -14,7 +14,7 @@
 4. What it is (image_change.py). A critic tells the poor images from the clean ones (do they differ at
    all?); the change between decoded sevens along the effect axis is described by one descriptor per
    family (geometry, tone, filter, content, symmetry; noise on the images), each against its null on
-   the other axes: effect_family, effect_kind and effect_sentence, or honestly "unknown".
+   unrelated pairs: effect_family, effect_kind and effect_sentence, or honestly "unknown".
 """
 
 from __future__ import annotations
@@ -34,14 +34,14 @@ from torch import nn
 from tqdm import tqdm
 
 import image_change
-from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, OneLineParser, data_entry, load_images, pick_device,
+from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, IMAGE_SHAPE, OneLineParser, data_entry, load_images, pick_device,
                     run_cli, stop_if_diverged, stream_rng, torch_generator)
 from safety import DataError, check_output_folder, load_array, run_folder, write_json
 from vae_figures import plot_curves, plot_effect, plot_mosaic
 
 REPO = Path(__file__).resolve().parent
 MNIST_SEVENS = REPO / "assets" / "mnist_sevens.npz"  # MNIST (LeCun, Cortes, Burges; CC BY-SA 3.0)
-IMAGE_SIDE = 28
+IMAGE_SIDE = IMAGE_SHAPE[0]
 LATENT_RANGE = (1, 5)  # the homework asks for 1 <= K <= 5
 
 DEFAULTS = dict(k=3, reference="mnist", epochs=30, batch_size=128, lr=1e-3, seed=0, device="auto",

@@ -193,13 +193,18 @@ def change_function(effect: str, rng: np.random.Generator):
     return functools.partial(function, rng=rng) if takes_rng else function
 
 
+def effect_sevens(effect: str, sevens_uint8: np.ndarray, split: int, seed: int):
+    """(N, 28, 28) in [0, 1] with the effect drawn per image, and the drawn values (N,): split 0 for tr7, 1 for
+    te7, each from its own stream."""
+    _, _, low, high = EFFECTS[effect]
+    rng = np.random.default_rng([seed, EFFECT_STREAM, split])
+    return changed_sevens(sevens_uint8, change_function(effect, rng), low, high, rng)
+
+
 def write_effect_data(effect: str, out: Path, seed: int) -> None:
     sevens = load_mnist_sevens()
-    _, _, low, high = EFFECTS[effect]
     for split, prefix in ((0, "tr7"), (1, "te7")):
-        rng = np.random.default_rng([seed, EFFECT_STREAM, split])
-        images, values = changed_sevens(sevens["train" if split == 0 else "test"], change_function(effect, rng),
-                                        low, high, rng)
+        images, values = effect_sevens(effect, sevens["train" if split == 0 else "test"], split, seed)
         write_pickle(out / f"{prefix}.pkl", images)
         write_npy(out / f"{prefix}_truth_{effect}.npy", values)
 

@@ -19,8 +19,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import image_change  # noqa: E402
-from bench.effects import EFFECT_STREAM, EFFECTS, change_function  # noqa: E402
-from make_data import changed_sevens, load_mnist_sevens  # noqa: E402
+from bench.effects import EFFECT_STREAM, EFFECTS, effect_sevens  # noqa: E402
+from make_data import load_mnist_sevens  # noqa: E402
 
 EVIDENCE_STREAM = 13
 
@@ -34,14 +34,12 @@ def main() -> None:
     clean = (sevens["train"] / 255.0).astype(np.float32)
     print(f"{'effect':16} {'family':9} {'critic':>7} {'z':>6} {'changed':>8} {'rough':>6} {'null':>6} noise  place")
     for effect in args.effects:
-        rng = np.random.default_rng([0, EFFECT_STREAM, 0])  # bench/effects.py's draw of tr7
         if effect == "null":
-            order = rng.permutation(len(clean))
+            order = np.random.default_rng([0, EFFECT_STREAM, 0]).permutation(len(clean))
             poor, reference, family = clean[order[: len(order) // 2]], clean[order[len(order) // 2 :]], "none"
         else:
-            family, _, low, high = EFFECTS[effect]
-            poor, _ = changed_sevens(sevens["train"], change_function(effect, rng), low, high, rng)
-            reference = clean
+            poor, _ = effect_sevens(effect, sevens["train"], split=0, seed=0)  # the benchmark's tr7
+            reference, family = clean, EFFECTS[effect][0]
         evidence = image_change.evidence_from_images(poor, reference, np.random.default_rng(EVIDENCE_STREAM))
         print(f"{effect:16} {family:9} {100 * evidence['critic_accuracy']:6.1f}% {evidence['critic_z']:6.1f} "
               f"{100 * evidence['share_changed']:7.0f}% {evidence['roughness_ratio']:6.2f} "

@@ -208,6 +208,16 @@ def test_the_critic_sees_a_rotation_and_the_roughness_sees_noise(many_sevens):
     assert ic.noise_check(noisy.astype(np.float32), many_sevens[1200:], rng)["noise"]
 
 
+def test_equal_mean_images_have_no_place_and_the_critic_leaves_torchs_stream_alone(many_sevens):
+    assert ic.place(np.zeros((28, 28))) == "no pixel (the mean images are equal)"
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    evidence = ic.evidence_from_images(many_sevens[:600], many_sevens[:600], np.random.default_rng(0))
+    assert not evidence["images_differ"]
+    assert torch.equal(torch.rand(3), expected)
+
+
 def test_no_axis_but_different_images_is_unknown_not_none(many_sevens):
     evidence = {"images_differ": True, "critic_accuracy": 0.7, "critic_z": 20.0, "noise": False,
                 "change_place": "rows 1-2, columns 3-4"}
