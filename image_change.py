@@ -602,25 +602,22 @@ def null_fractions(nulls: list[dict]) -> dict:
     return {family: max((null["fractions"][family] for null in nulls), default=0.0) for family in PARSIMONY}
 
 
-def verdict(found: dict | None, nulls: list[dict], evidence: dict | None, dimension, span: float,
-            spread: str) -> dict:
+def verdict(found: dict | None, nulls: list[dict], evidence: dict, dimension, span: float, spread: str) -> dict:
     """effect_family, effect_kind and effect_sentence from the descriptors along the effect axis (`found`, None
-    when no axis spreads), their nulls (unrelated pairs) and the model-free evidence (None without clean sevens).
+    when no axis spreads), their nulls (unrelated pairs) and the model-free evidence of the images.
     `spread` words the axis test, for the sentence."""
     null = null_fractions(nulls)
     result = {"explained_fraction": None if found is None else found["fractions"],
               "explained_null": null if nulls else None,
               "kind_fraction": None if found is None else found["kinds"]}
-    differ = evidence is not None and evidence["images_differ"]
-    accuracy = "" if evidence is None else f"{100 * evidence['critic_accuracy']:.1f}% held out"
-    z = "" if evidence is None else f"z {evidence['critic_z']:.1f}"
-    seen = accuracy and f"a critic tells the poor sevens from the clean ones at {accuracy} ({z})"
-    if found is None and not differ:
-        unseen = accuracy and (f"a critic cannot tell the poor sevens from the clean ones ({accuracy}, "
-                               f"{z} < {DIFFER_Z:g}) and ")
-        sentence = f"no effect: {unseen}{spread}"
+    accuracy = f"{100 * evidence['critic_accuracy']:.1f}% held out"
+    z = f"z {evidence['critic_z']:.1f}"
+    seen = f"a critic tells the poor sevens from the clean ones at {accuracy} ({z})"
+    if found is None and not evidence["images_differ"]:
+        sentence = f"no effect: a critic cannot tell the poor sevens from the clean ones ({accuracy}, {z} < " \
+                   f"{DIFFER_Z:g}) and {spread}"
         return {**result, "effect_family": "none", "effect_kind": "none", "effect_sentence": sentence}
-    if evidence is not None and evidence["noise"]:
+    if evidence["noise"]:
         sentence = (f"noise: random per-pixel changes, median roughness {evidence['roughness_ratio']:.1f}x the "
                     f"clean sevens' (null {evidence['roughness_null']:.2f}x); {seen}")
         return {**result, "effect_family": "noise", "effect_kind": "pixel-noise", "effect_sentence": sentence}
@@ -631,9 +628,9 @@ def verdict(found: dict | None, nulls: list[dict], evidence: dict | None, dimens
     family = family_beyond_null(found["fractions"], null)
     if family == "unknown":
         best = max(found["fractions"], key=found["fractions"].get)
-        where = f"; the change lives in {evidence['change_place']}" if evidence is not None else ""
         sentence = (f"unknown: no description of the change along z{dimension} clearly beats its fit to unrelated "
-                    f"sevens (best {best} {found['fractions'][best]:.2f}, null {null[best]:.2f}){where}")
+                    f"sevens (best {best} {found['fractions'][best]:.2f}, null {null[best]:.2f}); the change lives "
+                    f"in {evidence['change_place']}")
         return {**result, "effect_family": "unknown", "effect_kind": "unknown", "effect_sentence": sentence}
     kind, words = WORDS[family](found, span)
     along = "along" if family in ("content", "symmetry") else "per unit of"  # a place or a map has no rate

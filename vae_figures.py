@@ -31,14 +31,12 @@ def plot_effect(axes_codes: dict, metrics: dict, mean_difference, path):
     """The poor and clean codes along every axis; what each family explains along the effect axis beside its
     null; the mean difference image poor - clean (red: ink added, blue: erased)."""
     latent_dims = axes_codes["poor"].shape[1]
-    score_name = "spread ratio" if axes_codes["clean"] is not None else "negentropy"
     figure, panels = new_figure(1, latent_dims + 2, figsize=(3.0 * (latent_dims + 2), 2.8))
     for k in range(latent_dims):
         for name, colour in (("poor", "C3"), ("clean", "C0")):
-            if axes_codes.get(name) is not None:
-                panels[k].hist(axes_codes[name][:, k], bins=50, density=True, alpha=0.5, color=colour, label=name)
+            panels[k].hist(axes_codes[name][:, k], bins=50, density=True, alpha=0.5, color=colour, label=name)
         marked = " <- effect" if k == metrics["effect_dimension"] else ""
-        panels[k].set_title(f"z{k}: {score_name} {metrics['axis_scores'][k]:.2f}{marked}", fontsize=9)
+        panels[k].set_title(f"z{k}: spread ratio {metrics['axis_scores'][k]:.2f}{marked}", fontsize=9)
     panels[0].legend(fontsize=7)
     bars, pictures = panels[latent_dims], panels[latent_dims + 1]
     explained = metrics["explained_fraction"]
@@ -54,10 +52,9 @@ def plot_effect(axes_codes: dict, metrics: dict, mean_difference, path):
         bars.set_title(f"explained: {metrics['effect_family']} ({metrics['effect_kind']})", fontsize=9)
     else:
         bars.set_axis_off()
-    if mean_difference is not None:
-        limit = max(float(np.abs(mean_difference).max()), EPS)
-        pictures.imshow(mean_difference, cmap="RdBu_r", vmin=-limit, vmax=limit)
-        pictures.set_title(f"mean poor - clean (peak {limit:.2f})", fontsize=9)
+    limit = max(float(np.abs(mean_difference).max()), EPS)
+    pictures.imshow(mean_difference, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    pictures.set_title(f"mean poor - clean (peak {limit:.2f})", fontsize=9)
     pictures.set_xticks([])
     pictures.set_yticks([])
     save_figure(figure, path)

@@ -102,9 +102,7 @@ def load_sevens(data_dir: Path):
 
 
 def load_reference(reference: str):
-    """The clean sevens to compare with, (N, 28, 28) in [0, 1], and their data entry; None for 'none'."""
-    if reference == "none":
-        return None, None
+    """The clean sevens to compare with, (N, 28, 28) in [0, 1], and their data entry."""
     if reference == "mnist":
         with np.load(MNIST_SEVENS, allow_pickle=False) as archive:
             images = archive["train"].astype(np.float32) / 255.0
@@ -391,61 +389,6 @@ def spread_axes(poor: np.ndarray, clean: np.ndarray) -> Axes:
     return unit_axes(vectors[:, order], poor, ratios[order])
 
 
-# E[log cosh(u)] for u ~ N(0, 1), by quadrature (a test checks it): the Gaussian's value in `negentropy`.
-GAUSSIAN_LOG_COSH = 0.3745672075
-AXIS_ANGLES = 180  # rotation angles tried per pair of axes, over [0, 90) degrees
-AXIS_SWEEPS = 6  # passes over all pairs at most; they stop when no pair moves
-
-
-def negentropy(codes: np.ndarray) -> np.ndarray:
-    """Per column (N, ...): J(y) = (E[log cosh y] - E[log cosh u])^2, y the column standardised, u ~ N(0, 1):
-    zero for a Gaussian, larger the less Gaussian (Hyvarinen & Oja, 2000)."""
-    centred = codes - codes.mean(0)
-    standardised = centred / np.maximum(centred.std(0), EPS)
-    log_cosh = np.logaddexp(standardised, -standardised) - np.log(2.0)  # no overflow for large |y|
-    return (log_cosh.mean(0) - GAUSSIAN_LOG_COSH) ** 2
-
-
-def independent_rotation(white: np.ndarray) -> np.ndarray:
-    """The rotation R (K, K) whose axes make the white codes (N, K) least Gaussian: Jacobi sweeps that turn
-    one pair of axes at a time by the best angle of a fixed grid, from the identity (deterministic)."""
-    k = white.shape[1]
-    rotation = np.eye(k)
-    angles = np.arange(AXIS_ANGLES) * (0.5 * np.pi / AXIS_ANGLES)
-    cos, sin = np.cos(angles), np.sin(angles)
-    for _ in range(AXIS_SWEEPS):
-        moved = False
-        for i in range(k):
-            for j in range(i + 1, k):
-                current = white @ rotation.T
-                a, b = current[:, i : i + 1], current[:, j : j + 1]  # (N, 1): every angle at once
-                scores = negentropy(a * cos - b * sin) + negentropy(a * sin + b * cos)
-                best = int(np.argmax(scores))
-                if best:  # turn the pair (i, j) by angles[best]
-                    turn = np.eye(k)
-                    turn[[i, i, j, j], [i, j, i, j]] = cos[best], -sin[best], sin[best], cos[best]
-                    rotation, moved = turn @ rotation, True
-        if not moved:
-            break
-    return rotation
-
-
-def independent_axes(poor: np.ndarray) -> Axes:
-    """Without a reference: independent component analysis of the poor codes, the least Gaussian axis first.
-
-    An effect added to every seven independently of its shape, with a non-Gaussian spread of its parameter,
-    is such an independent factor. Scores are the negentropies; no margin applies, so an axis is always named.
-    """
-    centred = poor - poor.mean(0)
-    eigenvalues, eigenvectors = np.linalg.eigh(np.atleast_2d(np.cov(centred.T, ddof=0)))
-    whitening = eigenvectors / np.sqrt(np.maximum(eigenvalues, EPS * eigenvalues.max()))  # (K, K), columns
-    rotation = independent_rotation(centred @ whitening)
-    directions = whitening @ rotation.T
-    scores = negentropy(centred @ directions)
-    order = np.argsort(-scores)
-    return unit_axes(directions[:, order], poor, scores[order])
-
-
 @torch.no_grad()
 def encode_means(model, images: np.ndarray, device) -> np.ndarray:
     """Posterior means (N, K) of images (N, 28, 28)."""
@@ -492,8 +435,7 @@ def find_effect(model, axes: Axes, codes: dict, evidence, args, device) -> dict:
     """Which axis carries the effect (or none), and what the effect is: the descriptors of image_change.py on
     decoded sevens along it, against the same descriptors on unrelated pairs (the null), with the model-free
     evidence of the images."""
-    margin = SPREAD_MARGIN if args.reference != "none" else 0.0
-    carries = axes.scores[0] >= margin
+    carries = axes.scores[0] >= SPREAD_MARGIN
     found, nulls, span = None, [], 0.0
     if carries:
         poor = codes["poor"]
@@ -512,20 +454,15 @@ def find_effect(model, axes: Axes, codes: dict, evidence, args, device) -> dict:
 
 
 def read_code(model, poor_images, reference, test_mu, args, device):
-    """The axes (the spread beyond the clean sevens, or independent components without them), the codes on them
-    (poor training, clean and test sevens), the evidence of the images and the effect found along the axes."""
-    poor = encode_means(model, poor_images, device)
-    clean = None if reference is None else encode_means(model, reference, device)
-    axes = independent_axes(poor) if clean is None else spread_axes(poor, clean)
-    codes = {"poor": axes.from_model(poor), "clean": None if clean is None else axes.from_model(clean),
-             "test": axes.from_model(test_mu)}
-    evidence = None
-    if reference is not None:
-        evidence = image_change.evidence_from_images(poor_images, reference, stream_rng(args.seed, CRITIC_STREAM))
-    result = {"axes": "independent" if clean is None else "reference", "axis_scores": axes.scores.tolist(),
-              "spread_margin": SPREAD_MARGIN, **find_effect(model, axes, codes, evidence, args, device)}
-    images = {key: None if evidence is None else evidence[key] for key in IMAGE_EVIDENCE}
-    return axes, codes, {**result, **images}, None if evidence is None else evidence["mean_difference"]
+    """The axes (the spread beyond the clean sevens), the codes on them (poor training, clean and test sevens),
+    the evidence of the images and the effect found along the axes."""
+    poor, clean = encode_means(model, poor_images, device), encode_means(model, reference, device)
+    axes = spread_axes(poor, clean)
+    codes = {"poor": axes.from_model(poor), "clean": axes.from_model(clean), "test": axes.from_model(test_mu)}
+    evidence = image_change.evidence_from_images(poor_images, reference, stream_rng(args.seed, CRITIC_STREAM))
+    result = {"axes": "reference", "axis_scores": axes.scores.tolist(), "spread_margin": SPREAD_MARGIN,
+              **find_effect(model, axes, codes, evidence, args, device)}
+    return axes, codes, {**result, **{key: evidence[key] for key in IMAGE_EVIDENCE}}, evidence["mean_difference"]
 
 
 def truth_scores(test_mu: np.ndarray, truth, effect_dimension) -> dict:
@@ -573,8 +510,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     option = functools.partial(parser.option, defaults=DEFAULTS)
     option("k", int, f"latent dimensions K, {LATENT_RANGE[0]}..{LATENT_RANGE[1]}", ">= 1")
     parser.add_argument("--plain", action="store_true", help="the homework's plain VAE instead of the beta-TC-VAE")
-    option("reference", str, "clean sevens to compare with: mnist (MNIST's training sevens, shipped), a pickle of "
-                             "(N, 28, 28) images, or none (then independent components name the axes)")
+    option("reference", str, "clean sevens to compare with: mnist (MNIST's training sevens, shipped) or a pickle "
+                             "of (N, 28, 28) images")
     option("epochs", int, "training epochs", ">= 1")
     option("batch-size", int, "images per minibatch", ">= 2")
     option("lr", float, "Adam's step size", "in (0, 1]")
@@ -588,8 +525,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.k > LATENT_RANGE[1]:
         raise DataError(f"--k {args.k}: expected {LATENT_RANGE[0]} <= K <= {LATENT_RANGE[1]} latent dimensions")
-    if args.reference not in ("mnist", "none") and not Path(args.reference).is_file():
-        raise DataError(f"--reference {args.reference}: expected mnist, none or a pickle of (N, 28, 28) images")
+    if args.reference != "mnist" and not Path(args.reference).is_file():
+        raise DataError(f"--reference {args.reference}: expected mnist or a pickle of (N, 28, 28) images")
     if args.quick:
         args.epochs = QUICK["epochs"]
     if args.out is None:

@@ -73,6 +73,7 @@ def write_null_data(out: Path, seed: int) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3, help="seeds per effect (default 3)")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds run from here (default 0)")
     parser.add_argument("--null-seeds", type=int, default=3, help="null runs, each its own halves (default 3)")
     parser.add_argument("--rotation-seeds", type=int, default=10, help="seeds on the default data (default 10)")
     parser.add_argument("--effects", nargs="*", default=list(EFFECTS), choices=list(EFFECTS))
@@ -87,7 +88,7 @@ def main() -> None:
         data_dir = OUT / f"sevens_{effect}"
         write_effect_data(effect, data_dir, seed=0)
         runs += [(effect, EFFECTS[effect][0], f"vae_{effect}_{seed}", data_dir, seed, ())
-                 for seed in range(args.seeds)]
+                 for seed in range(args.first_seed, args.first_seed + args.seeds)]
     for seed in range(args.null_seeds):
         data_dir = OUT / f"sevens_null_{seed}"
         reference = write_null_data(data_dir, seed)

@@ -207,27 +207,6 @@ def test_spread_axes_find_a_known_extra_spread_and_nothing_where_there_is_none()
     assert same.scores[0] < vae.SPREAD_MARGIN  # no effect: nothing stands out
 
 
-def test_gaussian_log_cosh_constant_is_the_normal_expectation_by_quadrature():
-    import scipy.integrate
-
-    density = scipy.stats.norm.pdf
-    value, _ = scipy.integrate.quad(lambda u: (np.logaddexp(u, -u) - np.log(2.0)) * density(u), -40, 40,
-                                    epsabs=1e-13, limit=200)
-    assert vae.GAUSSIAN_LOG_COSH == pytest.approx(value, abs=1e-9)
-
-
-def test_independent_axes_put_a_uniform_factor_first_and_alone():
-    rng = np.random.default_rng(1)
-    factors = np.column_stack([rng.standard_normal(20_000), rng.uniform(-1, 1, 20_000), rng.standard_normal(20_000)])
-    mixing = np.array([[1.0, 0.6, -0.4], [0.3, 1.0, 0.8], [-0.7, 0.2, 1.0]])  # not a rotation
-    codes = factors @ mixing.T + np.array([0.5, -1.0, 2.0])
-    axes = vae.independent_axes(codes)
-    on_axes = axes.from_model(codes)
-    np.testing.assert_allclose(np.cov(on_axes.T, ddof=0), np.eye(3), atol=1e-6)  # white
-    assert abs(np.corrcoef(factors[:, 1], on_axes[:, 0])[0, 1]) > 0.995
-    assert axes.scores[0] > 10 * axes.scores[1]
-
-
 # ---------------------------------------------------------------- model and traversals
 
 
@@ -360,15 +339,15 @@ def test_quick_run_writes_every_output_and_repeats_exactly(tmp_path):
 
 
 @pytest.mark.slow
-def test_plain_vae_and_the_reference_free_axes_run_end_to_end(tmp_path, capsys):
+def test_plain_vae_runs_end_to_end(tmp_path, capsys):
     write_sevens(tmp_path / "data")
-    finished = run_in_process(capsys, "--quick", "--quiet", "--plain", "--reference", "none", "--data-dir",
-                              str(tmp_path / "data"), "--out", str(tmp_path / "plain"))
+    finished = run_in_process(capsys, "--quick", "--quiet", "--plain", "--data-dir", str(tmp_path / "data"),
+                              "--out", str(tmp_path / "plain"))
     assert finished.returncode == 0, finished.stderr
     assert "plain VAE" in finished.stdout
     metrics = json.loads((tmp_path / "plain" / "metrics.json").read_text())
-    assert metrics["plain"] and metrics["axes"] == "independent" and metrics["effect_dimension"] == 0
-    assert metrics["data"]["reference"] is None and metrics["critic_accuracy"] is None
+    assert metrics["plain"] and metrics["data"]["reference"]["path"].startswith("assets/mnist_sevens.npz")
+    assert 0.0 <= metrics["critic_accuracy"] <= 1.0
 
 
 def assert_one_line_error(finished, *fragments):
