@@ -27,6 +27,8 @@ decision that names a family only when its descriptor clearly beats its null.
    (1 - null): it leaves clearly less unexplained than on unrelated sevens. Of those, the simplest within
    PARSIMONY_MARGIN of the best (a kernel also scales ink: contrast stays tone). Nothing clears: `unknown`,
    with where the change lives.
+4. Along a code's effect axis (describe_axis): the descriptors on decoded sevens at the middle and the two
+   ends of the axis, against the same descriptors on unrelated pairs, and the verdict.
 """
 
 from __future__ import annotations
@@ -639,7 +641,49 @@ def verdict(found: dict | None, nulls: list[dict], evidence: dict, dimension, sp
     return {**result, "effect_family": family, "effect_kind": kind, "effect_sentence": sentence}
 
 
+EVIDENCE_KEYS = ("critic_accuracy", "critic_z", "images_differ", "share_changed", "roughness_ratio",
+                 "roughness_null", "change_place")  # what the images say, as metrics.json records it
+
+
 def evidence_from_images(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generator) -> dict:
     """The model-free check and the noise measure, poor vs clean sevens (N, 28, 28), and where they differ."""
     test = two_sample_test(poor, clean, rng)
     return {**test, **noise_check(poor, clean, rng), "change_place": place(test["mean_difference"])}
+
+
+# ---------------------------------------------------------------- 4. along the effect axis of a code
+
+
+FIT_QUANTILES = (0.1, 0.5, 0.9)  # decoded sevens at these quantiles of the poor codes along the effect axis
+FIT_ROWS = 32  # starting sevens
+
+
+def axis_pairs(decode, starts: np.ndarray, axis: int, positions: np.ndarray):
+    """Decoded sevens with `axis` at the middle of `positions` (sources) and at its two ends (targets), the other
+    axes of each row from `starts` (R, K); decode: codes (..., K) -> images (..., 28, 28).
+    Returns sources, targets (2R, 28, 28) and which end (2R,)."""
+    codes = np.repeat(starts[:, None, :], len(positions), 1)  # (R, 3, K)
+    codes[:, :, axis] = positions
+    decoded = decode(codes)  # (R, 3, 28, 28)
+    sources = np.concatenate([decoded[:, 1], decoded[:, 1]])
+    return sources, np.concatenate([decoded[:, 0], decoded[:, 2]]), np.repeat([0, 1], len(starts))
+
+
+def describe_axis(decode, poor_codes: np.ndarray, spread_ratio: float, margin: float, evidence: dict,
+                  rng: np.random.Generator) -> dict:
+    """Whether z0 carries the effect (its spread ratio beyond the clean codes >= margin) and what the effect is:
+    the descriptors on decoded sevens along z0 against the same descriptors on unrelated pairs (the null),
+    with the evidence of the images. poor_codes (N, K) are on the code's axes, z0 first."""
+    carries = spread_ratio >= margin
+    found, nulls, span = None, [], 0.0
+    if carries:
+        starts = poor_codes[rng.choice(len(poor_codes), size=min(FIT_ROWS, len(poor_codes)), replace=False)]
+        positions = np.quantile(poor_codes[:, 0], FIT_QUANTILES)
+        pairs = axis_pairs(decode, starts, 0, positions)
+        found, span = descriptors(*pairs), positions[2] - positions[0]
+        nulls = [descriptors(*unrelated_pairs(*pairs))]
+    spread = (f"z0 spreads {spread_ratio:.2f}x beyond the clean sevens" if carries else
+              f"no latent spreads beyond the clean sevens (largest spread ratio {spread_ratio:.2f} < {margin:g})")
+    result = verdict(found, nulls, evidence, 0, span, spread)
+    dimension = 0 if carries and result["effect_family"] != "none" else None
+    return {"effect_dimension": dimension, **result}

@@ -70,3 +70,17 @@ def plot_curves(history, path):
         panel.set_xlabel("epoch")
     panels[0].legend()
     save_figure(figure, path)
+
+
+def write_figures(folder, traversals, grid, reconstructions, codes, metrics, mean_difference, history, label):
+    """traversal.png, effect.png, reconstructions.png and curves.png of one run; traversals (K, rows, 21, 28, 28)
+    over the values `grid`, reconstructions (2, n, 28, 28): test sevens and their reconstructions."""
+    latent_dims, rows = traversals.shape[:2]
+    names = [f"z{k}{' (effect)' if k == metrics['effect_dimension'] else ''}" for k in range(latent_dims)]
+    plot_mosaic(traversals.reshape(-1, *traversals.shape[2:]), folder / "traversal.png",
+                f"latent traversals, the other latents drawn from N(0, 1) ({label})",
+                [f"{name} #{r}" for name in names for r in range(rows)], [f"{v:g}" for v in grid])
+    plot_effect(codes, metrics, mean_difference, folder / "effect.png")
+    plot_mosaic(reconstructions, folder / "reconstructions.png", f"test sevens and reconstructions from mu ({label})",
+                ["original", "reconstruction"])
+    plot_curves(history, folder / "curves.png")

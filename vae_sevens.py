@@ -4,17 +4,14 @@
     python vae_sevens.py --k 3 --plain   # the homework's plain VAE -> results/vae_sevens_k3_plain/
 
 1. Model. A VAE (Kingma & Welling, 2014) with K latents learns tr7 (a tenth held out for validation).
-   Default: beta-TC-VAE (Chen et al., 2018) with a spatial broadcast decoder whose grid the code warps
-   by an affine map, plus a grey-level term; --plain: the homework's VAE (negative ELBO, transposed
-   convolutions).
-2. Axes. The poor sevens and MNIST's clean ones (--reference) are encoded; the effect axis is the one
-   along which the poor codes spread furthest beyond the clean codes, S v = lambda C v. When no axis
-   spreads SPREAD_MARGIN times beyond them, no latent carries an effect (effect_dimension null).
+   Default: beta-TC-VAE (Chen et al., 2018), a spatial broadcast decoder whose grid the code warps by an
+   affine map, and a grey-level term; --plain: the homework's VAE (negative ELBO, transposed convolutions).
+2. Axes. The poor sevens and clean ones (--reference) are encoded; the effect axis is the one along which
+   the poor codes spread furthest beyond the clean codes, S v = lambda C v, when it spreads SPREAD_MARGIN
+   times beyond them (else effect_dimension is null).
 3. Traversals. K-1 latents fixed, one from -5 to 5, on those axes (traversal.png).
-4. What it is (image_change.py). A critic tells the poor images from the clean ones (do they differ at
-   all?); the change between decoded sevens along the effect axis is described by one descriptor per
-   family (geometry, tone, filter, content, symmetry; noise on the images), each against its null on
-   unrelated pairs: effect_family, effect_kind and effect_sentence, or honestly "unknown".
+4. What it is: image_change.py, on the images and on decoded sevens along the effect axis (effect_family,
+   effect_kind, effect_sentence, or honestly "unknown").
 """
 
 from __future__ import annotations
@@ -34,10 +31,10 @@ from torch import nn
 from tqdm import tqdm
 
 import image_change
-from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, IMAGE_SHAPE, OneLineParser, data_entry, load_images, pick_device,
-                    run_cli, stop_if_diverged, stream_rng, torch_generator)
+from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, IMAGE_SHAPE, OneLineParser, data_entry, load_images,
+                    pick_device, run_cli, stop_if_diverged, stream_rng, torch_generator)
 from safety import DataError, check_output_folder, load_array, run_folder, write_json
-from vae_figures import plot_curves, plot_effect, plot_mosaic
+from vae_figures import write_figures
 
 REPO = Path(__file__).resolve().parent
 MNIST_SEVENS = REPO / "assets" / "mnist_sevens.npz"  # MNIST (LeCun, Cortes, Burges; CC BY-SA 3.0)
@@ -64,6 +61,9 @@ GRID_UNITS = 64  # hidden units per grid cell
 # Weights of the objective: reconstruction + beta KL + (tc_weight - 1) TC + grey_level_weight G (see loss_terms).
 DEFAULT_OBJECTIVE = dict(beta=2.0, tc_weight=6.0, grey_level_weight=1.0)
 PLAIN_OBJECTIVE = dict(beta=1.0, tc_weight=1.0, grey_level_weight=0.0)  # the negative ELBO itself
+MODEL_NAMES = {False: "beta-TC-VAE (beta {beta:g}, TC weight {tc_weight:g}, grey-level weight {grey_level_weight:g}, "
+                      "warped broadcast decoder)".format(**DEFAULT_OBJECTIVE),
+               True: "the homework's plain VAE (negative ELBO, transposed-convolution decoder)"}
 
 # Axes and traversals.
 SPREAD_MARGIN = 2.0  # lambda_1 >= 2: the poor codes' mean square spread is at least twice the clean codes'
@@ -71,13 +71,6 @@ RIDGE = 1e-3  # of the clean covariance's mean variance: keeps C invertible when
 TRAVERSAL_GRID = np.linspace(-5.0, 5.0, 21)  # the homework's -5..5 by 0.5
 FIGURE_ROWS = 3  # traversal rows per axis, each with its own N(0, 1) draw of the other latents
 RECONSTRUCTIONS = 12  # test sevens drawn beside their reconstructions
-
-# What the effect is: decoded sevens at these quantiles of the training codes along the effect axis.
-FIT_QUANTILES = (0.1, 0.5, 0.9)
-FIT_ROWS = 32  # starting sevens
-# What the images themselves say (image_change.evidence_from_images), written to metrics.json.
-IMAGE_EVIDENCE = ("critic_accuracy", "critic_z", "images_differ", "share_changed", "roughness_ratio",
-                  "roughness_null", "change_place")
 
 
 # ---------------------------------------------------------------- data
@@ -162,13 +155,10 @@ def deconvolution_decoder(latent_dims: int) -> nn.Module:
     """The homework's p(x|z): a hidden layer to a 7x7 feature map, two transposed convolutions to 28x28."""
     c1, c2 = CONV_CHANNELS
     return nn.Sequential(
-        nn.Linear(latent_dims, HIDDEN_UNITS),
-        nn.ReLU(),
-        nn.Linear(HIDDEN_UNITS, c2 * FEATURE_SIDE * FEATURE_SIDE),
-        nn.ReLU(),
+        nn.Linear(latent_dims, HIDDEN_UNITS), nn.ReLU(),
+        nn.Linear(HIDDEN_UNITS, c2 * FEATURE_SIDE * FEATURE_SIDE), nn.ReLU(),
         nn.Unflatten(1, (c2, FEATURE_SIDE, FEATURE_SIDE)),
-        nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1),
-        nn.ReLU(),
+        nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),
         nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1),
     )
 
@@ -180,13 +170,10 @@ class ConvVAE(nn.Module):
         super().__init__()
         c1, c2 = CONV_CHANNELS
         self.encoder = nn.Sequential(
-            nn.Conv2d(1, c1, 4, stride=2, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(c1, c2, 4, stride=2, padding=1),
-            nn.ReLU(),
+            nn.Conv2d(1, c1, 4, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(c1, c2, 4, stride=2, padding=1), nn.ReLU(),
             nn.Flatten(),
-            nn.Linear(c2 * FEATURE_SIDE * FEATURE_SIDE, HIDDEN_UNITS),
-            nn.ReLU(),
+            nn.Linear(c2 * FEATURE_SIDE * FEATURE_SIDE, HIDDEN_UNITS), nn.ReLU(),
         )
         self.mean_head = nn.Linear(HIDDEN_UNITS, latent_dims)
         self.log_variance_head = nn.Linear(HIDDEN_UNITS, latent_dims)
@@ -360,16 +347,6 @@ class Axes:
         return z_axes @ self.mixing.T + self.centre
 
 
-def unit_axes(directions: np.ndarray, codes: np.ndarray, scores: np.ndarray) -> Axes:
-    """Axes along the columns of `directions` (K, K), centred on `codes` and scaled to unit std over them,
-    each pointing so that its largest component is positive (a deterministic sign)."""
-    signs = np.sign(directions[np.abs(directions).argmax(0), np.arange(directions.shape[1])])
-    directions = directions * np.where(signs == 0, 1.0, signs)
-    centre = codes.mean(0)
-    spread = np.maximum(((codes - centre) @ directions).std(0), EPS)
-    return Axes((directions / spread).T, centre, scores)
-
-
 def spread_axes(poor: np.ndarray, clean: np.ndarray) -> Axes:
     """Axes ordered by how far the poor codes (N, K) spread beyond the clean codes (M, K).
 
@@ -377,16 +354,22 @@ def spread_axes(poor: np.ndarray, clean: np.ndarray) -> Axes:
         S = E_poor[(z - m_clean)(z - m_clean)^T]  (spread about the clean mean: a constant shift counts too)
         C = Cov_clean(z) + ridge I;
     lambda_k = v_k^T S v_k / v_k^T C v_k is how many times the clean codes' variance the poor codes spread
-    along v_k; the clean sevens are a distribution to compare with, never paired with the poor ones.
+    along v_k; the clean sevens are a distribution to compare with, never paired with the poor ones. Each axis
+    is centred on the poor codes, scaled to unit std over them and points where its largest component is
+    positive (a deterministic sign).
     """
-    clean_mean = clean.mean(0)
-    deviation = poor - clean_mean
+    deviation = poor - clean.mean(0)
     spread = deviation.T @ deviation / len(poor)
     covariance = np.atleast_2d(np.cov(clean.T, ddof=0))
     covariance = covariance + RIDGE * np.trace(covariance) / len(covariance) * np.eye(len(covariance))
     ratios, vectors = scipy.linalg.eigh(spread, covariance)
     order = np.argsort(-ratios)
-    return unit_axes(vectors[:, order], poor, ratios[order])
+    directions = vectors[:, order]
+    signs = np.sign(directions[np.abs(directions).argmax(0), np.arange(directions.shape[1])])
+    directions = directions * np.where(signs == 0, 1.0, signs)
+    centre = poor.mean(0)
+    scale = np.maximum(((poor - centre) @ directions).std(0), EPS)
+    return Axes((directions / scale).T, centre, ratios[order])
 
 
 @torch.no_grad()
@@ -421,38 +404,6 @@ def traversal_codes(fixed: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- what the effect is
 
 
-def axis_pairs(model, axes: Axes, starts: np.ndarray, axis: int, positions: np.ndarray, device):
-    """Decoded sevens with `axis` at the middle of `positions` (sources) and at its two ends (targets), the other
-    axes of each row from `starts` (R, K): sources, targets (2R, 28, 28) and which end (2R,)."""
-    codes = np.repeat(starts[:, None, :], len(positions), 1)  # (R, 3, K)
-    codes[:, :, axis] = positions
-    decoded = decode_means(model, codes, axes, device)  # (R, 3, 28, 28)
-    sources = np.concatenate([decoded[:, 1], decoded[:, 1]])
-    return sources, np.concatenate([decoded[:, 0], decoded[:, 2]]), np.repeat([0, 1], len(starts))
-
-
-def find_effect(model, axes: Axes, codes: dict, evidence, args, device) -> dict:
-    """Which axis carries the effect (or none), and what the effect is: the descriptors of image_change.py on
-    decoded sevens along it, against the same descriptors on unrelated pairs (the null), with the model-free
-    evidence of the images."""
-    carries = axes.scores[0] >= SPREAD_MARGIN
-    found, nulls, span = None, [], 0.0
-    if carries:
-        poor = codes["poor"]
-        rng = stream_rng(args.seed, FIT_STREAM)
-        starts = poor[rng.choice(len(poor), size=min(FIT_ROWS, len(poor)), replace=False)]
-        positions = np.quantile(poor[:, 0], FIT_QUANTILES)
-        pairs = axis_pairs(model, axes, starts, 0, positions, device)
-        found, span = image_change.descriptors(*pairs), positions[2] - positions[0]
-        nulls = [image_change.descriptors(*image_change.unrelated_pairs(*pairs))]
-    spread = (f"z0 spreads {axes.scores[0]:.2f}x beyond the clean sevens" if carries else
-              f"no latent spreads beyond the clean sevens (largest spread ratio {axes.scores[0]:.2f} < "
-              f"{SPREAD_MARGIN:g})")
-    result = image_change.verdict(found, nulls, evidence, 0, span, spread)
-    dimension = 0 if carries and result["effect_family"] != "none" else None
-    return {"effect_dimension": dimension, **result}
-
-
 def read_code(model, poor_images, reference, test_mu, args, device):
     """The axes (the spread beyond the clean sevens), the codes on them (poor training, clean and test sevens),
     the evidence of the images and the effect found along the axes."""
@@ -460,9 +411,12 @@ def read_code(model, poor_images, reference, test_mu, args, device):
     axes = spread_axes(poor, clean)
     codes = {"poor": axes.from_model(poor), "clean": axes.from_model(clean), "test": axes.from_model(test_mu)}
     evidence = image_change.evidence_from_images(poor_images, reference, stream_rng(args.seed, CRITIC_STREAM))
-    result = {"axes": "reference", "axis_scores": axes.scores.tolist(), "spread_margin": SPREAD_MARGIN,
-              **find_effect(model, axes, codes, evidence, args, device)}
-    return axes, codes, {**result, **{key: evidence[key] for key in IMAGE_EVIDENCE}}, evidence["mean_difference"]
+    decode = functools.partial(decode_means, model, axes=axes, device=device)
+    effect = image_change.describe_axis(decode, codes["poor"], axes.scores[0], SPREAD_MARGIN, evidence,
+                                        stream_rng(args.seed, FIT_STREAM))
+    result = {"axes": "reference", "axis_scores": axes.scores.tolist(), "spread_margin": SPREAD_MARGIN, **effect}
+    images = {key: evidence[key] for key in image_change.EVIDENCE_KEYS}
+    return axes, codes, {**result, **images}, evidence["mean_difference"]
 
 
 def truth_scores(test_mu: np.ndarray, truth, effect_dimension) -> dict:
@@ -482,23 +436,15 @@ def truth_scores(test_mu: np.ndarray, truth, effect_dimension) -> dict:
 # ---------------------------------------------------------------- figures
 
 
-def write_figures(folder: Path, model, axes: Axes, metrics: dict, codes: dict, mean_difference, test_images, history,
-                  args, device):
-    label = f"{'plain VAE' if args.plain else 'beta-TC-VAE'}, K={args.k}"
-    effect = metrics["effect_dimension"]
+def figure_images(model, axes: Axes, test_images: torch.Tensor, args, device):
+    """Traversals (K, rows, 21, 28, 28) with the other latents drawn from N(0, 1), and test sevens beside their
+    reconstructions from mu (2, RECONSTRUCTIONS, 28, 28)."""
     fixed = stream_rng(args.seed, FIGURE_STREAM).standard_normal((FIGURE_ROWS, args.k))
-    traversals = decode_means(model, traversal_codes(fixed), axes, device)  # (K, rows, 21, 28, 28)
-    names = [f"z{k}{' (effect)' if k == effect else ''}" for k in range(args.k)]
-    plot_mosaic(traversals.reshape(-1, *traversals.shape[2:]), folder / "traversal.png",
-                f"latent traversals, the other latents drawn from N(0, 1) ({label})",
-                [f"{name} #{r}" for name in names for r in range(FIGURE_ROWS)], [f"{v:g}" for v in TRAVERSAL_GRID])
-    plot_effect(codes, metrics, mean_difference, folder / "effect.png")
+    traversals = decode_means(model, traversal_codes(fixed), axes, device)
     with torch.no_grad():
         originals = test_images[:RECONSTRUCTIONS]
         reconstructions = torch.sigmoid(model.decode(model.encode(originals)[0])).cpu().numpy()
-    plot_mosaic(np.stack([originals.cpu().numpy(), reconstructions]), folder / "reconstructions.png",
-                f"test sevens and reconstructions from mu ({label})", ["original", "reconstruction"])
-    plot_curves(history, folder / "curves.png")
+    return traversals, np.stack([originals.cpu().numpy(), reconstructions])
 
 
 # ---------------------------------------------------------------- main
@@ -536,14 +482,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def model_name(plain: bool) -> str:
-    if plain:
-        return "the homework's plain VAE (negative ELBO, transposed-convolution decoder)"
-    o = DEFAULT_OBJECTIVE
-    return (f"beta-TC-VAE (beta {o['beta']:g}, TC weight {o['tc_weight']:g}, grey-level weight "
-            f"{o['grey_level_weight']:g}, warped broadcast decoder)")
-
-
 def summary_line(metrics: dict, out: Path) -> str:
     text = f"K={metrics['k']} {metrics['model']}: test -ELBO {metrics['test_neg_elbo']:.1f}; "
     text += metrics["effect_sentence"]
@@ -557,7 +495,6 @@ def summary_line(metrics: dict, out: Path) -> str:
 def main(argv=None) -> None:
     args = parse_args(argv)
     started = time.perf_counter()
-    device = args.device
     if args.threads:  # 0: torch's default, all cores
         torch.set_num_threads(args.threads)
     train_all, test, truth = load_sevens(args.data_dir)
@@ -565,25 +502,25 @@ def main(argv=None) -> None:
     train_rows, validation_rows = split_validation(len(train_all), stream_rng(args.seed, SPLIT_STREAM))
     if args.quick:
         train_rows = train_rows[: QUICK["train_images"]]
-    as_tensor = lambda array: torch.as_tensor(array, dtype=torch.float32, device=device)  # noqa: E731
+    as_tensor = functools.partial(torch.as_tensor, dtype=torch.float32, device=args.device)
     images = {"train": as_tensor(train_all[train_rows]), "validation": as_tensor(train_all[validation_rows]),
               "test": as_tensor(test)}
 
     torch.manual_seed(args.seed)  # the initial weights
-    model = ConvVAE(args.k, plain=args.plain).to(device)
-    history, final = train(model, images, PLAIN_OBJECTIVE if args.plain else DEFAULT_OBJECTIVE, args, device)
+    model = ConvVAE(args.k, plain=args.plain).to(args.device)
+    history, final = train(model, images, PLAIN_OBJECTIVE if args.plain else DEFAULT_OBJECTIVE, args, args.device)
 
     axes, codes, result, mean_difference = read_code(model, train_all[train_rows], reference, final["test"]["mu"],
-                                                     args, device)
+                                                     args, args.device)
     metrics = {
-        "script": "vae_sevens.py", "model": model_name(args.plain), "plain": args.plain, "k": args.k,
-        "seed": args.seed, "quick": args.quick, "device": str(device), "threads": torch.get_num_threads(),
+        "script": "vae_sevens.py", "model": MODEL_NAMES[args.plain], "plain": args.plain, "k": args.k,
+        "seed": args.seed, "quick": args.quick, "device": str(args.device), "threads": torch.get_num_threads(),
         "data": {"train": {**data_entry(args.data_dir / "tr7.pkl", train_all), "train_rows": len(train_rows),
                            "validation_rows": len(validation_rows)},
                  "test": data_entry(args.data_dir / "te7.pkl", test), "reference": reference_entry},
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
         "objective": PLAIN_OBJECTIVE if args.plain else DEFAULT_OBJECTIVE, "traversal_limit": TRAVERSAL_GRID[-1],
-        "figure_rows": FIGURE_ROWS, "fit_quantiles": list(FIT_QUANTILES),
+        "figure_rows": FIGURE_ROWS, "fit_quantiles": list(image_change.FIT_QUANTILES),
         "test_neg_elbo": final["test"]["neg_elbo"], "test_reconstruction": final["test"]["reconstruction"],
         "test_kl": final["test"]["kl"], "validation_neg_elbo": final["validation"]["neg_elbo"],
         "kl_per_latent": final["test"]["kl_per_latent"], **result,
@@ -591,7 +528,9 @@ def main(argv=None) -> None:
         "history": history,
     }
     with run_folder(args.out) as folder:
-        write_figures(folder, model, axes, metrics, codes, mean_difference, images["test"], history, args, device)
+        traversals, reconstructions = figure_images(model, axes, images["test"], args, args.device)
+        write_figures(folder, traversals, TRAVERSAL_GRID, reconstructions, codes, metrics, mean_difference, history,
+                      f"{'plain VAE' if args.plain else 'beta-TC-VAE'}, K={args.k}")
         torch.save({"state_dict": model.state_dict(), "k": args.k, "plain": args.plain,
                     "axes_unmixing": torch.as_tensor(axes.unmixing), "axes_centre": torch.as_tensor(axes.centre)},
                    folder / "model.pt")

@@ -24,7 +24,7 @@ def many_sevens():
 
 
 def traversal(sevens, change, low, middle, high):
-    """Synthetic decoded pairs: sources at `middle`, targets at `low` and `high` (as vae_sevens.axis_pairs)."""
+    """Synthetic decoded pairs: sources at `middle`, targets at `low` and `high` (as image_change.axis_pairs)."""
     def apply(value):
         return np.stack([np.clip(change(image, value), 0, 1) for image in sevens]).astype(np.float32)
 
