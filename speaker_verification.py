@@ -21,6 +21,7 @@ Cllr of the logits, DET curves; beside them the cosines after AS-norm against th
 import argparse
 import copy
 import functools
+import math
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -162,11 +163,11 @@ def speaker_pairs(rng: np.random.Generator, n_speakers: int, utterances_per_spea
     right = np.empty_like(left)
     for speaker in range(n_speakers):
         first_row = speaker * u
-        rounds = [rng.permutation(len(within)) for _ in range(-(-L // len(within)))]
+        rounds = [rng.permutation(len(within)) for _ in range(math.ceil(L / len(within)))]
         chosen = within[np.concatenate(rounds)[:L]]
         left[speaker, :L] = first_row + chosen[:, 0]
         right[speaker, :L] = first_row + chosen[:, 1]
-        own = np.concatenate([rng.permutation(u) for _ in range(-(-L // u))])[:L]
+        own = np.concatenate([rng.permutation(u) for _ in range(math.ceil(L / u))])[:L]
         others = rng.integers(0, n_speakers - 1, size=L)
         others += others >= speaker  # skip s itself: uniform over the other speakers
         left[speaker, L:] = first_row + own
@@ -352,10 +353,8 @@ def det_curve(scores: np.ndarray, labels: np.ndarray):
 
 def ranking_report(scores: np.ndarray, same: np.ndarray, prefix: str = "") -> dict:
     """What any score allows, whatever its scale: ROC AUC, EER and minDCF at each P_target."""
-    report = {f"{prefix}auc": roc_auc(scores, same), f"{prefix}eer": equal_error_rate(scores, same)[0]}
-    for p_target in P_TARGETS:
-        report[f"{prefix}min_dcf_{cost_name(p_target)}"] = minimum_detection_cost(scores, same, p_target)
-    return report
+    costs = {f"{prefix}min_dcf_{cost_name(p)}": minimum_detection_cost(scores, same, p) for p in P_TARGETS}
+    return {f"{prefix}auc": roc_auc(scores, same), f"{prefix}eer": equal_error_rate(scores, same)[0], **costs}
 
 
 def cost_name(p_target: float) -> str:
@@ -368,15 +367,13 @@ def pair_report(logits: np.ndarray, same: np.ndarray) -> dict:
     p >= 0.5 (z >= 0), mean log loss, ROC AUC, EER, minDCF and actDCF at each P_target, and Cllr."""
     logits, labels = np.ravel(logits).astype(np.float64), np.ravel(same) > 0.5
     accepted = logits >= 0  # p >= DECISION_THRESHOLD = 0.5
-    report = {
+    return {
         "accuracy": float(np.mean(accepted == labels)),
         "loss": float(np.mean(np.where(labels, np.logaddexp(0.0, -logits), np.logaddexp(0.0, logits)))),
         **ranking_report(logits, labels),
         "cllr": log_likelihood_ratio_cost(logits, labels),
+        **{f"act_dcf_{cost_name(p)}": actual_detection_cost(accepted, labels, p) for p in P_TARGETS},
     }
-    for p_target in P_TARGETS:
-        report[f"act_dcf_{cost_name(p_target)}"] = actual_detection_cost(accepted, labels, p_target)
-    return report
 
 
 # ---------------------------------------------------------------- training
@@ -394,6 +391,17 @@ def pair_scores(model: SiameseVerifier, embeddings: torch.Tensor, pairs: Pairs) 
     return model.pair_logits(embeddings, left, right).cpu().numpy().astype(np.float64)
 
 
+def split_of(pair_set: str) -> str:
+    """The speech matrix whose rows a fixed pair set indexes: tes for "test" and "test_all", else trs."""
+    return "test" if pair_set.startswith("test") else "train"
+
+
+def fixed_pair_logits(model: SiameseVerifier, features: dict, pairs: dict, names) -> tuple[dict, dict]:
+    """The embeddings of both speech matrices, (U, E) each, and the logits of the named pair sets."""
+    embeddings = {split: embed_all(model, features[split]) for split in ("train", "test")}
+    return embeddings, {name: pair_scores(model, embeddings[split_of(name)], pairs[name]) for name in names}
+
+
 def frequency_warp(spectrograms: torch.Tensor, factors: np.ndarray) -> torch.Tensor:
     """(B, F, T) -> (B, F, T): bin f of row b takes bin f / factors[b] (linear interpolation, edges held).
 
@@ -403,12 +411,9 @@ def frequency_warp(spectrograms: torch.Tensor, factors: np.ndarray) -> torch.Ten
     source = np.clip(np.arange(n_bins)[None, :] / np.asarray(factors)[:, None], 0, n_bins - 1)  # (B, F)
     below = np.floor(source).astype(np.int64)
     above = np.minimum(below + 1, n_bins - 1)
-    device, frames = spectrograms.device, spectrograms.shape[-1]
-    weight = torch.as_tensor(source - below, dtype=spectrograms.dtype, device=device)[:, :, None]
-    gather = functools.partial(torch.gather, spectrograms, 1)
-    index = {name: torch.as_tensor(bins, device=device)[:, :, None].expand(-1, -1, frames)
-             for name, bins in (("below", below), ("above", above))}
-    return (1 - weight) * gather(index["below"]) + weight * gather(index["above"])
+    weight = torch.as_tensor(source - below, dtype=spectrograms.dtype, device=spectrograms.device)[:, :, None]
+    rows = np.arange(len(spectrograms))[:, None]  # (B, 1) beside the (B, F) bins: (B, F, T) values
+    return (1 - weight) * spectrograms[rows, below] + weight * spectrograms[rows, above]
 
 
 def speaker_warp(rows: np.ndarray, spectrograms: torch.Tensor, rng: np.random.Generator, largest: float):
@@ -472,9 +477,8 @@ def train(args, model, features: dict, fitting_rows, pairs: dict):
             train_loss, train_accuracy = train_epoch(model, optimiser, scheduler, features["train"], fitting_rows,
                                                      rng, args, progress)
         stop_if_diverged(epoch, args.lr, train_loss)
-        embeddings = {split: embed_all(model, features[split]) for split in ("train", "test")}
-        validation = pair_report(pair_scores(model, embeddings["train"], pairs["validation"]), pairs["validation"].same)
-        test = pair_report(pair_scores(model, embeddings["test"], pairs["test"]), pairs["test"].same)
+        logits = fixed_pair_logits(model, features, pairs, ("validation", "test"))[1]
+        validation, test = (pair_report(logits[name], pairs[name].same) for name in ("validation", "test"))
         values = (train_loss, train_accuracy, validation["loss"], validation["accuracy"], validation["auc"],
                   test["accuracy"])  # the test accuracy is drawn in the curves only: it never chooses
         for name, value in zip(history, values):
@@ -488,33 +492,20 @@ def train(args, model, features: dict, fitting_rows, pairs: dict):
 
 
 # ---------------------------------------------------------------- score normalisation
-def cohort_statistics(embeddings: np.ndarray, cohort: np.ndarray, top: int):
-    """Mean and standard deviation of each utterance's `top` highest cosines against the cohort: (U,), (U,)."""
-    cohort_scores = embeddings @ cohort.T  # (U, C); unit vectors: cosines
-    highest = np.sort(cohort_scores, axis=1)[:, -min(top, len(cohort)):]
-    return highest.mean(axis=1), np.maximum(highest.std(axis=1), EPS)
-
-
 def adaptive_s_norm(embeddings: np.ndarray, cohort: np.ndarray, pairs: Pairs, top: int = COHORT_TOP) -> np.ndarray:
     """Adaptive symmetric score normalisation (AS-norm; Matejka et al., 2017) of the cosines s = <e_a, e_b>:
     s' = 1/2 [(s - mu_a) / sigma_a + (s - mu_b) / sigma_b], mu and sigma over each side's top-N cohort
     cosines. The logit w s + c normalises to the same s' (w > 0), so s' ranks, it is not a probability."""
     embeddings, cohort = np.asarray(embeddings, np.float64), np.asarray(cohort, np.float64)
-    mean, std = cohort_statistics(embeddings, cohort, top)
+    cohort_scores = embeddings @ cohort.T  # (U, C); unit vectors: cosines
+    highest = np.sort(cohort_scores, axis=1)[:, -min(top, len(cohort)):]  # each utterance's top N
+    mean, std = highest.mean(axis=1), np.maximum(highest.std(axis=1), EPS)  # mu, sigma: (U,) each
     scores = np.sum(embeddings[pairs.left] * embeddings[pairs.right], axis=-1)
     return 0.5 * ((scores - mean[pairs.left]) / std[pairs.left] + (scores - mean[pairs.right]) / std[pairs.right])
 
 
 # ---------------------------------------------------------------- evaluation
 REPORTED_PAIRS = {"train": "train", "validation": "validation", "test": "test", "test_all": "test_all_pairs"}
-
-
-class FigureInputs(NamedTuple):
-    """What the figures draw: logits, AS-normed and baseline scores per pair set ("test", "test_all"), embeddings."""
-    logits: dict
-    normalised: dict
-    baseline_scores: dict
-    test_embeddings: np.ndarray
 
 
 def cosine_baseline_scores(signals: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -549,23 +540,20 @@ def baseline_report(signals: dict, validation_rows: np.ndarray, pairs: dict) -> 
 
 
 def evaluate(model, features: dict, signals: dict, fitting_rows, validation_rows, pairs: dict):
-    """Metrics of the model and of the baseline, and what the figures draw: FigureInputs."""
-    embeddings = {split: embed_all(model, features[split]) for split in ("train", "test")}
-    logits = {name: pair_scores(model, embeddings["test" if name.startswith("test") else "train"], pairs[name])
-              for name in pairs}
+    """Metrics of the model and of the baseline; scores per method and pair set; the test embeddings."""
+    embeddings, logits = fixed_pair_logits(model, features, pairs, pairs)
     metrics = {}
     for name, prefix in REPORTED_PAIRS.items():
         metrics.update({f"{prefix}_{key}": value for key, value in pair_report(logits[name], pairs[name].same).items()})
     # AS-norm beside the raw scores, with the fitting speakers' utterances as cohort; it decides nothing.
     vectors = {split: embeddings[split].cpu().numpy() for split in embeddings}
-    normalised = {name: adaptive_s_norm(vectors["test" if name.startswith("test") else "train"],
-                                        vectors["train"][fitting_rows], pairs[name])
+    normalised = {name: adaptive_s_norm(vectors[split_of(name)], vectors["train"][fitting_rows], pairs[name])
                   for name in ("validation", "test", "test_all")}
     for name in normalised:
         metrics.update(ranking_report(normalised[name], pairs[name].same, f"snorm_{REPORTED_PAIRS[name]}_"))
     baseline, baseline_scores = baseline_report(signals, validation_rows, pairs)
-    figure_inputs = FigureInputs(logits, normalised, baseline_scores, vectors["test"])
-    return {**metrics, **baseline}, figure_inputs
+    scores = {"Siamese": logits, "Siamese, AS-norm": normalised, "baseline": baseline_scores}
+    return {**metrics, **baseline}, scores, vectors["test"]
 
 
 # ---------------------------------------------------------------- figures
@@ -660,19 +648,18 @@ def plot_embeddings(embeddings: np.ndarray, path: Path) -> None:
     save_figure(figure, path)
 
 
-def write_figures(folder: Path, history: dict, chosen_epoch: int, pairs: dict, figure_inputs: FigureInputs) -> None:
-    logits, baseline_scores = figure_inputs.logits, figure_inputs.baseline_scores
+def write_figures(folder: Path, history: dict, chosen_epoch: int, pairs: dict, scores: dict,
+                  test_embeddings: np.ndarray) -> None:
+    """scores: method ("Siamese", "Siamese, AS-norm", "baseline") -> pair set -> the scores of its pairs."""
     test_same = pairs["test"].same
     plot_curves(history, chosen_epoch, folder / "curves.png")
-    plot_score_histogram(expit(logits["test"]), test_same, folder / "score_histogram.png")
-    plot_roc({"Siamese": (logits["test"], test_same), "baseline": (baseline_scores["test"], test_same)},
-             folder / "roc.png")
-    det_panels = {title: {"Siamese": (logits[name], pairs[name].same),
-                          "Siamese, AS-norm": (figure_inputs.normalised[name], pairs[name].same),
-                          "baseline": (baseline_scores[name], pairs[name].same)}
+    plot_score_histogram(expit(scores["Siamese"]["test"]), test_same, folder / "score_histogram.png")
+    roc_curves = {method: (scores[method]["test"], test_same) for method in ("Siamese", "baseline")}
+    plot_roc(roc_curves, folder / "roc.png")
+    det_panels = {title: {method: (scores[method][name], pairs[name].same) for method in scores}
                   for name, title in DET_PANELS.items()}
     plot_det(det_panels, folder / "det.png")
-    plot_embeddings(figure_inputs.test_embeddings, folder / "embeddings_pca.png")
+    plot_embeddings(test_embeddings, folder / "embeddings_pca.png")
 
 
 # ---------------------------------------------------------------- main
@@ -716,14 +703,14 @@ def main(argv=None) -> None:
     train_started = time.perf_counter()
     history, chosen_epoch = train(args, model, features, fitting_rows, pairs)
     train_seconds = time.perf_counter() - train_started
-    results, figure_inputs = evaluate(model, features, signals, fitting_rows, validation_rows, pairs)
+    results, scores, test_embeddings = evaluate(model, features, signals, fitting_rows, validation_rows, pairs)
     metrics = {**run_description(args, spectra, fitting, validation, pairs), "data": data, **results,
                "chosen_epoch": chosen_epoch, "train_seconds": train_seconds, "history": history,
                "parameters": sum(parameter.numel() for parameter in model.parameters())}
     with run_folder(args.out) as folder:
         settings = {"n_bins": N_FFT // 2 + 1, "embedding_dim": args.embedding_dim}
         torch.save({"state_dict": model.state_dict(), "settings": settings}, folder / "model.pt")
-        write_figures(folder, history, chosen_epoch, pairs, figure_inputs)
+        write_figures(folder, history, chosen_epoch, pairs, scores, test_embeddings)
         metrics["seconds"] = time.perf_counter() - started
         write_json(folder / "metrics.json", metrics)
     print(f"test pair accuracy {metrics['test_accuracy']:.1%} at p = 0.5 (AUC {metrics['test_auc']:.3f}, EER "
