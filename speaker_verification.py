@@ -38,12 +38,14 @@ from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, UTTERANCES_PER
                     load_speech, new_figure, pick_device, run_cli, save_figure, stft, stop_if_diverged, stream_rng,
                     torch_generator)
 from safety import DataError, check_output_folder, run_folder, write_json
+from verification_metrics import (P_TARGETS, accuracy_maximising_threshold, actual_detection_cost,
+                                  best_threshold_accuracy, cost_name, det_curve, equal_error_rate,
+                                  log_likelihood_ratio_cost, ranking_report, roc_auc, roc_curve)
 
 SPLIT_FILES = {"train": "trs.pkl", "test": "tes.pkl"}
 N_FFT = 1024  # the homework's STFT: 513 frequency bins
 HOP = 512
 DECISION_THRESHOLD = 0.5  # the homework's: "same speaker" when p >= 0.5
-P_TARGETS = (0.01, 0.05)  # NIST SRE's priors of a target trial for the detection cost
 MIN_SPEAKERS = 2  # negative pairs need another speaker, among the fitting and among the validation speakers
 INITIAL_SCALE, INITIAL_BIAS = 10.0, -5.0  # GE2E's starting (w, c) (Wan et al., 2018): p = 1/2 at cosine 1/2
 CALIBRATION_LR_FACTOR = 10  # the scalar scale w and bias c learn this much faster than the encoder
@@ -260,108 +262,7 @@ def logistic_loss(logits: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, same)
 
 
-# ---------------------------------------------------------------- verification metrics
-def roc_curve(scores: np.ndarray, labels: np.ndarray):
-    """(fpr, tpr, thresholds): "same" when score >= threshold, from (0, 0) to (1, 1), tied scores together."""
-    scores, labels = np.ravel(scores), np.ravel(labels).astype(bool)
-    order = np.argsort(-scores, kind="stable")
-    scores, labels = scores[order], labels[order]
-    last_of_tie = np.r_[np.flatnonzero(np.diff(scores)), scores.size - 1]
-    true_positives = np.cumsum(labels)[last_of_tie]
-    false_positives = (last_of_tie + 1) - true_positives
-    tpr = np.r_[0.0, true_positives / max(labels.sum(), 1)]
-    fpr = np.r_[0.0, false_positives / max((~labels).sum(), 1)]
-    return fpr, tpr, np.r_[np.inf, scores[last_of_tie]]
-
-
-def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Area under the ROC curve (trapezoids; equals P(score_pos > score_neg) + 1/2 P(tie))."""
-    fpr, tpr, _ = roc_curve(scores, labels)
-    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
-
-
-def equal_error_rate(scores: np.ndarray, labels: np.ndarray):
-    """(EER, threshold): where false acceptance fpr = false rejection 1 - tpr, linear between ROC points."""
-    fpr, tpr, thresholds = roc_curve(scores, labels)
-    gap = fpr - (1.0 - tpr)  # rises from -1 to +1 along the curve
-    k = int(np.argmax(gap >= 0))
-    if k == 0:
-        return float(fpr[0]), float(thresholds[0])
-    weight = gap[k] / (gap[k] - gap[k - 1]) if gap[k] != gap[k - 1] else 0.0
-    return float(fpr[k] - weight * (fpr[k] - fpr[k - 1])), float(thresholds[k])
-
-
-def _accuracy_at_each_threshold(scores: np.ndarray, labels: np.ndarray):
-    """(accuracy, threshold) for every ROC threshold: correct = tpr * positives + (1 - fpr) * negatives."""
-    fpr, tpr, thresholds = roc_curve(scores, labels)
-    labels = np.ravel(labels).astype(bool)
-    return (tpr * labels.sum() + (1 - fpr) * (~labels).sum()) / labels.size, thresholds
-
-
-def best_threshold_accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Accuracy at the best threshold (an optimistic figure: the threshold sees the labels)."""
-    return float(np.max(_accuracy_at_each_threshold(scores, labels)[0]))
-
-
-def accuracy_maximising_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
-    """The most accurate threshold t ("same" when score >= t), midway between two distinct scores (no ties)."""
-    accuracy, thresholds = _accuracy_at_each_threshold(scores, labels)
-    k = int(np.argmax(accuracy))
-    if k == 0:  # nothing accepted: any threshold above the top score
-        return float(thresholds[1]) + 1.0
-    lower = thresholds[k + 1] if k + 1 < len(thresholds) else thresholds[k] - 1.0
-    return float((thresholds[k] + lower) / 2)
-
-
-def detection_cost(miss_rate, false_alarm_rate, p_target: float):
-    """NIST SRE's normalised detection cost with C_miss = C_fa = 1:
-    C_norm = (P_target P_miss + (1 - P_target) P_fa) / min(P_target, 1 - P_target),
-    so 1 is the cost of the better of "accept all" and "reject all"."""
-    cost = p_target * np.asarray(miss_rate) + (1 - p_target) * np.asarray(false_alarm_rate)
-    return cost / min(p_target, 1 - p_target)
-
-
-def minimum_detection_cost(scores: np.ndarray, labels: np.ndarray, p_target: float) -> float:
-    """minDCF: the lowest normalised cost over every threshold ("same" when score >= t), accept-all included."""
-    fpr, tpr, _ = roc_curve(scores, labels)
-    return float(np.min(detection_cost(1 - tpr, fpr, p_target)))
-
-
-def actual_detection_cost(accepted: np.ndarray, labels: np.ndarray, p_target: float) -> float:
-    """actDCF: the normalised cost of the decisions made (here the homework's p >= 0.5, i.e. LLR >= 0)."""
-    accepted, labels = np.ravel(accepted).astype(bool), np.ravel(labels).astype(bool)
-    miss_rate = np.mean(~accepted[labels]) if labels.any() else 0.0
-    false_alarm_rate = np.mean(accepted[~labels]) if (~labels).any() else 0.0
-    return float(detection_cost(miss_rate, false_alarm_rate, p_target))
-
-
-def log_likelihood_ratio_cost(llr: np.ndarray, labels: np.ndarray) -> float:
-    """Cllr (Brümmer & du Preez, 2006) of scores read as natural-log likelihood ratios, in bits:
-    Cllr = 1/2 [mean_target log2(1 + e^-llr) + mean_non-target log2(1 + e^llr)];
-    0 is perfect, 1 is an uninformative llr = 0. Our logit of p is that llr: the training pairs are balanced."""
-    llr, labels = np.ravel(llr).astype(np.float64), np.ravel(labels).astype(bool)
-    target_cost = np.mean(np.logaddexp(0.0, -llr[labels]))
-    non_target_cost = np.mean(np.logaddexp(0.0, llr[~labels]))
-    return float((target_cost + non_target_cost) / (2 * np.log(2)))
-
-
-def det_curve(scores: np.ndarray, labels: np.ndarray):
-    """(false-alarm rate, miss rate) at every threshold: the ROC read as errors, for normal-deviate axes."""
-    fpr, tpr, _ = roc_curve(scores, labels)
-    return fpr, 1 - tpr
-
-
-def ranking_report(scores: np.ndarray, same: np.ndarray, prefix: str = "") -> dict:
-    """What any score allows, whatever its scale: ROC AUC, EER and minDCF at each P_target."""
-    costs = {f"{prefix}min_dcf_{cost_name(p)}": minimum_detection_cost(scores, same, p) for p in P_TARGETS}
-    return {f"{prefix}auc": roc_auc(scores, same), f"{prefix}eer": equal_error_rate(scores, same)[0], **costs}
-
-
-def cost_name(p_target: float) -> str:
-    """0.01 -> 'p01', 0.05 -> 'p05': metrics.json keys without a dot."""
-    return f"p{round(100 * p_target):02d}"
-
-
+# ---------------------------------------------------------------- measures: the homework's, beside the field's
 def pair_report(logits: np.ndarray, same: np.ndarray) -> dict:
     """One set of pairs scored by logit z = w <e_a, e_b> + c (p = sigmoid(z)): accuracy at the homework's
     p >= 0.5 (z >= 0), mean log loss, ROC AUC, EER, minDCF and actDCF at each P_target, and Cllr."""
