@@ -38,9 +38,10 @@ from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, UTTERANCES_PER
                     load_speech, new_figure, pick_device, run_cli, save_figure, stft, stop_if_diverged, stream_rng,
                     torch_generator)
 from safety import DataError, check_output_folder, run_folder, write_json
-from verification_metrics import (P_TARGETS, accuracy_maximising_threshold, actual_detection_cost,
-                                  best_threshold_accuracy, cost_name, det_curve, equal_error_rate,
-                                  log_likelihood_ratio_cost, ranking_report, roc_auc, roc_curve)
+from verification_metrics import (DETECTION_COST, P_TARGETS, accuracy_maximising_threshold,
+                                  actual_detection_cost, adaptive_s_norm, best_threshold_accuracy, cost_name,
+                                  det_curve, equal_error_rate, log_likelihood_ratio_cost, ranking_report, roc_auc,
+                                  roc_curve)
 
 SPLIT_FILES = {"train": "trs.pkl", "test": "tes.pkl"}
 N_FFT = 1024  # the homework's STFT: 513 frequency bins
@@ -52,6 +53,8 @@ CALIBRATION_LR_FACTOR = 10  # the scalar scale w and bias c learn this much fast
 COHORT_TOP = 100  # AS-norm: the cohort cosines kept per utterance (of the fitting speakers' 400 utterances)
 EMBED_BATCH = 256  # utterances per forward pass when embedding a whole set
 HISTOGRAM_BINS = 40
+DET_PANELS = {"test": "the homework's test pairs", "test_all": "all test utterance pairs"}
+DET_TICKS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8)  # rates marked on the normal-deviate axes
 # Random streams, each drawn as stream_rng(--seed, stream); the test pairs are the same for every --seed.
 SPLIT_STREAM = 0  # which training speakers are held out for validation
 VALIDATION_PAIRS_STREAM = 1  # the fixed validation pairs
@@ -62,8 +65,6 @@ INIT_STREAM = 5  # the initial weights
 FEATURE_DESCRIPTION = (f"log(1 + |STFT|), n_fft {N_FFT}, hop {HOP}, periodic Hann, librosa convention (centred "
                        "frames, reflect padding); normalised per frequency bin with the mean and std of the fitting "
                        "(training minus validation) speakers' frames")
-DETECTION_COST = ("NIST SRE's normalised DCF, C_miss = C_fa = 1: (P_target P_miss + (1 - P_target) P_fa) / "
-                  "min(P_target, 1 - P_target); minDCF at the best threshold, actDCF at the decision p >= 0.5")
 EPOCH_CHOICE = "highest validation pair accuracy at p = 0.5 (ties: lower validation loss); test data chooses nothing"
 
 DEFAULTS = dict(data_dir=DEFAULT_DATA_DIR, out=Path("results/speaker_verification"), seed=0, device="auto",
@@ -77,7 +78,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     """The options, each checked before any work (the run folder too); DataError otherwise."""
     parser = OneLineParser(description="\n\n".join(__doc__.split("\n\n")[:2]),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-
     option = functools.partial(parser.option, defaults=DEFAULTS)
     option("data-dir", Path, "folder with trs.pkl and tes.pkl")
     option("out", Path, "run folder, replaced whole when the run succeeds")
@@ -192,6 +192,11 @@ def all_pairs(n_utterances: int) -> Pairs:
     return Pairs(left, right, (left // UTTERANCES_PER_SPEAKER == right // UTTERANCES_PER_SPEAKER).astype(np.float32))
 
 
+# The pair sets drawn once per run: the speech matrix whose rows each indexes, and its prefix in metrics.json.
+PAIRS_MATRIX = {"train": "train", "validation": "train", "test": "test", "test_all": "test"}
+REPORTED_PAIRS = {"train": "train", "validation": "validation", "test": "test", "test_all": "test_all_pairs"}
+
+
 def fixed_pairs(args, fitting_rows, validation_rows, n_test_speakers: int) -> dict:
     """The pairs drawn once per run, flat: rows of trs ("train", "validation") or tes ("test", "test_all")."""
     test_rng = stream_rng(TEST_PAIRS_SEED, TEST_PAIRS_STREAM)
@@ -204,7 +209,7 @@ def fixed_pairs(args, fitting_rows, validation_rows, n_test_speakers: int) -> di
     return {name: Pairs(*(part.ravel() for part in pairs)) for name, pairs in pairs.items()}
 
 
-# ---------------------------------------------------------------- model and loss
+# ---------------------------------------------------------------- model, loss and the homework's measure
 def statistics_pooling(frames: torch.Tensor) -> torch.Tensor:
     """(B, C, T) -> (B, 2C): the mean and standard deviation over time, whatever T is."""
     return torch.cat([frames.mean(dim=-1), torch.sqrt(frames.var(dim=-1, unbiased=False) + EPS)], dim=-1)
@@ -215,9 +220,8 @@ class SiameseVerifier(nn.Module):
 
     f pools statistics over time of the normalised frames x_t and projects them linearly:
       f = W [mean_t x_t, std_t x_t] / ||W [...]||,
-    the long-term spectrum and its variability (formants, pitch harmonics, tilt). A frame-level
-    convolution stack beside these statistics added nothing measurable (docs/experiments.md), so there is none.
-    """
+    the long-term spectrum and its variability (formants, pitch harmonics, tilt); a convolution stack over
+    the frames beside them added nothing measurable (docs/experiments.md), so there is none."""
 
     def __init__(self, n_bins: int, embedding_dim: int):
         super().__init__()
@@ -262,7 +266,6 @@ def logistic_loss(logits: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, same)
 
 
-# ---------------------------------------------------------------- measures: the homework's, beside the field's
 def pair_report(logits: np.ndarray, same: np.ndarray) -> dict:
     """One set of pairs scored by logit z = w <e_a, e_b> + c (p = sigmoid(z)): accuracy at the homework's
     p >= 0.5 (z >= 0), mean log loss, ROC AUC, EER, minDCF and actDCF at each P_target, and Cllr."""
@@ -292,15 +295,11 @@ def pair_scores(model: SiameseVerifier, embeddings: torch.Tensor, pairs: Pairs) 
     return model.pair_logits(embeddings, left, right).cpu().numpy().astype(np.float64)
 
 
-def split_of(pair_set: str) -> str:
-    """The speech matrix whose rows a fixed pair set indexes: tes for "test" and "test_all", else trs."""
-    return "test" if pair_set.startswith("test") else "train"
-
-
 def fixed_pair_logits(model: SiameseVerifier, features: dict, pairs: dict, names) -> tuple[dict, dict]:
     """The embeddings of both speech matrices, (U, E) each, and the logits of the named pair sets."""
     embeddings = {split: embed_all(model, features[split]) for split in ("train", "test")}
-    return embeddings, {name: pair_scores(model, embeddings[split_of(name)], pairs[name]) for name in names}
+    logits = {name: pair_scores(model, embeddings[PAIRS_MATRIX[name]], pairs[name]) for name in names}
+    return embeddings, logits
 
 
 def frequency_warp(spectrograms: torch.Tensor, factors: np.ndarray) -> torch.Tensor:
@@ -392,23 +391,7 @@ def train(args, model, features: dict, fitting_rows, pairs: dict):
     return history, chosen_epoch
 
 
-# ---------------------------------------------------------------- score normalisation
-def adaptive_s_norm(embeddings: np.ndarray, cohort: np.ndarray, pairs: Pairs, top: int = COHORT_TOP) -> np.ndarray:
-    """Adaptive symmetric score normalisation (AS-norm; Matejka et al., 2017) of the cosines s = <e_a, e_b>:
-    s' = 1/2 [(s - mu_a) / sigma_a + (s - mu_b) / sigma_b], mu and sigma over each side's top-N cohort
-    cosines. The logit w s + c normalises to the same s' (w > 0), so s' ranks, it is not a probability."""
-    embeddings, cohort = np.asarray(embeddings, np.float64), np.asarray(cohort, np.float64)
-    cohort_scores = embeddings @ cohort.T  # (U, C); unit vectors: cosines
-    highest = np.sort(cohort_scores, axis=1)[:, -min(top, len(cohort)):]  # each utterance's top N
-    mean, std = highest.mean(axis=1), np.maximum(highest.std(axis=1), EPS)  # mu, sigma: (U,) each
-    scores = np.sum(embeddings[pairs.left] * embeddings[pairs.right], axis=-1)
-    return 0.5 * ((scores - mean[pairs.left]) / std[pairs.left] + (scores - mean[pairs.right]) / std[pairs.right])
-
-
 # ---------------------------------------------------------------- evaluation
-REPORTED_PAIRS = {"train": "train", "validation": "validation", "test": "test", "test_all": "test_all_pairs"}
-
-
 def cosine_baseline_scores(signals: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Baseline: the cosine of long-term log spectra minus their mean (what all speech shares), per pair."""
     spectra = spectrograms(signals).mean(axis=-1)  # (B, 513): the long-term log spectra
@@ -443,13 +426,12 @@ def baseline_report(signals: dict, validation_rows: np.ndarray, pairs: dict) -> 
 def evaluate(model, features: dict, signals: dict, fitting_rows, validation_rows, pairs: dict):
     """Metrics of the model and of the baseline; scores per method and pair set; the test embeddings."""
     embeddings, logits = fixed_pair_logits(model, features, pairs, pairs)
-    metrics = {}
-    for name, prefix in REPORTED_PAIRS.items():
-        metrics.update({f"{prefix}_{key}": value for key, value in pair_report(logits[name], pairs[name].same).items()})
+    metrics = {f"{REPORTED_PAIRS[name]}_{key}": value for name in REPORTED_PAIRS
+               for key, value in pair_report(logits[name], pairs[name].same).items()}
     # AS-norm beside the raw scores, with the fitting speakers' utterances as cohort; it decides nothing.
     vectors = {split: embeddings[split].cpu().numpy() for split in embeddings}
-    normalised = {name: adaptive_s_norm(vectors[split_of(name)], vectors["train"][fitting_rows], pairs[name])
-                  for name in ("validation", "test", "test_all")}
+    normalised = {name: adaptive_s_norm(vectors[PAIRS_MATRIX[name]], vectors["train"][fitting_rows], pairs[name],
+                                        COHORT_TOP) for name in ("validation", "test", "test_all")}
     for name in normalised:
         metrics.update(ranking_report(normalised[name], pairs[name].same, f"snorm_{REPORTED_PAIRS[name]}_"))
     baseline, baseline_scores = baseline_report(signals, validation_rows, pairs)
@@ -507,10 +489,6 @@ def plot_roc(curves: dict, path: Path) -> None:
     save_figure(figure, path)
 
 
-DET_PANELS = {"test": "the homework's test pairs", "test_all": "all test utterance pairs"}
-DET_TICKS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8)  # rates marked on the normal-deviate axes
-
-
 def plot_det(panels: dict, path: Path) -> None:
     """DET curves (Martin et al., 1997): miss against false-alarm rate, each axis at Phi^-1(rate), so that
     Gaussian scores draw straight lines; panels: title -> {name: (scores, labels)}."""
@@ -520,10 +498,9 @@ def plot_det(panels: dict, path: Path) -> None:
     limits = (ticks[0], ticks[-1])
     for axes, (title, curves) in zip(np.atleast_1d(axes_row), panels.items()):
         for name, (scores, same) in curves.items():
-            false_alarm_rate, miss_rate = det_curve(scores, same)
-            clip = functools.partial(np.clip, a_min=DET_TICKS[0] / 2, a_max=1 - DET_TICKS[0] / 2)
+            rates = np.clip(det_curve(scores, same), DET_TICKS[0] / 2, 1 - DET_TICKS[0] / 2)  # Phi^-1(0) = -inf
             eer = equal_error_rate(scores, same)[0]
-            line = axes.plot(norm.ppf(clip(false_alarm_rate)), norm.ppf(clip(miss_rate)), label=name)[0]
+            line = axes.plot(*norm.ppf(rates), label=name)[0]  # (false-alarm, miss) rates, on the deviate axes
             axes.plot([norm.ppf(eer)], [norm.ppf(eer)], "o", color=line.get_color(), label=f"{name} EER {eer:.3f}")
         axes.plot(limits, limits, color="grey", linestyle=":", linewidth=0.8)  # miss = false alarm
         axes.set(xticks=ticks, xticklabels=labels, yticks=ticks, yticklabels=labels, xlim=limits, ylim=limits,
@@ -566,8 +543,7 @@ def write_figures(folder: Path, history: dict, chosen_epoch: int, pairs: dict, s
 # ---------------------------------------------------------------- main
 def run_description(args, spectra: dict, fitting, validation, pairs: dict) -> dict:
     """What metrics.json says about the run beside its results: settings, sizes and counts the report quotes."""
-    options = ("epochs", "lr", "weight_decay", "embedding_dim", "shortest_crop", "warp",
-               "validation_fraction")
+    options = ("epochs", "lr", "weight_decay", "embedding_dim", "shortest_crop", "warp", "validation_fraction")
     return {
         "script": "speaker_verification.py", "seed": args.seed, "quick": args.quick, "seconds": None,
         "threads": torch.get_num_threads(), "device": args.device.type,

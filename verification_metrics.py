@@ -1,5 +1,6 @@
 """The field's measures of a verifier that scores trials (pairs): ROC and its area, EER, accuracy at the
-best threshold, NIST SRE's detection costs (minDCF, actDCF), Cllr and DET curves.
+best threshold, NIST SRE's detection costs (minDCF, actDCF), Cllr and DET curves; and AS-norm, the score
+normalisation whose scores they measure beside the raw ones.
 
 Conventions, the same in every function: `labels` are 1 for a target trial (same speaker), 0 otherwise; a
 trial is accepted ("same") when its score >= the threshold; tied scores are accepted or rejected together.
@@ -8,7 +9,11 @@ tests/test_metrics.py and tests/test_speaker_verification.py check each against 
 
 import numpy as np
 
+from common import EPS
+
 P_TARGETS = (0.01, 0.05)  # NIST SRE's priors of a target trial for the detection cost
+DETECTION_COST = ("NIST SRE's normalised DCF, C_miss = C_fa = 1: (P_target P_miss + (1 - P_target) P_fa) / "
+                  "min(P_target, 1 - P_target); minDCF at the best threshold, actDCF at the decision p >= 0.5")
 
 
 def roc_curve(scores: np.ndarray, labels: np.ndarray):
@@ -110,3 +115,17 @@ def ranking_report(scores: np.ndarray, same: np.ndarray, prefix: str = "") -> di
     """What any score allows, whatever its scale: ROC AUC, EER and minDCF at each P_target."""
     costs = {f"{prefix}min_dcf_{cost_name(p)}": minimum_detection_cost(scores, same, p) for p in P_TARGETS}
     return {f"{prefix}auc": roc_auc(scores, same), f"{prefix}eer": equal_error_rate(scores, same)[0], **costs}
+
+
+# ---------------------------------------------------------------- score normalisation
+def adaptive_s_norm(embeddings: np.ndarray, cohort: np.ndarray, pairs, top: int) -> np.ndarray:
+    """Adaptive symmetric score normalisation (AS-norm; Matejka et al., 2017) of the cosines s = <e_a, e_b>:
+    s' = 1/2 [(s - mu_a) / sigma_a + (s - mu_b) / sigma_b], mu and sigma over each side's top-N cohort
+    cosines (pairs.left, pairs.right: rows of the unit embeddings). The logit w s + c normalises to the same s'
+    (w > 0), so s' ranks, it is not a probability."""
+    embeddings, cohort = np.asarray(embeddings, np.float64), np.asarray(cohort, np.float64)
+    cohort_scores = embeddings @ cohort.T  # (U, C); unit vectors: cosines
+    highest = np.sort(cohort_scores, axis=1)[:, -min(top, len(cohort)):]  # each utterance's top N
+    mean, std = highest.mean(axis=1), np.maximum(highest.std(axis=1), EPS)  # mu, sigma: (U,) each
+    scores = np.sum(embeddings[pairs.left] * embeddings[pairs.right], axis=-1)
+    return 0.5 * ((scores - mean[pairs.left]) / std[pairs.left] + (scores - mean[pairs.right]) / std[pairs.right])

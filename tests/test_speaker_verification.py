@@ -345,10 +345,10 @@ def test_adaptive_s_norm_matches_a_loop_over_the_pairs():
             highest = sorted(float(np.dot(embeddings[side], c)) for c in cohort)[-top:]
             normalised += (score - np.mean(highest)) / np.std(highest) / 2
         expected.append(normalised)
-    np.testing.assert_allclose(sv.adaptive_s_norm(embeddings, cohort, pairs, top), expected, rtol=1e-10)
+    np.testing.assert_allclose(vm.adaptive_s_norm(embeddings, cohort, pairs, top), expected, rtol=1e-10)
     # top >= the cohort: plain s-norm over the whole cohort
-    whole = sv.adaptive_s_norm(embeddings, cohort, pairs, 1000)
-    np.testing.assert_allclose(whole, sv.adaptive_s_norm(embeddings, cohort, pairs, 30), rtol=1e-12)
+    whole = vm.adaptive_s_norm(embeddings, cohort, pairs, 1000)
+    np.testing.assert_allclose(whole, vm.adaptive_s_norm(embeddings, cohort, pairs, 30), rtol=1e-12)
 
 
 # ---------------------------------------------------------------- training and the command line
