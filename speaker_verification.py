@@ -40,8 +40,8 @@ from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, UTTERANCES_PER
 from safety import DataError, check_output_folder, run_folder, write_json
 from verification_metrics import (DETECTION_COST, P_TARGETS, accuracy_maximising_threshold,
                                   actual_detection_cost, adaptive_s_norm, best_threshold_accuracy, cost_name,
-                                  det_curve, equal_error_rate, log_likelihood_ratio_cost, ranking_report, roc_auc,
-                                  roc_curve)
+                                  det_curve, equal_error_rate, log_likelihood_ratio_cost, ranking_report,
+                                  roc_auc, roc_curve)
 
 SPLIT_FILES = {"train": "trs.pkl", "test": "tes.pkl"}
 N_FFT = 1024  # the homework's STFT: 513 frequency bins
@@ -312,7 +312,7 @@ def frequency_warp(spectrograms: torch.Tensor, factors: np.ndarray) -> torch.Ten
     below = np.floor(source).astype(np.int64)
     above = np.minimum(below + 1, n_bins - 1)
     weight = torch.as_tensor(source - below, dtype=spectrograms.dtype, device=spectrograms.device)[:, :, None]
-    rows = np.arange(len(spectrograms))[:, None]  # (B, 1) beside the (B, F) bins: (B, F, T) values
+    rows = np.arange(len(spectrograms))[:, None]  # (B, 1) row index, broadcast with the (B, F) bins: (B, F, T)
     return (1 - weight) * spectrograms[rows, below] + weight * spectrograms[rows, above]
 
 
@@ -377,7 +377,7 @@ def train(args, model, features: dict, fitting_rows, pairs: dict):
             train_loss, train_accuracy = train_epoch(model, optimiser, scheduler, features["train"], fitting_rows,
                                                      rng, args, progress)
         stop_if_diverged(epoch, args.lr, train_loss)
-        logits = fixed_pair_logits(model, features, pairs, ("validation", "test"))[1]
+        _, logits = fixed_pair_logits(model, features, pairs, ("validation", "test"))
         validation, test = (pair_report(logits[name], pairs[name].same) for name in ("validation", "test"))
         values = (train_loss, train_accuracy, validation["loss"], validation["accuracy"], validation["auc"],
                   test["accuracy"])  # the test accuracy is drawn in the curves only: it never chooses
