@@ -82,7 +82,8 @@ define run
 @$(1)
 endef
 
-$(SPEAKER_RESULTS)/metrics.json: speaker_verification.py common.py safety.py data/trs.pkl data/tes.pkl | $(SETUP)
+$(SPEAKER_RESULTS)/metrics.json: speaker_verification.py verification_metrics.py common.py safety.py \
+		data/trs.pkl data/tes.pkl | $(SETUP)
 	$(call run,$(PYTHON) speaker_verification.py $(RUN_FLAGS) --out $(SPEAKER_RESULTS))
 
 $(VAE_RESULTS)/metrics.json: vae_sevens.py image_change.py vae_figures.py common.py safety.py data/tr7.pkl \

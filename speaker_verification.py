@@ -21,6 +21,7 @@ Cllr of the logits, DET curves; beside them the cosines after AS-norm against th
 import argparse
 import copy
 import functools
+import math
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -37,18 +38,23 @@ from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, UTTERANCES_PER
                     load_speech, new_figure, pick_device, run_cli, save_figure, stft, stop_if_diverged, stream_rng,
                     torch_generator)
 from safety import DataError, check_output_folder, run_folder, write_json
+from verification_metrics import (DETECTION_COST, P_TARGETS, accuracy_maximising_threshold,
+                                  actual_detection_cost, adaptive_s_norm, best_threshold_accuracy, cost_name,
+                                  det_curve, equal_error_rate, log_likelihood_ratio_cost, ranking_report,
+                                  roc_auc, roc_curve)
 
 SPLIT_FILES = {"train": "trs.pkl", "test": "tes.pkl"}
 N_FFT = 1024  # the homework's STFT: 513 frequency bins
 HOP = 512
 DECISION_THRESHOLD = 0.5  # the homework's: "same speaker" when p >= 0.5
-P_TARGETS = (0.01, 0.05)  # NIST SRE's priors of a target trial for the detection cost
 MIN_SPEAKERS = 2  # negative pairs need another speaker, among the fitting and among the validation speakers
 INITIAL_SCALE, INITIAL_BIAS = 10.0, -5.0  # GE2E's starting (w, c) (Wan et al., 2018): p = 1/2 at cosine 1/2
 CALIBRATION_LR_FACTOR = 10  # the scalar scale w and bias c learn this much faster than the encoder
 COHORT_TOP = 100  # AS-norm: the cohort cosines kept per utterance (of the fitting speakers' 400 utterances)
 EMBED_BATCH = 256  # utterances per forward pass when embedding a whole set
 HISTOGRAM_BINS = 40
+DET_PANELS = {"test": "the homework's test pairs", "test_all": "all test utterance pairs"}
+DET_TICKS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8)  # rates marked on the normal-deviate axes
 # Random streams, each drawn as stream_rng(--seed, stream); the test pairs are the same for every --seed.
 SPLIT_STREAM = 0  # which training speakers are held out for validation
 VALIDATION_PAIRS_STREAM = 1  # the fixed validation pairs
@@ -59,8 +65,6 @@ INIT_STREAM = 5  # the initial weights
 FEATURE_DESCRIPTION = (f"log(1 + |STFT|), n_fft {N_FFT}, hop {HOP}, periodic Hann, librosa convention (centred "
                        "frames, reflect padding); normalised per frequency bin with the mean and std of the fitting "
                        "(training minus validation) speakers' frames")
-DETECTION_COST = ("NIST SRE's normalised DCF, C_miss = C_fa = 1: (P_target P_miss + (1 - P_target) P_fa) / "
-                  "min(P_target, 1 - P_target); minDCF at the best threshold, actDCF at the decision p >= 0.5")
 EPOCH_CHOICE = "highest validation pair accuracy at p = 0.5 (ties: lower validation loss); test data chooses nothing"
 
 DEFAULTS = dict(data_dir=DEFAULT_DATA_DIR, out=Path("results/speaker_verification"), seed=0, device="auto",
@@ -74,7 +78,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     """The options, each checked before any work (the run folder too); DataError otherwise."""
     parser = OneLineParser(description="\n\n".join(__doc__.split("\n\n")[:2]),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-
     option = functools.partial(parser.option, defaults=DEFAULTS)
     option("data-dir", Path, "folder with trs.pkl and tes.pkl")
     option("out", Path, "run folder, replaced whole when the run succeeds")
@@ -162,11 +165,11 @@ def speaker_pairs(rng: np.random.Generator, n_speakers: int, utterances_per_spea
     right = np.empty_like(left)
     for speaker in range(n_speakers):
         first_row = speaker * u
-        rounds = [rng.permutation(len(within)) for _ in range(-(-L // len(within)))]
+        rounds = [rng.permutation(len(within)) for _ in range(math.ceil(L / len(within)))]
         chosen = within[np.concatenate(rounds)[:L]]
         left[speaker, :L] = first_row + chosen[:, 0]
         right[speaker, :L] = first_row + chosen[:, 1]
-        own = np.concatenate([rng.permutation(u) for _ in range(-(-L // u))])[:L]
+        own = np.concatenate([rng.permutation(u) for _ in range(math.ceil(L / u))])[:L]
         others = rng.integers(0, n_speakers - 1, size=L)
         others += others >= speaker  # skip s itself: uniform over the other speakers
         left[speaker, L:] = first_row + own
@@ -189,6 +192,11 @@ def all_pairs(n_utterances: int) -> Pairs:
     return Pairs(left, right, (left // UTTERANCES_PER_SPEAKER == right // UTTERANCES_PER_SPEAKER).astype(np.float32))
 
 
+# The pair sets drawn once per run: the speech matrix whose rows each indexes, and its prefix in metrics.json.
+PAIRS_MATRIX = {"train": "train", "validation": "train", "test": "test", "test_all": "test"}
+REPORTED_PAIRS = {"train": "train", "validation": "validation", "test": "test", "test_all": "test_all_pairs"}
+
+
 def fixed_pairs(args, fitting_rows, validation_rows, n_test_speakers: int) -> dict:
     """The pairs drawn once per run, flat: rows of trs ("train", "validation") or tes ("test", "test_all")."""
     test_rng = stream_rng(TEST_PAIRS_SEED, TEST_PAIRS_STREAM)
@@ -201,7 +209,7 @@ def fixed_pairs(args, fitting_rows, validation_rows, n_test_speakers: int) -> di
     return {name: Pairs(*(part.ravel() for part in pairs)) for name, pairs in pairs.items()}
 
 
-# ---------------------------------------------------------------- model and loss
+# ---------------------------------------------------------------- model, loss and the homework's measure
 def statistics_pooling(frames: torch.Tensor) -> torch.Tensor:
     """(B, C, T) -> (B, 2C): the mean and standard deviation over time, whatever T is."""
     return torch.cat([frames.mean(dim=-1), torch.sqrt(frames.var(dim=-1, unbiased=False) + EPS)], dim=-1)
@@ -212,9 +220,8 @@ class SiameseVerifier(nn.Module):
 
     f pools statistics over time of the normalised frames x_t and projects them linearly:
       f = W [mean_t x_t, std_t x_t] / ||W [...]||,
-    the long-term spectrum and its variability (formants, pitch harmonics, tilt). A frame-level
-    convolution stack beside these statistics added nothing measurable (docs/experiments.md), so there is none.
-    """
+    the long-term spectrum and its variability (formants, pitch harmonics, tilt); a convolution stack over
+    the frames beside them added nothing measurable (docs/experiments.md), so there is none."""
 
     def __init__(self, n_bins: int, embedding_dim: int):
         super().__init__()
@@ -259,124 +266,18 @@ def logistic_loss(logits: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, same)
 
 
-# ---------------------------------------------------------------- verification metrics
-def roc_curve(scores: np.ndarray, labels: np.ndarray):
-    """(fpr, tpr, thresholds): "same" when score >= threshold, from (0, 0) to (1, 1), tied scores together."""
-    scores, labels = np.ravel(scores), np.ravel(labels).astype(bool)
-    order = np.argsort(-scores, kind="stable")
-    scores, labels = scores[order], labels[order]
-    last_of_tie = np.r_[np.flatnonzero(np.diff(scores)), scores.size - 1]
-    true_positives = np.cumsum(labels)[last_of_tie]
-    false_positives = (last_of_tie + 1) - true_positives
-    tpr = np.r_[0.0, true_positives / max(labels.sum(), 1)]
-    fpr = np.r_[0.0, false_positives / max((~labels).sum(), 1)]
-    return fpr, tpr, np.r_[np.inf, scores[last_of_tie]]
-
-
-def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Area under the ROC curve (trapezoids; equals P(score_pos > score_neg) + 1/2 P(tie))."""
-    fpr, tpr, _ = roc_curve(scores, labels)
-    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
-
-
-def equal_error_rate(scores: np.ndarray, labels: np.ndarray):
-    """(EER, threshold): where false acceptance fpr = false rejection 1 - tpr, linear between ROC points."""
-    fpr, tpr, thresholds = roc_curve(scores, labels)
-    gap = fpr - (1.0 - tpr)  # rises from -1 to +1 along the curve
-    k = int(np.argmax(gap >= 0))
-    if k == 0:
-        return float(fpr[0]), float(thresholds[0])
-    weight = gap[k] / (gap[k] - gap[k - 1]) if gap[k] != gap[k - 1] else 0.0
-    return float(fpr[k] - weight * (fpr[k] - fpr[k - 1])), float(thresholds[k])
-
-
-def _accuracy_at_each_threshold(scores: np.ndarray, labels: np.ndarray):
-    """(accuracy, threshold) for every ROC threshold: correct = tpr * positives + (1 - fpr) * negatives."""
-    fpr, tpr, thresholds = roc_curve(scores, labels)
-    labels = np.ravel(labels).astype(bool)
-    return (tpr * labels.sum() + (1 - fpr) * (~labels).sum()) / labels.size, thresholds
-
-
-def best_threshold_accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
-    """Accuracy at the best threshold (an optimistic figure: the threshold sees the labels)."""
-    return float(np.max(_accuracy_at_each_threshold(scores, labels)[0]))
-
-
-def accuracy_maximising_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
-    """The most accurate threshold t ("same" when score >= t), midway between two distinct scores (no ties)."""
-    accuracy, thresholds = _accuracy_at_each_threshold(scores, labels)
-    k = int(np.argmax(accuracy))
-    if k == 0:  # nothing accepted: any threshold above the top score
-        return float(thresholds[1]) + 1.0
-    lower = thresholds[k + 1] if k + 1 < len(thresholds) else thresholds[k] - 1.0
-    return float((thresholds[k] + lower) / 2)
-
-
-def detection_cost(miss_rate, false_alarm_rate, p_target: float):
-    """NIST SRE's normalised detection cost with C_miss = C_fa = 1:
-    C_norm = (P_target P_miss + (1 - P_target) P_fa) / min(P_target, 1 - P_target),
-    so 1 is the cost of the better of "accept all" and "reject all"."""
-    cost = p_target * np.asarray(miss_rate) + (1 - p_target) * np.asarray(false_alarm_rate)
-    return cost / min(p_target, 1 - p_target)
-
-
-def minimum_detection_cost(scores: np.ndarray, labels: np.ndarray, p_target: float) -> float:
-    """minDCF: the lowest normalised cost over every threshold ("same" when score >= t), accept-all included."""
-    fpr, tpr, _ = roc_curve(scores, labels)
-    return float(np.min(detection_cost(1 - tpr, fpr, p_target)))
-
-
-def actual_detection_cost(accepted: np.ndarray, labels: np.ndarray, p_target: float) -> float:
-    """actDCF: the normalised cost of the decisions made (here the homework's p >= 0.5, i.e. LLR >= 0)."""
-    accepted, labels = np.ravel(accepted).astype(bool), np.ravel(labels).astype(bool)
-    miss_rate = np.mean(~accepted[labels]) if labels.any() else 0.0
-    false_alarm_rate = np.mean(accepted[~labels]) if (~labels).any() else 0.0
-    return float(detection_cost(miss_rate, false_alarm_rate, p_target))
-
-
-def log_likelihood_ratio_cost(llr: np.ndarray, labels: np.ndarray) -> float:
-    """Cllr (Brümmer & du Preez, 2006) of scores read as natural-log likelihood ratios, in bits:
-    Cllr = 1/2 [mean_target log2(1 + e^-llr) + mean_non-target log2(1 + e^llr)];
-    0 is perfect, 1 is an uninformative llr = 0. Our logit of p is that llr: the training pairs are balanced."""
-    llr, labels = np.ravel(llr).astype(np.float64), np.ravel(labels).astype(bool)
-    target_cost = np.mean(np.logaddexp(0.0, -llr[labels]))
-    non_target_cost = np.mean(np.logaddexp(0.0, llr[~labels]))
-    return float((target_cost + non_target_cost) / (2 * np.log(2)))
-
-
-def det_curve(scores: np.ndarray, labels: np.ndarray):
-    """(false-alarm rate, miss rate) at every threshold: the ROC read as errors, for normal-deviate axes."""
-    fpr, tpr, _ = roc_curve(scores, labels)
-    return fpr, 1 - tpr
-
-
-def ranking_report(scores: np.ndarray, same: np.ndarray, prefix: str = "") -> dict:
-    """What any score allows, whatever its scale: ROC AUC, EER and minDCF at each P_target."""
-    report = {f"{prefix}auc": roc_auc(scores, same), f"{prefix}eer": equal_error_rate(scores, same)[0]}
-    for p_target in P_TARGETS:
-        report[f"{prefix}min_dcf_{cost_name(p_target)}"] = minimum_detection_cost(scores, same, p_target)
-    return report
-
-
-def cost_name(p_target: float) -> str:
-    """0.01 -> 'p01', 0.05 -> 'p05': metrics.json keys without a dot."""
-    return f"p{round(100 * p_target):02d}"
-
-
 def pair_report(logits: np.ndarray, same: np.ndarray) -> dict:
     """One set of pairs scored by logit z = w <e_a, e_b> + c (p = sigmoid(z)): accuracy at the homework's
     p >= 0.5 (z >= 0), mean log loss, ROC AUC, EER, minDCF and actDCF at each P_target, and Cllr."""
     logits, labels = np.ravel(logits).astype(np.float64), np.ravel(same) > 0.5
     accepted = logits >= 0  # p >= DECISION_THRESHOLD = 0.5
-    report = {
+    return {
         "accuracy": float(np.mean(accepted == labels)),
         "loss": float(np.mean(np.where(labels, np.logaddexp(0.0, -logits), np.logaddexp(0.0, logits)))),
         **ranking_report(logits, labels),
         "cllr": log_likelihood_ratio_cost(logits, labels),
+        **{f"act_dcf_{cost_name(p)}": actual_detection_cost(accepted, labels, p) for p in P_TARGETS},
     }
-    for p_target in P_TARGETS:
-        report[f"act_dcf_{cost_name(p_target)}"] = actual_detection_cost(accepted, labels, p_target)
-    return report
 
 
 # ---------------------------------------------------------------- training
@@ -394,6 +295,13 @@ def pair_scores(model: SiameseVerifier, embeddings: torch.Tensor, pairs: Pairs) 
     return model.pair_logits(embeddings, left, right).cpu().numpy().astype(np.float64)
 
 
+def fixed_pair_logits(model: SiameseVerifier, features: dict, pairs: dict, names) -> tuple[dict, dict]:
+    """The embeddings of both speech matrices, (U, E) each, and the logits of the named pair sets."""
+    embeddings = {split: embed_all(model, features[split]) for split in ("train", "test")}
+    logits = {name: pair_scores(model, embeddings[PAIRS_MATRIX[name]], pairs[name]) for name in names}
+    return embeddings, logits
+
+
 def frequency_warp(spectrograms: torch.Tensor, factors: np.ndarray) -> torch.Tensor:
     """(B, F, T) -> (B, F, T): bin f of row b takes bin f / factors[b] (linear interpolation, edges held).
 
@@ -403,12 +311,9 @@ def frequency_warp(spectrograms: torch.Tensor, factors: np.ndarray) -> torch.Ten
     source = np.clip(np.arange(n_bins)[None, :] / np.asarray(factors)[:, None], 0, n_bins - 1)  # (B, F)
     below = np.floor(source).astype(np.int64)
     above = np.minimum(below + 1, n_bins - 1)
-    device, frames = spectrograms.device, spectrograms.shape[-1]
-    weight = torch.as_tensor(source - below, dtype=spectrograms.dtype, device=device)[:, :, None]
-    gather = functools.partial(torch.gather, spectrograms, 1)
-    index = {name: torch.as_tensor(bins, device=device)[:, :, None].expand(-1, -1, frames)
-             for name, bins in (("below", below), ("above", above))}
-    return (1 - weight) * gather(index["below"]) + weight * gather(index["above"])
+    weight = torch.as_tensor(source - below, dtype=spectrograms.dtype, device=spectrograms.device)[:, :, None]
+    rows = np.arange(len(spectrograms))[:, None]  # (B, 1) row index, broadcast with the (B, F) bins: (B, F, T)
+    return (1 - weight) * spectrograms[rows, below] + weight * spectrograms[rows, above]
 
 
 def speaker_warp(rows: np.ndarray, spectrograms: torch.Tensor, rng: np.random.Generator, largest: float):
@@ -472,9 +377,8 @@ def train(args, model, features: dict, fitting_rows, pairs: dict):
             train_loss, train_accuracy = train_epoch(model, optimiser, scheduler, features["train"], fitting_rows,
                                                      rng, args, progress)
         stop_if_diverged(epoch, args.lr, train_loss)
-        embeddings = {split: embed_all(model, features[split]) for split in ("train", "test")}
-        validation = pair_report(pair_scores(model, embeddings["train"], pairs["validation"]), pairs["validation"].same)
-        test = pair_report(pair_scores(model, embeddings["test"], pairs["test"]), pairs["test"].same)
+        _, logits = fixed_pair_logits(model, features, pairs, ("validation", "test"))
+        validation, test = (pair_report(logits[name], pairs[name].same) for name in ("validation", "test"))
         values = (train_loss, train_accuracy, validation["loss"], validation["accuracy"], validation["auc"],
                   test["accuracy"])  # the test accuracy is drawn in the curves only: it never chooses
         for name, value in zip(history, values):
@@ -487,36 +391,7 @@ def train(args, model, features: dict, fitting_rows, pairs: dict):
     return history, chosen_epoch
 
 
-# ---------------------------------------------------------------- score normalisation
-def cohort_statistics(embeddings: np.ndarray, cohort: np.ndarray, top: int):
-    """Mean and standard deviation of each utterance's `top` highest cosines against the cohort: (U,), (U,)."""
-    cohort_scores = embeddings @ cohort.T  # (U, C); unit vectors: cosines
-    highest = np.sort(cohort_scores, axis=1)[:, -min(top, len(cohort)):]
-    return highest.mean(axis=1), np.maximum(highest.std(axis=1), EPS)
-
-
-def adaptive_s_norm(embeddings: np.ndarray, cohort: np.ndarray, pairs: Pairs, top: int = COHORT_TOP) -> np.ndarray:
-    """Adaptive symmetric score normalisation (AS-norm; Matejka et al., 2017) of the cosines s = <e_a, e_b>:
-    s' = 1/2 [(s - mu_a) / sigma_a + (s - mu_b) / sigma_b], mu and sigma over each side's top-N cohort
-    cosines. The logit w s + c normalises to the same s' (w > 0), so s' ranks, it is not a probability."""
-    embeddings, cohort = np.asarray(embeddings, np.float64), np.asarray(cohort, np.float64)
-    mean, std = cohort_statistics(embeddings, cohort, top)
-    scores = np.sum(embeddings[pairs.left] * embeddings[pairs.right], axis=-1)
-    return 0.5 * ((scores - mean[pairs.left]) / std[pairs.left] + (scores - mean[pairs.right]) / std[pairs.right])
-
-
 # ---------------------------------------------------------------- evaluation
-REPORTED_PAIRS = {"train": "train", "validation": "validation", "test": "test", "test_all": "test_all_pairs"}
-
-
-class FigureInputs(NamedTuple):
-    """What the figures draw: logits, AS-normed and baseline scores per pair set ("test", "test_all"), embeddings."""
-    logits: dict
-    normalised: dict
-    baseline_scores: dict
-    test_embeddings: np.ndarray
-
-
 def cosine_baseline_scores(signals: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Baseline: the cosine of long-term log spectra minus their mean (what all speech shares), per pair."""
     spectra = spectrograms(signals).mean(axis=-1)  # (B, 513): the long-term log spectra
@@ -549,23 +424,19 @@ def baseline_report(signals: dict, validation_rows: np.ndarray, pairs: dict) -> 
 
 
 def evaluate(model, features: dict, signals: dict, fitting_rows, validation_rows, pairs: dict):
-    """Metrics of the model and of the baseline, and what the figures draw: FigureInputs."""
-    embeddings = {split: embed_all(model, features[split]) for split in ("train", "test")}
-    logits = {name: pair_scores(model, embeddings["test" if name.startswith("test") else "train"], pairs[name])
-              for name in pairs}
-    metrics = {}
-    for name, prefix in REPORTED_PAIRS.items():
-        metrics.update({f"{prefix}_{key}": value for key, value in pair_report(logits[name], pairs[name].same).items()})
+    """Metrics of the model and of the baseline; scores per method and pair set; the test embeddings."""
+    embeddings, logits = fixed_pair_logits(model, features, pairs, pairs)
+    metrics = {f"{REPORTED_PAIRS[name]}_{key}": value for name in REPORTED_PAIRS
+               for key, value in pair_report(logits[name], pairs[name].same).items()}
     # AS-norm beside the raw scores, with the fitting speakers' utterances as cohort; it decides nothing.
     vectors = {split: embeddings[split].cpu().numpy() for split in embeddings}
-    normalised = {name: adaptive_s_norm(vectors["test" if name.startswith("test") else "train"],
-                                        vectors["train"][fitting_rows], pairs[name])
-                  for name in ("validation", "test", "test_all")}
+    normalised = {name: adaptive_s_norm(vectors[PAIRS_MATRIX[name]], vectors["train"][fitting_rows], pairs[name],
+                                        COHORT_TOP) for name in ("validation", "test", "test_all")}
     for name in normalised:
         metrics.update(ranking_report(normalised[name], pairs[name].same, f"snorm_{REPORTED_PAIRS[name]}_"))
     baseline, baseline_scores = baseline_report(signals, validation_rows, pairs)
-    figure_inputs = FigureInputs(logits, normalised, baseline_scores, vectors["test"])
-    return {**metrics, **baseline}, figure_inputs
+    scores = {"Siamese": logits, "Siamese, AS-norm": normalised, "baseline": baseline_scores}
+    return {**metrics, **baseline}, scores, vectors["test"]
 
 
 # ---------------------------------------------------------------- figures
@@ -618,10 +489,6 @@ def plot_roc(curves: dict, path: Path) -> None:
     save_figure(figure, path)
 
 
-DET_PANELS = {"test": "the homework's test pairs", "test_all": "all test utterance pairs"}
-DET_TICKS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8)  # rates marked on the normal-deviate axes
-
-
 def plot_det(panels: dict, path: Path) -> None:
     """DET curves (Martin et al., 1997): miss against false-alarm rate, each axis at Phi^-1(rate), so that
     Gaussian scores draw straight lines; panels: title -> {name: (scores, labels)}."""
@@ -631,10 +498,9 @@ def plot_det(panels: dict, path: Path) -> None:
     limits = (ticks[0], ticks[-1])
     for axes, (title, curves) in zip(np.atleast_1d(axes_row), panels.items()):
         for name, (scores, same) in curves.items():
-            false_alarm_rate, miss_rate = det_curve(scores, same)
-            clip = functools.partial(np.clip, a_min=DET_TICKS[0] / 2, a_max=1 - DET_TICKS[0] / 2)
+            rates = np.clip(det_curve(scores, same), DET_TICKS[0] / 2, 1 - DET_TICKS[0] / 2)  # Phi^-1(0) = -inf
             eer = equal_error_rate(scores, same)[0]
-            line = axes.plot(norm.ppf(clip(false_alarm_rate)), norm.ppf(clip(miss_rate)), label=name)[0]
+            line = axes.plot(*norm.ppf(rates), label=name)[0]  # (false-alarm, miss) rates, on the deviate axes
             axes.plot([norm.ppf(eer)], [norm.ppf(eer)], "o", color=line.get_color(), label=f"{name} EER {eer:.3f}")
         axes.plot(limits, limits, color="grey", linestyle=":", linewidth=0.8)  # miss = false alarm
         axes.set(xticks=ticks, xticklabels=labels, yticks=ticks, yticklabels=labels, xlim=limits, ylim=limits,
@@ -660,26 +526,24 @@ def plot_embeddings(embeddings: np.ndarray, path: Path) -> None:
     save_figure(figure, path)
 
 
-def write_figures(folder: Path, history: dict, chosen_epoch: int, pairs: dict, figure_inputs: FigureInputs) -> None:
-    logits, baseline_scores = figure_inputs.logits, figure_inputs.baseline_scores
+def write_figures(folder: Path, history: dict, chosen_epoch: int, pairs: dict, scores: dict,
+                  test_embeddings: np.ndarray) -> None:
+    """scores: method ("Siamese", "Siamese, AS-norm", "baseline") -> pair set -> the scores of its pairs."""
     test_same = pairs["test"].same
     plot_curves(history, chosen_epoch, folder / "curves.png")
-    plot_score_histogram(expit(logits["test"]), test_same, folder / "score_histogram.png")
-    plot_roc({"Siamese": (logits["test"], test_same), "baseline": (baseline_scores["test"], test_same)},
-             folder / "roc.png")
-    det_panels = {title: {"Siamese": (logits[name], pairs[name].same),
-                          "Siamese, AS-norm": (figure_inputs.normalised[name], pairs[name].same),
-                          "baseline": (baseline_scores[name], pairs[name].same)}
+    plot_score_histogram(expit(scores["Siamese"]["test"]), test_same, folder / "score_histogram.png")
+    roc_curves = {method: (scores[method]["test"], test_same) for method in ("Siamese", "baseline")}
+    plot_roc(roc_curves, folder / "roc.png")
+    det_panels = {title: {method: (scores[method][name], pairs[name].same) for method in scores}
                   for name, title in DET_PANELS.items()}
     plot_det(det_panels, folder / "det.png")
-    plot_embeddings(figure_inputs.test_embeddings, folder / "embeddings_pca.png")
+    plot_embeddings(test_embeddings, folder / "embeddings_pca.png")
 
 
 # ---------------------------------------------------------------- main
 def run_description(args, spectra: dict, fitting, validation, pairs: dict) -> dict:
     """What metrics.json says about the run beside its results: settings, sizes and counts the report quotes."""
-    options = ("epochs", "lr", "weight_decay", "embedding_dim", "shortest_crop", "warp",
-               "validation_fraction")
+    options = ("epochs", "lr", "weight_decay", "embedding_dim", "shortest_crop", "warp", "validation_fraction")
     return {
         "script": "speaker_verification.py", "seed": args.seed, "quick": args.quick, "seconds": None,
         "threads": torch.get_num_threads(), "device": args.device.type,
@@ -716,14 +580,14 @@ def main(argv=None) -> None:
     train_started = time.perf_counter()
     history, chosen_epoch = train(args, model, features, fitting_rows, pairs)
     train_seconds = time.perf_counter() - train_started
-    results, figure_inputs = evaluate(model, features, signals, fitting_rows, validation_rows, pairs)
+    results, scores, test_embeddings = evaluate(model, features, signals, fitting_rows, validation_rows, pairs)
     metrics = {**run_description(args, spectra, fitting, validation, pairs), "data": data, **results,
                "chosen_epoch": chosen_epoch, "train_seconds": train_seconds, "history": history,
                "parameters": sum(parameter.numel() for parameter in model.parameters())}
     with run_folder(args.out) as folder:
         settings = {"n_bins": N_FFT // 2 + 1, "embedding_dim": args.embedding_dim}
         torch.save({"state_dict": model.state_dict(), "settings": settings}, folder / "model.pt")
-        write_figures(folder, history, chosen_epoch, pairs, figure_inputs)
+        write_figures(folder, history, chosen_epoch, pairs, scores, test_embeddings)
         metrics["seconds"] = time.perf_counter() - started
         write_json(folder / "metrics.json", metrics)
     print(f"test pair accuracy {metrics['test_accuracy']:.1%} at p = 0.5 (AUC {metrics['test_auc']:.3f}, EER "

@@ -51,8 +51,6 @@ MAX_ITEMS = 1000  # of a list read whole (the validation speakers)
 
 
 # ---------------------------------------------------------------- formats: value -> LaTeX
-
-
 def text(value) -> str:  # any text -> LaTeX that prints it literally
     return "".join(LATEX_SPECIALS.get(character, character) for character in str(value))
 
@@ -65,18 +63,15 @@ def places(count: int):
     return lambda value: signed(f"{value:.{count}f}")  # noqa: E731
 
 
-def percent(fraction) -> str:
-    """0.9344 -> 93.4\\,\\%  (one decimal: the format .ci/run searches the PDF for)."""
+def percent(fraction) -> str:  # 0.9344 -> 93.4\,\% (one decimal: the format .ci/run searches the PDF for)
     return signed(f"{100.0 * fraction:.1f}") + r"\,\%"
 
 
-def integer(value) -> str:
-    """12345 -> 12\\,345 (thin-space thousands, as in print); 4.6 s -> 5."""
+def integer(value) -> str:  # 12345 -> 12\,345 (thin-space thousands, as in print); 4.6 s -> 5
     return signed(f"{round(value):,}".replace(",", r"\,"))
 
 
-def number(value) -> str:
-    """A setting as given (1.0 -> 1, 0.001 -> 0.001)."""
+def number(value) -> str:  # a setting as given: 1.0 -> 1, 0.001 -> 0.001
     return signed(f"{value:g}")
 
 
@@ -92,8 +87,7 @@ def listed(items) -> str:  # a list as one macro: P_target 0.01, 0.05
     return ", ".join(map(number, items))
 
 
-def dimension(value) -> str:
-    """An axis: 1 -> $z_{1}$; null (no effect) -> none."""
+def dimension(value) -> str:  # an axis: 1 -> $z_{1}$; null (no effect) -> none
     return "none" if value is None else f"$z_{{{int(value)}}}$"
 
 
@@ -108,99 +102,83 @@ def switch(name: str, value: bool) -> str:  # report.tex writes \ifName ... \els
 
 
 # ---------------------------------------------------------------- one table per run: macro -> (key, format)
-# A key is a path into metrics.json: "test_auc" or ("data", "train", "sha256").
+# A macro is the run's prefix and a name below (\SpeakerTestAUC, \VaeK); a key is a path into metrics.json:
+# "test_auc" or ("data", "train", "sha256").
 TRAIN, TEST = ("data", "train"), ("data", "test")
 
 SPEAKER = {
-    "SpeakerTestAccuracy": ("test_accuracy", percent),
-    "SpeakerTestAUC": ("test_auc", places(3)),
-    "SpeakerTestEER": ("test_eer", percent),
-    "SpeakerAllPairsEER": ("test_all_pairs_eer", percent),
-    "SpeakerBaselineAccuracy": ("baseline_test_accuracy", percent),
-    "SpeakerBaselineBestThresholdAccuracy": ("baseline_test_best_threshold_accuracy", percent),
-    "SpeakerBaselineAUC": ("baseline_test_auc", places(3)),
-    "SpeakerBaselineEER": ("baseline_test_eer", percent),
-    "SpeakerBaselineAllPairsEER": ("baseline_all_pairs_eer", percent),
-    **{f"Speaker{pairs}{name}{cost}": (f"{prefix}{key}_{p}", places(3))
+    "TestAccuracy": ("test_accuracy", percent), "TestAUC": ("test_auc", places(3)),
+    "TestEER": ("test_eer", percent), "AllPairsEER": ("test_all_pairs_eer", percent),
+    "BaselineAccuracy": ("baseline_test_accuracy", percent),
+    "BaselineBestThresholdAccuracy": ("baseline_test_best_threshold_accuracy", percent),
+    "BaselineAUC": ("baseline_test_auc", places(3)), "BaselineEER": ("baseline_test_eer", percent),
+    "BaselineAllPairsEER": ("baseline_all_pairs_eer", percent),
+    **{f"{pairs}{name}{cost}": (f"{prefix}{key}_{p}", places(3))
        for pairs, prefix in (("Test", "test_"), ("AllPairs", "test_all_pairs_"), ("BaselineTest", "baseline_test_"),
                              ("BaselineAllPairs", "baseline_all_pairs_"), ("SnormTest", "snorm_test_"),
                              ("SnormAllPairs", "snorm_test_all_pairs_"))
        for name, key in (("MinDCF", "min_dcf"), ("ActDCF", "act_dcf")) for cost, p in (("One", "p01"), ("Five", "p05"))
        if key == "min_dcf" or not prefix.startswith(("baseline", "snorm"))},
-    "SpeakerTestCllr": ("test_cllr", places(3)), "SpeakerAllPairsCllr": ("test_all_pairs_cllr", places(3)),
-    "SpeakerSnormTestEER": ("snorm_test_eer", percent), "SpeakerSnormAllPairsEER": ("snorm_test_all_pairs_eer", percent),
-    "SpeakerSnormValidationEER": ("snorm_validation_eer", percent),
-    "SpeakerValidationEER": ("validation_eer", percent),
-    "SpeakerCohortTop": ("cohort_top", integer), "SpeakerCohortUtterances": ("cohort_utterances", integer),
-    "SpeakerTrainAccuracy": ("train_accuracy", percent), "SpeakerValidationAccuracy": ("validation_accuracy", percent),
-    "SpeakerThreshold": ("decision_threshold", number),
-    "SpeakerChosenEpoch": ("chosen_epoch", integer), "SpeakerEpochs": ("epochs", integer),
-    "SpeakerParameters": ("parameters", integer),
-    "SpeakerSeed": ("seed", integer), "SpeakerPairsPerSpeaker": ("pairs_per_speaker", integer),
-    "SpeakerFitSpeakers": ("training_speakers", integer),
-    "SpeakerValidationSpeakers": ("validation_speakers", count),
-    "SpeakerTestSpeakers": ("test_speakers", integer),
-    "SpeakerTestPairs": ("test_pairs", integer), "SpeakerTestAllPairs": ("test_all_pairs", integer),
-    "SpeakerTrainSeconds": ("train_seconds", integer), "SpeakerSeconds": ("seconds", integer),
-    "SpeakerDevice": ("device", text), "SpeakerThreads": ("threads", integer),
-    "SpeakerFeature": ("feature", text),
-    "SpeakerNFFT": ("n_fft", integer), "SpeakerHop": ("hop", integer), "SpeakerBins": ("bins", integer),
-    "SpeakerTrainFrames": (("frames", "train"), integer), "SpeakerTestFrames": (("frames", "test"), integer),
-    "SpeakerUtterancesPerSpeaker": ("utterances_per_speaker", integer), "SpeakerWarp": ("warp", number),
-    "SpeakerPTargets": ("p_targets", listed), "SpeakerEmbeddingDim": ("embedding_dim", integer),
-    "SpeakerInitialScale": ("initial_scale", number), "SpeakerInitialBias": ("initial_bias", number),
-    "SpeakerLearningRate": ("lr", number), "SpeakerWeightDecay": ("weight_decay", number),
-    "SpeakerCalibrationFactor": ("calibration_lr_factor", number), "SpeakerShortestCrop": ("shortest_crop", percent),
-    "SpeakerModel": ("model", text),
-    "SpeakerTrainUtterances": (TRAIN + ("shape", 0), integer), "SpeakerTrainSamples": (TRAIN + ("shape", 1), integer),
-    "SpeakerTrainHash": (TRAIN + ("sha256",), digest),
-    "SpeakerTestUtterances": (TEST + ("shape", 0), integer), "SpeakerTestSamples": (TEST + ("shape", 1), integer),
-    "SpeakerTestHash": (TEST + ("sha256",), digest),
+    "TestCllr": ("test_cllr", places(3)), "AllPairsCllr": ("test_all_pairs_cllr", places(3)),
+    "SnormTestEER": ("snorm_test_eer", percent), "SnormAllPairsEER": ("snorm_test_all_pairs_eer", percent),
+    "SnormValidationEER": ("snorm_validation_eer", percent), "ValidationEER": ("validation_eer", percent),
+    "CohortTop": ("cohort_top", integer), "CohortUtterances": ("cohort_utterances", integer),
+    "TrainAccuracy": ("train_accuracy", percent), "ValidationAccuracy": ("validation_accuracy", percent),
+    "Threshold": ("decision_threshold", number), "ChosenEpoch": ("chosen_epoch", integer),
+    "Epochs": ("epochs", integer), "Parameters": ("parameters", integer), "Seed": ("seed", integer),
+    "PairsPerSpeaker": ("pairs_per_speaker", integer), "FitSpeakers": ("training_speakers", integer),
+    "ValidationSpeakers": ("validation_speakers", count), "TestSpeakers": ("test_speakers", integer),
+    "TestPairs": ("test_pairs", integer), "TestAllPairs": ("test_all_pairs", integer),
+    "TrainSeconds": ("train_seconds", integer), "Seconds": ("seconds", integer),
+    "Device": ("device", text), "Threads": ("threads", integer), "Feature": ("feature", text),
+    "NFFT": ("n_fft", integer), "Hop": ("hop", integer), "Bins": ("bins", integer),
+    "TrainFrames": (("frames", "train"), integer), "TestFrames": (("frames", "test"), integer),
+    "UtterancesPerSpeaker": ("utterances_per_speaker", integer), "Warp": ("warp", number),
+    "PTargets": ("p_targets", listed), "EmbeddingDim": ("embedding_dim", integer),
+    "InitialScale": ("initial_scale", number), "InitialBias": ("initial_bias", number),
+    "LearningRate": ("lr", number), "WeightDecay": ("weight_decay", number),
+    "CalibrationFactor": ("calibration_lr_factor", number), "ShortestCrop": ("shortest_crop", percent),
+    "Model": ("model", text), "TrainUtterances": (TRAIN + ("shape", 0), integer),
+    "TrainSamples": (TRAIN + ("shape", 1), integer), "TrainHash": (TRAIN + ("sha256",), digest),
+    "TestUtterances": (TEST + ("shape", 0), integer), "TestSamples": (TEST + ("shape", 1), integer),
+    "TestHash": (TEST + ("sha256",), digest),
 }
 
-# Both vae_sevens.py runs write the same keys; the plain VAE's table is the default model's, renamed.
+# Both vae_sevens.py runs write the same keys: one table, read with the prefix Vae and again with PlainVae.
 VAE = {
-    "VaeModel": ("model", text),
-    "VaeK": ("k", integer), "VaeSeed": ("seed", integer),
-    "VaeEpochs": ("epochs", integer), "VaeBatchSize": ("batch_size", integer),
-    "VaeLearningRate": ("lr", number),
-    "VaeDevice": ("device", text), "VaeThreads": ("threads", integer),
-    "VaeBeta": (("objective", "beta"), number), "VaeTCWeight": (("objective", "tc_weight"), number),
-    "VaeGreyLevelWeight": (("objective", "grey_level_weight"), number),
-    "VaeTraversalLimit": ("traversal_limit", number), "VaeFigureRows": ("figure_rows", integer),
-    "VaeFitQuantile": ("fit_quantiles", percent),
-    "VaeSeconds": ("seconds", integer),
-    "VaeTrainImages": (TRAIN + ("shape", 0), integer), "VaeTrainHash": (TRAIN + ("sha256",), digest),
-    "VaeFitImages": (TRAIN + ("train_rows",), integer), "VaeValidationImages": (TRAIN + ("validation_rows",), integer),
-    "VaeTestImages": (TEST + ("shape", 0), integer), "VaeTestHash": (TEST + ("sha256",), digest),
-    "VaeNegElbo": ("test_neg_elbo", places(1)), "VaeReconstruction": ("test_reconstruction", places(1)),
-    "VaeKL": ("test_kl", places(2)),
-    "VaeKLPerLatent": ("kl_per_latent", places(2)),
-    "VaeAxisScore": ("axis_scores", places(2)),
-    "VaeSpreadMargin": ("spread_margin", number),
-    "VaeEffectDimension": ("effect_dimension", dimension),
-    "VaeEffectFamily": ("effect_family", text), "VaeEffectKind": ("effect_kind", text),
-    "VaeEffectSentence": ("effect_sentence", text),
-    "VaeExplained": ("explained_fraction", percent), "VaeExplainedNull": ("explained_null", percent),
-    "VaeCriticAccuracy": ("critic_accuracy", percent), "VaeCriticZ": ("critic_z", places(1)),
-    "VaeShareChanged": ("share_changed", percent), "VaeRoughness": ("roughness_ratio", places(2)),
-    "VaeRoughnessNull": ("roughness_null", places(2)),
-    "VaeTruthFile": ("truth_file", text),
-    "VaeSpearman": ("spearman_with_truth", places(3)),
-    "VaeEffectAbsSpearman": ("effect_dimension_abs_spearman", places(3)),
-    "VaeBestAbsSpearman": ("best_abs_spearman", places(3)),
-    "VaeBestSpearmanDimension": ("best_spearman_dimension", dimension),
+    "Model": ("model", text), "K": ("k", integer), "Seed": ("seed", integer),
+    "Epochs": ("epochs", integer), "BatchSize": ("batch_size", integer), "LearningRate": ("lr", number),
+    "Device": ("device", text), "Threads": ("threads", integer),
+    "Beta": (("objective", "beta"), number), "TCWeight": (("objective", "tc_weight"), number),
+    "GreyLevelWeight": (("objective", "grey_level_weight"), number),
+    "TraversalLimit": ("traversal_limit", number), "FigureRows": ("figure_rows", integer),
+    "FitQuantile": ("fit_quantiles", percent), "Seconds": ("seconds", integer),
+    "TrainImages": (TRAIN + ("shape", 0), integer), "TrainHash": (TRAIN + ("sha256",), digest),
+    "FitImages": (TRAIN + ("train_rows",), integer),
+    "ValidationImages": (TRAIN + ("validation_rows",), integer),
+    "TestImages": (TEST + ("shape", 0), integer), "TestHash": (TEST + ("sha256",), digest),
+    "NegElbo": ("test_neg_elbo", places(1)), "Reconstruction": ("test_reconstruction", places(1)),
+    "KL": ("test_kl", places(2)), "KLPerLatent": ("kl_per_latent", places(2)),
+    "AxisScore": ("axis_scores", places(2)), "SpreadMargin": ("spread_margin", number),
+    "EffectDimension": ("effect_dimension", dimension), "EffectFamily": ("effect_family", text),
+    "EffectKind": ("effect_kind", text), "EffectSentence": ("effect_sentence", text),
+    "Explained": ("explained_fraction", percent), "ExplainedNull": ("explained_null", percent),
+    "CriticAccuracy": ("critic_accuracy", percent), "CriticZ": ("critic_z", places(1)),
+    "ShareChanged": ("share_changed", percent), "Roughness": ("roughness_ratio", places(2)),
+    "RoughnessNull": ("roughness_null", places(2)), "TruthFile": ("truth_file", text),
+    "Spearman": ("spearman_with_truth", places(3)),
+    "EffectAbsSpearman": ("effect_dimension_abs_spearman", places(3)),
+    "BestAbsSpearman": ("best_abs_spearman", places(3)),
+    "BestSpearmanDimension": ("best_spearman_dimension", dimension),
 }
-PLAIN_VAE = {"Plain" + name: entry for name, entry in VAE.items()}
 
 # \if switches: name -> (key, test of its value).
 VAE_SWITCHES = {
-    "VaeHasEffect": ("effect_dimension", lambda value: value is not None),
-    "VaeHasTruth": ("truth_file", lambda value: value is not None),
-    "VaeHasReference": ("axes", lambda value: value == "reference"),
-    "VaeImagesDiffer": ("images_differ", lambda value: value is True),
+    "HasEffect": ("effect_dimension", lambda value: value is not None),
+    "HasTruth": ("truth_file", lambda value: value is not None),
+    "HasReference": ("axes", lambda value: value == "reference"),
+    "ImagesDiffer": ("images_differ", lambda value: value is True),
 }
-PLAIN_VAE_SWITCHES = {"Plain" + name: entry for name, entry in VAE_SWITCHES.items()}
 
 # Keys whose value has one macro per item: their container. Every other key holds one value (or a whole list,
 # for count and listed).
@@ -209,8 +187,6 @@ PER_ITEM = {"kl_per_latent": list, "axis_scores": list, "spearman_with_truth": l
 
 
 # ---------------------------------------------------------------- reading a run
-
-
 class Run(dict):
     """A run's metrics and the file they came from, which every error line names."""
 
@@ -255,22 +231,21 @@ def shown(key) -> str:
     return key if isinstance(key, str) else ".".join(map(str, key))
 
 
-def entry_macros(name: str, key, form, metrics: Run) -> list[str]:
-    """One macro, or one per item of a dict (name + CamelCase key) or list (name + Zero, One, ...)."""
-    value = lookup(metrics, key)
-    items = per_item(value, key, metrics) if key in PER_ITEM and value is not None else {"": value}
+def run_macros(prefix: str, metrics: Run, table: dict, switches: dict = {}) -> list[str]:
+    """The run's macros, one per table entry or one per item of a PER_ITEM key, then its switches."""
     lines = []
-    for suffix, item in items.items():
-        if item is None:
-            lines.append(macro(name + suffix, dimension(None) if form is dimension else MISSING))
-        else:
-            lines.append(macro(name + suffix, form(checked(item, form, key, metrics))))
+    for name, (key, form) in table.items():
+        value, where = lookup(metrics, key), f"{metrics.path}: '{shown(key)}'"
+        items = per_item(value, key, where) if key in PER_ITEM and value is not None else {"": value}
+        lines += [macro(prefix + name + suffix, printed(item, form, where)) for suffix, item in items.items()]
+    for name, (key, test) in switches.items():
+        lines.append(switch(prefix + name, test(lookup(metrics, key))))
     return lines
 
 
-def per_item(value, key: str, metrics: Run) -> dict:
+def per_item(value, key: str, where: str) -> dict:
     """{macro suffix: item} of a PER_ITEM key: a list's items Zero, One, ...; a dict's stroke-width -> StrokeWidth."""
-    container, where = PER_ITEM[key], f"{metrics.path}: '{key}'"
+    container = PER_ITEM[key]
     limit = len(INDEX_NAMES) if container is list else 64
     if not isinstance(value, container):
         raise DataError(f"{where}: expected a {container.__name__}, found {kind(value)}")
@@ -288,37 +263,31 @@ def kind(value) -> str:
     return {dict: "an object", list: "a list", str: "a string", bool: "true/false"}.get(type(value), "a number")
 
 
-def checked(value, form, key, metrics: Run):
-    """`value` if it has the kind and size `form` prints, else DataError naming the file and the key."""
-    where = f"{metrics.path}: '{shown(key)}'"
+def printed(value, form, where: str) -> str:
+    """form(value), or MISSING for null (an axis: none); a value of another kind or size than `form` prints
+    is a DataError naming the file and the key (`where`)."""
+    if value is None:
+        return dimension(None) if form is dimension else MISSING
     if form in (count, listed):
         numbers = not isinstance(value, list) or form is count or all(
             type(item) in (int, float) and abs(item) <= MAX_NUMBER for item in value)
         if not (isinstance(value, list) and len(value) <= MAX_ITEMS and numbers):
             raise DataError(f"{where}: expected a list of at most {MAX_ITEMS} numbers, found {str(value)[:80]}")
-        return value
-    if form in (text, digest):
+    elif form in (text, digest):
         if not isinstance(value, str) or len(value) > MAX_TEXT or not value.isprintable():
             found = f"{len(value):,} characters" if isinstance(value, str) and len(value) > MAX_TEXT else (
                 "a tab, newline or other control character" if isinstance(value, str) else kind(value))
             raise DataError(f"{where}: expected a printable text of at most {MAX_TEXT} characters, found {found}")
         if match := NOT_FINITE.search(value):
             raise DataError(f"{where}: holds {match.group()!r}, a number the run could not compute")
-        return value
-    if form is dimension:
+    elif form is dimension:
         if type(value) is not int or not 0 <= value < len(INDEX_NAMES):
             raise DataError(f"{where}: expected an axis 0..{len(INDEX_NAMES) - 1} or null, found {str(value)[:40]}")
-        return value
-    if type(value) not in (int, float):
+    elif type(value) not in (int, float):
         raise DataError(f"{where}: expected a number, found {kind(value)}")
-    if not (math.isfinite(value) and abs(value) <= MAX_NUMBER):
+    elif not (math.isfinite(value) and abs(value) <= MAX_NUMBER):
         raise DataError(f"{where}: expected a finite number of at most {MAX_NUMBER:g}, found {value!r}")
-    return value
-
-
-def run_macros(metrics: dict, table: dict, switches: dict = {}) -> list[str]:
-    lines = [line for name, (key, form) in table.items() for line in entry_macros(name, key, form, metrics)]
-    return lines + [switch(name, test(lookup(metrics, key))) for name, (key, test) in switches.items()]
+    return form(value)
 
 
 def tex_path(folder: Path, tex_dir: Path) -> str:
@@ -332,8 +301,6 @@ def tex_path(folder: Path, tex_dir: Path) -> str:
 
 
 # ---------------------------------------------------------------- main
-
-
 def check_out(path: Path) -> None:
     """--out must be new, or a file whose first line is GENERATED_MARKER (`--out data/trs.pkl` must not overwrite)."""
     if not os.path.lexists(path):
@@ -346,13 +313,14 @@ def check_out(path: Path) -> None:
                             f"'{GENERATED_MARKER}' first line); refusing to overwrite it")
 
 
-def results_tex(speaker: dict, vae: dict, plain_vae: dict, folders: dict, quick: bool = False) -> str:
+def results_tex(speaker: Run, vae: Run, plain_vae: Run, folders: dict, quick: bool = False) -> str:
+    """folders: macro prefix (Speaker, Vae, PlainVae) -> the run's folder as LaTeX includes it."""
     lines = [f"{GENERATED_MARKER} from the runs' metrics.json; do not edit."]
-    for name, folder in folders.items():  # \SpeakerDir for \includegraphics, \SpeakerDirText to print
-        lines += [macro(name, folder), macro(name + "Text", text(folder))]
-    lines += run_macros(speaker, SPEAKER)
-    lines += run_macros(vae, VAE, VAE_SWITCHES)
-    lines += run_macros(plain_vae, PLAIN_VAE, PLAIN_VAE_SWITCHES)
+    for prefix, folder in folders.items():  # \SpeakerDir for \includegraphics, \SpeakerDirText to print
+        lines += [macro(prefix + "Dir", folder), macro(prefix + "DirText", text(folder))]
+    lines += run_macros("Speaker", speaker, SPEAKER)
+    lines += run_macros("Vae", vae, VAE, VAE_SWITCHES)
+    lines += run_macros("PlainVae", plain_vae, VAE, VAE_SWITCHES)
     lines.append(switch("QuickRun", quick or any(run.get("quick") is True for run in (speaker, vae, plain_vae))))
     return "\n".join(lines) + "\n"
 
@@ -372,8 +340,8 @@ def main(argv=None) -> None:
 
     runs = [read_metrics(folder, figures) for folder, figures in
             ((args.speaker, SPEAKER_FIGURES), (args.vae, VAE_FIGURES), (args.plain_vae, VAE_FIGURES))]
-    folders = {name: tex_path(folder, args.tex_dir) for name, folder in
-               (("SpeakerDir", args.speaker), ("VaeDir", args.vae), ("PlainVaeDir", args.plain_vae))}
+    folders = {prefix: tex_path(folder, args.tex_dir) for prefix, folder in
+               (("Speaker", args.speaker), ("Vae", args.vae), ("PlainVae", args.plain_vae))}
     with atomic_path(args.out) as temporary:
         temporary.write_text(results_tex(*runs, folders, args.quick))
     print(f"wrote {args.out}")

@@ -261,8 +261,9 @@ def test_a_results_path_latex_cannot_include_is_refused(tmp_path):
 def dry_run_report(tmp_path: Path, speaker_metrics_text: str) -> str:
     """`make -n report` in a stand-in checkout: every input present and older than the runs' results."""
     inputs = ["requirements.txt", ".venv/.installed", "common.py", "safety.py", "speaker_verification.py",
-              "vae_sevens.py", "image_change.py", "vae_figures.py", "make_data.py", "report/make_results_tex.py",
-              "report/report.tex", "report/ensure_tex.sh", "data/trs.pkl", "data/tes.pkl", "data/tr7.pkl", "data/te7.pkl"]
+              "verification_metrics.py", "vae_sevens.py", "image_change.py", "vae_figures.py", "make_data.py",
+              "report/make_results_tex.py", "report/report.tex", "report/ensure_tex.sh", "data/trs.pkl", "data/tes.pkl",
+              "data/tr7.pkl", "data/te7.pkl"]
     runs = {"speaker_verification": speaker_metrics_text, "vae_sevens_k3": "{}", "vae_sevens_k3_plain": "{}"}
     for age, name in enumerate(reversed(inputs)):  # .venv/.installed newer than requirements.txt
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import speaker_verification as sv
+import verification_metrics as vm
 from common import run_cli
 from safety import RUN_MARKER
 from speaker_verification import speaker_pairs
@@ -250,13 +251,13 @@ def test_minimum_detection_cost_is_the_best_threshold_of_a_loop_over_all(ties, p
     for _ in range(10):
         scores, same = random_trials(rng, ties=ties)
         expected = min(brute_force_costs(scores, same, p_target))
-        assert sv.minimum_detection_cost(scores, same, p_target) == pytest.approx(expected, abs=1e-12)
+        assert vm.minimum_detection_cost(scores, same, p_target) == pytest.approx(expected, abs=1e-12)
 
 
 def test_minimum_detection_cost_is_0_when_separable_and_at_most_1():
     same = np.array([1.0, 1.0, 0.0, 0.0, 0.0])
-    assert sv.minimum_detection_cost(np.array([3.0, 2.0, 1.0, 0.0, -1.0]), same, 0.01) == 0.0
-    assert sv.minimum_detection_cost(np.array([0.0, -1.0, 1.0, 2.0, 3.0]), same, 0.01) == pytest.approx(1.0)
+    assert vm.minimum_detection_cost(np.array([3.0, 2.0, 1.0, 0.0, -1.0]), same, 0.01) == 0.0
+    assert vm.minimum_detection_cost(np.array([0.0, -1.0, 1.0, 2.0, 3.0]), same, 0.01) == pytest.approx(1.0)
 
 
 def test_actual_detection_cost_counts_the_decisions_made():
@@ -266,7 +267,7 @@ def test_actual_detection_cost_counts_the_decisions_made():
         misses = sum(1 for s, y in zip(scores, same) if y == 1 and s < 0)
         false_alarms = sum(1 for s, y in zip(scores, same) if y == 0 and s >= 0)
         cost = p_target * misses / same.sum() + (1 - p_target) * false_alarms / (1 - same).sum()
-        assert sv.actual_detection_cost(scores >= 0, same, p_target) == pytest.approx(cost / p_target)
+        assert vm.actual_detection_cost(scores >= 0, same, p_target) == pytest.approx(cost / p_target)
 
 
 def test_cllr_matches_its_definition_term_by_term():
@@ -274,15 +275,15 @@ def test_cllr_matches_its_definition_term_by_term():
     llr, same = random_trials(rng)
     target = [np.log2(1 + np.exp(-s)) for s, y in zip(llr, same) if y == 1]
     non_target = [np.log2(1 + np.exp(s)) for s, y in zip(llr, same) if y == 0]
-    assert sv.log_likelihood_ratio_cost(llr, same) == pytest.approx((np.mean(target) + np.mean(non_target)) / 2)
-    assert sv.log_likelihood_ratio_cost(np.zeros(4), np.array([1, 0, 1, 0])) == pytest.approx(1.0)  # no information
-    assert np.isfinite(sv.log_likelihood_ratio_cost(np.array([800.0, -800.0]), np.array([0, 1])))  # no overflow
+    assert vm.log_likelihood_ratio_cost(llr, same) == pytest.approx((np.mean(target) + np.mean(non_target)) / 2)
+    assert vm.log_likelihood_ratio_cost(np.zeros(4), np.array([1, 0, 1, 0])) == pytest.approx(1.0)  # no information
+    assert np.isfinite(vm.log_likelihood_ratio_cost(np.array([800.0, -800.0]), np.array([0, 1])))  # no overflow
 
 
 def test_det_curve_is_every_thresholds_false_alarm_and_miss_rate():
     rng = np.random.default_rng(10)
     scores, same = random_trials(rng, ties=True)
-    false_alarm, miss = sv.det_curve(scores, same)
+    false_alarm, miss = vm.det_curve(scores, same)
     points = {(np.mean(scores[same == 0] >= t), np.mean(scores[same == 1] < t)) for t in np.r_[np.unique(scores), np.inf]}
     assert {(round(a, 12), round(b, 12)) for a, b in zip(false_alarm, miss)} == \
         {(round(a, 12), round(b, 12)) for a, b in points}
@@ -314,7 +315,7 @@ def test_accuracy_maximising_threshold_matches_brute_force():
     for _ in range(20):
         same = rng.integers(0, 2, 40).astype(float)
         scores = rng.normal(same, 1.0).round(1)  # ties included
-        threshold = sv.accuracy_maximising_threshold(scores, same)
+        threshold = vm.accuracy_maximising_threshold(scores, same)
         accuracy = np.mean((scores >= threshold) == (same == 1))
         best = max(np.mean((scores >= t) == (same == 1)) for t in np.r_[scores, np.inf])
         assert accuracy == pytest.approx(best)
@@ -344,10 +345,10 @@ def test_adaptive_s_norm_matches_a_loop_over_the_pairs():
             highest = sorted(float(np.dot(embeddings[side], c)) for c in cohort)[-top:]
             normalised += (score - np.mean(highest)) / np.std(highest) / 2
         expected.append(normalised)
-    np.testing.assert_allclose(sv.adaptive_s_norm(embeddings, cohort, pairs, top), expected, rtol=1e-10)
+    np.testing.assert_allclose(vm.adaptive_s_norm(embeddings, cohort, pairs, top), expected, rtol=1e-10)
     # top >= the cohort: plain s-norm over the whole cohort
-    whole = sv.adaptive_s_norm(embeddings, cohort, pairs, 1000)
-    np.testing.assert_allclose(whole, sv.adaptive_s_norm(embeddings, cohort, pairs, 30), rtol=1e-12)
+    whole = vm.adaptive_s_norm(embeddings, cohort, pairs, 1000)
+    np.testing.assert_allclose(whole, vm.adaptive_s_norm(embeddings, cohort, pairs, 30), rtol=1e-12)
 
 
 # ---------------------------------------------------------------- training and the command line

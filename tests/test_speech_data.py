@@ -23,12 +23,11 @@ from make_data import (
     synthesise_utterance,
 )
 from speaker_verification import (
-    best_threshold_accuracy,
     cosine_baseline_scores,
-    equal_error_rate,
     speaker_pairs,
     spectrograms,
 )
+from verification_metrics import best_threshold_accuracy, equal_error_rate
 
 REPO = Path(__file__).resolve().parents[1]
 SHORT = 8000  # half a second: enough speech for the statistics, fast to make
