@@ -414,7 +414,7 @@ def read_code(model, poor_images, reference, test_mu, args, device):
     decode = functools.partial(decode_means, model, axes=axes, device=device)
     effect = image_change.describe_axis(decode, codes["poor"], axes.scores[0], SPREAD_MARGIN, evidence,
                                         stream_rng(args.seed, FIT_STREAM))
-    result = {"axes": "reference", "axis_scores": axes.scores.tolist(), "spread_margin": SPREAD_MARGIN, **effect}
+    result = {"axis_scores": axes.scores.tolist(), "spread_margin": SPREAD_MARGIN, **effect}
     images = {key: evidence[key] for key in image_change.EVIDENCE_KEYS}
     return axes, codes, {**result, **images}, evidence["mean_difference"]
 

@@ -176,7 +176,6 @@ VAE = {
 VAE_SWITCHES = {
     "HasEffect": ("effect_dimension", lambda value: value is not None),
     "HasTruth": ("truth_file", lambda value: value is not None),
-    "HasReference": ("axes", lambda value: value == "reference"),
     "ImagesDiffer": ("images_differ", lambda value: value is True),
 }
 

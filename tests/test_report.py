@@ -68,7 +68,7 @@ def vae_metrics(plain=False, effect=1, **changes) -> dict:
                      {"beta": 2.0, "tc_weight": 6.0, "grey_level_weight": 1.0},
         "traversal_limit": 5.0, "figure_rows": 3, "fit_quantiles": [0.1, 0.5, 0.9],
         "test_neg_elbo": 101.25, "test_reconstruction": 90.0, "test_kl": 11.25, "kl_per_latent": [3.0, 5.0, 3.25],
-        "axes": "reference", "axis_scores": [8.9, 1.2, 0.7], "spread_margin": 2.0,
+        "axis_scores": [8.9, 1.2, 0.7], "spread_margin": 2.0,
         "effect_dimension": effect, "effect_kind": "rotation" if effect is not None else "none",
         "effect_family": "geometry" if effect is not None else "none",
         "effect_sentence": "geometry (rotation): 25 degrees counter-clockwise per unit of z0; explains 80% of the "
