@@ -96,8 +96,10 @@ def grey_histogram(images: torch.Tensor) -> torch.Tensor:
 
 def two_sample_test(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generator) -> dict:
     """Held-out accuracy of a critic telling poor (N, 28, 28) from clean (M, 28, 28), its z against chance, the
-    share of held-out poor sevens that look changed, and the mean difference image poor - clean (28, 28)."""
+    share of held-out poor sevens that look changed, the mean difference image poor - clean (28, 28), and the
+    critic's logit for every poor seven, in their order (N,): how changed each one looks."""
     n = min(len(poor), len(clean))
+    every_poor = poor
     poor, clean = poor[rng.permutation(len(poor))[:n]], clean[rng.permutation(len(clean))[:n]]
     half = n // 2
     images = torch.as_tensor(np.concatenate([poor[:half], clean[:half]]), dtype=torch.float32)
@@ -116,6 +118,7 @@ def two_sample_test(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generato
     with torch.no_grad():
         poor_scores = model(torch.as_tensor(poor[half:], dtype=torch.float32)).numpy()
         clean_scores = model(torch.as_tensor(clean[half:], dtype=torch.float32)).numpy()
+        every_score = model(torch.as_tensor(every_poor, dtype=torch.float32)).numpy()
     held_out = len(poor_scores) + len(clean_scores)
     accuracy = (np.sum(poor_scores > 0) + np.sum(clean_scores <= 0)) / held_out
     z = (accuracy - 0.5) / math.sqrt(0.25 / held_out)
@@ -123,7 +126,8 @@ def two_sample_test(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generato
     beyond = np.mean(poor_scores > np.quantile(clean_scores, CHANGED_QUANTILE))
     changed = max(0.0, (beyond - (1 - CHANGED_QUANTILE)) / CHANGED_QUANTILE)
     return {"critic_accuracy": float(accuracy), "critic_z": float(z), "images_differ": bool(z >= DIFFER_Z),
-            "share_changed": float(changed), "mean_difference": poor.mean(0) - clean.mean(0)}
+            "share_changed": float(changed), "mean_difference": poor.mean(0) - clean.mean(0),
+            "critic_scores": every_score}
 
 
 def place(difference: np.ndarray) -> str:

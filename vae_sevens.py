@@ -48,7 +48,7 @@ VALIDATION_FRACTION = 0.1  # of tr7
 EVAL_BATCH = 512
 
 # Random streams, one per use.
-SPLIT_STREAM, TRAIN_STREAM, EVALUATION_STREAM, FIGURE_STREAM, FIT_STREAM, CRITIC_STREAM = range(6)
+SPLIT_STREAM, TRAIN_STREAM, EVALUATION_STREAM, FIGURE_STREAM, FIT_STREAM, CRITIC_STREAM, GUIDE_STREAM = range(7)
 
 # Architecture.
 CONV_CHANNELS = (32, 64)  # 28 -> 14 -> 7 with 4x4 kernels, stride 2, padding 1
@@ -61,6 +61,10 @@ GRID_UNITS = 64  # hidden units per grid cell
 # Weights of the objective: reconstruction + beta KL + (tc_weight - 1) TC + grey_level_weight G (see loss_terms).
 DEFAULT_OBJECTIVE = dict(beta=2.0, tc_weight=6.0, grey_level_weight=1.0)
 PLAIN_OBJECTIVE = dict(beta=1.0, tc_weight=1.0, grey_level_weight=0.0)  # the negative ELBO itself
+# When the images differ and no latent holds the change: a third as many epochs again with the least used
+# latent's mean tied to the critic's standardised score, + GUIDE_WEIGHT (mu_u - s)^2 (see guide_targets).
+GUIDE_SHARE = 1 / 3
+GUIDE_WEIGHT = 20.0
 MODEL_NAMES = {False: "beta-TC-VAE (beta {beta:g}, TC weight {tc_weight:g}, grey-level weight {grey_level_weight:g}, "
                       "warped broadcast decoder)".format(**DEFAULT_OBJECTIVE),
                True: "the homework's plain VAE (negative ELBO, transposed-convolution decoder)"}
@@ -250,11 +254,12 @@ def total_correlation(z: torch.Tensor, mu: torch.Tensor, log_variance: torch.Ten
     return (log_joint - log_marginals).mean()
 
 
-def loss_terms(model, images, objective: dict, dataset_size: int, generator) -> dict:
+def loss_terms(model, images, objective: dict, dataset_size: int, generator, guide=None) -> dict:
     """Batch means: the objective to minimise and the parts of the negative ELBO.
 
-    objective = reconstruction + beta KL + (tc_weight - 1) TC + grey_level_weight G; the negative ELBO
-    (reconstruction + KL) is what is reported. tc_weight 1 and G weight 0 leave beta-VAE's objective.
+    objective = reconstruction + beta KL + (tc_weight - 1) TC + grey_level_weight G [+ GUIDE_WEIGHT (mu_u - s)^2
+    with guide = (u, s), s the batch's targets]; the negative ELBO (reconstruction + KL) is what is reported.
+    tc_weight 1 and G weight 0 leave beta-VAE's objective.
     """
     logits, z, mu, log_variance = model(images, generator)
     reconstruction = reconstruction_nll(logits, images).mean()
@@ -264,6 +269,8 @@ def loss_terms(model, images, objective: dict, dataset_size: int, generator) -> 
         total = total + (objective["tc_weight"] - 1.0) * total_correlation(z, mu, log_variance, dataset_size)
     if objective["grey_level_weight"]:
         total = total + objective["grey_level_weight"] * grey_level_distance(torch.sigmoid(logits), images).mean()
+    if guide is not None:
+        total = total + GUIDE_WEIGHT * (mu[:, guide[0]] - guide[1]).pow(2).mean()
     return {"objective": total, "neg_elbo": reconstruction + kl, "reconstruction": reconstruction, "kl": kl}
 
 
@@ -276,14 +283,15 @@ def batches(n: int, size: int, generator: torch.Generator | None = None):
     return [order[first : first + size] for first in range(0, n, size)]
 
 
-def train_epoch(model, optimiser, images, objective, batch_size, generator) -> dict:
-    """One pass over the images in a random order; per-image means of the terms."""
+def train_epoch(model, optimiser, images, objective, batch_size, generator, guide=None) -> dict:
+    """One pass over the images in a random order; per-image means of the terms. guide: (latent, targets (N,))."""
     model.train()
     sums, count = {}, 0
     for index in batches(len(images), batch_size, generator):
         if len(index) < 2:
             continue  # the TC estimate compares each sample with the others of its batch
-        terms = loss_terms(model, images[index], objective, len(images), generator)
+        batch_guide = None if guide is None else (guide[0], guide[1][index])
+        terms = loss_terms(model, images[index], objective, len(images), generator, batch_guide)
         optimiser.zero_grad(set_to_none=True)
         terms["objective"].backward()
         optimiser.step()
@@ -309,15 +317,18 @@ def evaluate(model, images, generator) -> dict:
             "mu": torch.cat(mus).cpu().numpy().astype(np.float64)}
 
 
-def train(model, images: dict, objective: dict, args, device):
-    """Adam for args.epochs epochs: the history of the terms on every split, and the final model's evaluations."""
+def train(model, images: dict, objective: dict, args, device, guide=None):
+    """Adam for args.epochs epochs (guide_epochs more, after them, with a guide): the history of the terms on
+    every split, and the final model's evaluations."""
     optimiser = torch.optim.Adam(model.parameters(), lr=args.lr)
-    generator = torch_generator(args.seed, TRAIN_STREAM, device)
+    generator = torch_generator(args.seed, TRAIN_STREAM if guide is None else GUIDE_STREAM, device)
     history = []
-    progress = tqdm(range(1, args.epochs + 1), desc="vae", unit="epoch", disable=args.quiet)
+    first, count = (1, args.epochs) if guide is None else (args.epochs + 1, guide_epochs(args))
+    epochs = range(first, first + count)
+    progress = tqdm(epochs, desc="vae" if guide is None else "guided", unit="epoch", disable=args.quiet)
     for epoch in progress:
         entry = {"epoch": epoch, "train": train_epoch(model, optimiser, images["train"], objective, args.batch_size,
-                                                      generator)}
+                                                      generator, guide)}
         stop_if_diverged(epoch, args.lr, entry["train"]["neg_elbo"])
         final = {split: evaluate(model, images[split], torch_generator(args.seed, EVALUATION_STREAM, device))
                  for split in ("validation", "test")}
@@ -326,6 +337,18 @@ def train(model, images: dict, objective: dict, args, device):
         history.append(entry)
         progress.set_postfix(train=f"{entry['train']['neg_elbo']:.1f}", test=f"{entry['test']['neg_elbo']:.1f}")
     return history, final
+
+
+def guide_epochs(args) -> int:
+    return max(1, round(GUIDE_SHARE * args.epochs))
+
+
+def guide_targets(critic_scores: np.ndarray, kl_per_latent, device):
+    """Room for a change the code missed: the latent with the least KL (the least used) and, per poor training
+    seven, its target s = the critic's logit standardised over them (how changed the seven looks)."""
+    spread = max(float(critic_scores.std()), EPS)
+    targets = torch.as_tensor((critic_scores - critic_scores.mean()) / spread, dtype=torch.float32, device=device)
+    return int(np.argmin(kl_per_latent)), targets
 
 
 # ---------------------------------------------------------------- axes
@@ -355,8 +378,8 @@ def spread_axes(poor: np.ndarray, clean: np.ndarray) -> Axes:
         C = Cov_clean(z) + ridge I;
     lambda_k = v_k^T S v_k / v_k^T C v_k is how many times the clean codes' variance the poor codes spread
     along v_k; the clean sevens are a distribution to compare with, never paired with the poor ones. Each axis
-    is centred on the poor codes, scaled to unit std over them and points where its largest component is
-    positive (a deterministic sign).
+    is centred on the poor codes, scaled to unit std over them and points from the clean mean towards the poor
+    one (where they coincide, where its largest component is positive), so that its high end is "more changed".
     """
     deviation = poor - clean.mean(0)
     spread = deviation.T @ deviation / len(poor)
@@ -365,7 +388,9 @@ def spread_axes(poor: np.ndarray, clean: np.ndarray) -> Axes:
     ratios, vectors = scipy.linalg.eigh(spread, covariance)
     order = np.argsort(-ratios)
     directions = vectors[:, order]
-    signs = np.sign(directions[np.abs(directions).argmax(0), np.arange(directions.shape[1])])
+    shift = (poor.mean(0) - clean.mean(0)) @ directions
+    largest = directions[np.abs(directions).argmax(0), np.arange(directions.shape[1])]
+    signs = np.where(np.abs(shift) > EPS, np.sign(shift), np.sign(largest))
     directions = directions * np.where(signs == 0, 1.0, signs)
     centre = poor.mean(0)
     scale = np.maximum(((poor - centre) @ directions).std(0), EPS)
@@ -404,19 +429,18 @@ def traversal_codes(fixed: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- what the effect is
 
 
-def read_code(model, poor_images, reference, test_mu, args, device):
-    """The axes (the spread beyond the clean sevens), the codes on them (poor training, clean and test sevens),
-    the evidence of the images and the effect found along the axes."""
+def read_code(model, poor_images, reference, test_mu, evidence: dict, args, device):
+    """The axes (the spread beyond the clean sevens), the codes on them (poor training, clean and test sevens)
+    and the effect found along the axes, with the evidence of the images."""
     poor, clean = encode_means(model, poor_images, device), encode_means(model, reference, device)
     axes = spread_axes(poor, clean)
     codes = {"poor": axes.from_model(poor), "clean": axes.from_model(clean), "test": axes.from_model(test_mu)}
-    evidence = image_change.evidence_from_images(poor_images, reference, stream_rng(args.seed, CRITIC_STREAM))
     decode = functools.partial(decode_means, model, axes=axes, device=device)
     effect = image_change.describe_axis(decode, codes["poor"], axes.scores[0], SPREAD_MARGIN, evidence,
                                         stream_rng(args.seed, FIT_STREAM))
     result = {"axis_scores": axes.scores.tolist(), "spread_margin": SPREAD_MARGIN, **effect}
     images = {key: evidence[key] for key in image_change.EVIDENCE_KEYS}
-    return axes, codes, {**result, **images}, evidence["mean_difference"]
+    return axes, codes, {**result, **images}
 
 
 def truth_scores(test_mu: np.ndarray, truth, effect_dimension) -> dict:
@@ -506,12 +530,20 @@ def main(argv=None) -> None:
     images = {"train": as_tensor(train_all[train_rows]), "validation": as_tensor(train_all[validation_rows]),
               "test": as_tensor(test)}
 
+    poor = train_all[train_rows]
+    evidence = image_change.evidence_from_images(poor, reference, stream_rng(args.seed, CRITIC_STREAM))
+
     torch.manual_seed(args.seed)  # the initial weights
     model = ConvVAE(args.k, plain=args.plain).to(args.device)
-    history, final = train(model, images, PLAIN_OBJECTIVE if args.plain else DEFAULT_OBJECTIVE, args, args.device)
-
-    axes, codes, result, mean_difference = read_code(model, train_all[train_rows], reference, final["test"]["mu"],
-                                                     args, args.device)
+    objective = PLAIN_OBJECTIVE if args.plain else DEFAULT_OBJECTIVE
+    history, final = train(model, images, objective, args, args.device)
+    axes, codes, result = read_code(model, poor, reference, final["test"]["mu"], evidence, args, args.device)
+    guided = not args.plain and result["effect_dimension"] is None and evidence["images_differ"]
+    if guided:  # the images differ, the code does not hold it: the model is at fault, so give the change room
+        guide = guide_targets(evidence["critic_scores"], final["validation"]["kl_per_latent"], args.device)
+        more, final = train(model, images, objective, args, args.device, guide)
+        history += more
+        axes, codes, result = read_code(model, poor, reference, final["test"]["mu"], evidence, args, args.device)
     metrics = {
         "script": "vae_sevens.py", "model": MODEL_NAMES[args.plain], "plain": args.plain, "k": args.k,
         "seed": args.seed, "quick": args.quick, "device": str(args.device), "threads": torch.get_num_threads(),
@@ -523,14 +555,15 @@ def main(argv=None) -> None:
         "figure_rows": FIGURE_ROWS, "fit_quantiles": list(image_change.FIT_QUANTILES),
         "test_neg_elbo": final["test"]["neg_elbo"], "test_reconstruction": final["test"]["reconstruction"],
         "test_kl": final["test"]["kl"], "validation_neg_elbo": final["validation"]["neg_elbo"],
-        "kl_per_latent": final["test"]["kl_per_latent"], **result,
+        "kl_per_latent": final["test"]["kl_per_latent"], "guided_latent": guide[0] if guided else None,
+        "guide_epochs": guide_epochs(args), "guide_weight": GUIDE_WEIGHT, **result,
         **truth_scores(codes["test"], truth, result["effect_dimension"]),
         "history": history,
     }
     with run_folder(args.out) as folder:
         traversals, reconstructions = figure_images(model, axes, images["test"], args, args.device)
-        write_figures(folder, traversals, TRAVERSAL_GRID, reconstructions, codes, metrics, mean_difference, history,
-                      f"{'plain VAE' if args.plain else 'beta-TC-VAE'}, K={args.k}")
+        write_figures(folder, traversals, TRAVERSAL_GRID, reconstructions, codes, metrics, evidence["mean_difference"],
+                      history, f"{'plain VAE' if args.plain else 'beta-TC-VAE'}, K={args.k}")
         torch.save({"state_dict": model.state_dict(), "k": args.k, "plain": args.plain,
                     "axes_unmixing": torch.as_tensor(axes.unmixing), "axes_centre": torch.as_tensor(axes.centre)},
                    folder / "model.pt")
