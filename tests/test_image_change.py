@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import scipy.ndimage
+import scipy.stats
 import torch
 import torch.nn.functional as F
 
@@ -204,10 +205,14 @@ def test_two_halves_of_the_clean_sevens_do_not_differ_and_have_no_noise(many_sev
 
 def test_the_critic_sees_a_rotation_and_the_roughness_sees_noise(many_sevens):
     rng = np.random.default_rng(1)
+    angles = rng.uniform(-60, 60, 1200)
     rotated = np.stack([effects.rotation(image, angle) for image, angle in
-                        zip(many_sevens[:1200], rng.uniform(-60, 60, 1200))]).astype(np.float32)
+                        zip(many_sevens[:1200], angles)]).astype(np.float32)
     evidence = ic.evidence_from_images(rotated, many_sevens[1200:], rng)
     assert evidence["images_differ"] and evidence["critic_accuracy"] > 0.7 and not evidence["noise"]
+    # It scores every poor seven, in their order: the further turned, the more changed a seven looks.
+    assert evidence["critic_scores"].shape == (1200,)
+    assert scipy.stats.spearmanr(np.abs(angles), evidence["critic_scores"]).statistic > 0.5
     noisy = np.clip(many_sevens[:1200] + 0.2 * rng.standard_normal(many_sevens[:1200].shape), 0, 1)
     assert ic.noise_check(noisy.astype(np.float32), many_sevens[1200:], rng)["noise"]
 

@@ -266,6 +266,62 @@ def test_a_warp_moves_the_decoded_image():
     torch.testing.assert_close(moved[:, 2:-4], still[:, 4:-2])
 
 
+# ---------------------------------------------------------------- room for a change the code missed
+
+
+def test_guide_targets_pick_the_least_used_latent_and_standardise_the_critic_scores():
+    scores = np.array([3.0, -1.0, 5.0, 1.0])
+    latent, targets = vae.guide_targets(scores, [0.9, 0.05, 2.0], "cpu")
+    assert latent == 1
+    np.testing.assert_allclose(targets.numpy(), (scores - scores.mean()) / scores.std(), rtol=1e-6)
+
+
+def test_the_guide_adds_its_weighted_squared_gap_to_the_objective():
+    torch.manual_seed(0)
+    model = vae.ConvVAE(3)
+    images = torch.rand(8, 28, 28)
+    targets = torch.linspace(-1.0, 1.0, 8)
+    terms = [vae.loss_terms(model, images, vae.DEFAULT_OBJECTIVE, 100, torch.Generator().manual_seed(1), guide)
+             for guide in (None, (2, targets))]
+    mu = model.encode(images)[0][:, 2]
+    expected = vae.GUIDE_WEIGHT * ((mu - targets) ** 2).mean()
+    torch.testing.assert_close(terms[1]["objective"] - terms[0]["objective"], expected, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(terms[1]["neg_elbo"], terms[0]["neg_elbo"])  # the reported ELBO stays the ELBO
+
+
+def test_guided_training_puts_the_targets_on_the_chosen_latent():
+    import argparse
+
+    sevens = (load_mnist_sevens()["train"][:256] / 255.0).astype(np.float32)
+    images = torch.as_tensor(sevens)
+    targets = torch.as_tensor(scipy.stats.zscore(images.mean((1, 2)).numpy()), dtype=torch.float32)  # ink per seven
+    args = argparse.Namespace(epochs=15, lr=2e-3, seed=0, batch_size=64, quiet=True)
+    torch.manual_seed(0)
+    model = vae.ConvVAE(2)
+    splits = {"train": images, "validation": images[:32], "test": images[:32]}
+    history, _ = vae.train(model, splits, vae.DEFAULT_OBJECTIVE, args, "cpu", guide=(1, targets))
+    assert [entry["epoch"] for entry in history] == list(range(16, 21))  # a third as many again, numbered on
+    mu = vae.encode_means(model, sevens, "cpu")[:, 1]
+    assert scipy.stats.spearmanr(mu, targets.numpy()).statistic > 0.9
+    torch.manual_seed(0)  # the same five epochs without the guide leave that latent to whatever it takes
+    unguided = vae.ConvVAE(2)
+    vae.train(unguided, splits, vae.DEFAULT_OBJECTIVE, argparse.Namespace(**{**vars(args), "epochs": 5}), "cpu")
+    assert abs(scipy.stats.spearmanr(vae.encode_means(unguided, sevens, "cpu")[:, 1], targets.numpy()).statistic) < 0.8
+
+
+@pytest.mark.slow
+def test_images_that_differ_with_no_spreading_latent_make_a_guided_run(tmp_path, capsys, monkeypatch):
+    write_sevens(tmp_path / "data", n_train=300)
+    monkeypatch.setattr(vae, "SPREAD_MARGIN", 1e9)  # no axis can carry the change before the guide
+    finished = run_in_process(capsys, "--quick", "--quiet", "--data-dir", str(tmp_path / "data"), "--out",
+                              str(tmp_path / "run"))
+    assert finished.returncode == 0, finished.stderr
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["images_differ"] and metrics["guided_latent"] in range(3)
+    assert [entry["epoch"] for entry in metrics["history"]] == [1, 2, 3]  # 2 epochs, then 1 guided
+    assert metrics["effect_family"] == "unknown" and "does not hold" in metrics["effect_sentence"]
+
+
 # ---------------------------------------------------------------- the command line
 
 
