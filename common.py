@@ -45,7 +45,7 @@ BOUNDS = {  # the bounds options may have, each checked once, in `bounded`
     "in [0, 2**64)": lambda v: 0 <= v < SEED_LIMIT,  # seeds
     "in [0, 256]": lambda v: 0 <= v <= 256,  # threads: torch takes a million, then crashes
     "in [1, 1000]": lambda v: 1 <= v <= 1000,  # pairs per speaker: 2000 pairs of spectrograms per minibatch
-    "in [0, 1024]": lambda v: 0 <= v <= 1024,  # channels: about 4 * 3 * 1024**2 weights, within memory
+    "in [1, 5]": lambda v: 1 <= v <= 5,  # latents: the homework asks for 1 <= K <= 5
     "in [1, 4096]": lambda v: 1 <= v <= 4096,  # embedding size
 }
 
@@ -168,6 +168,22 @@ def load_images(path) -> np.ndarray:
     if (images == images[0]).all():  # nothing varies: every spread and correlation would be 0 / 0
         raise DataError(f"{path}: all {len(images)} images are identical; expected sevens that differ")
     return images
+
+
+def load_truth(data_dir: Path, n_test: int):
+    """(file name, values (n_test,)) of the one te7_truth_<effect>.npy beside te7.pkl, or None: it only scores."""
+    truth_files = sorted(data_dir.glob("te7_truth_*.npy"))
+    if len(truth_files) > 1:
+        names = ", ".join(path.name for path in truth_files)
+        raise DataError(f"{data_dir}: expected at most one te7_truth_<effect>.npy, found {names}")
+    if not truth_files:
+        return None
+    values = load_array(truth_files[0], 1, "one ground-truth value per image of te7.pkl")
+    if len(values) != n_test:
+        raise DataError(f"{truth_files[0]}: expected {n_test} values (one per te7 image), found {len(values)}")
+    if not np.ptp(values) > 0:  # a rank correlation with a constant is undefined
+        raise DataError(f"{truth_files[0]}: expected values that vary, found {values[0]!r} for every image")
+    return truth_files[0].name, values
 
 
 def data_entry(path, array: np.ndarray | None = None) -> dict:

@@ -3,15 +3,13 @@
     python vae_sevens.py --k 3           # data/tr7.pkl, te7.pkl -> results/vae_sevens_k3/
     python vae_sevens.py --k 3 --plain   # the homework's plain VAE -> results/vae_sevens_k3_plain/
 
-1. Model. A VAE (Kingma & Welling, 2014) with K latents learns tr7 (a tenth held out for validation).
-   Default: beta-TC-VAE (Chen et al., 2018), a spatial broadcast decoder whose grid the code warps by an
-   affine map, and a grey-level term; --plain: the homework's VAE (negative ELBO, transposed convolutions).
-2. Axes. The poor sevens and clean ones (--reference) are encoded; the effect axis is the one along which
-   the poor codes spread furthest beyond the clean codes, S v = lambda C v, when it spreads SPREAD_MARGIN
-   times beyond them (else effect_dimension is null).
-3. Traversals. K-1 latents fixed, one from -5 to 5, on those axes (traversal.png).
-4. What it is: image_change.py, on the images and on decoded sevens along the effect axis (effect_family,
-   effect_kind, effect_sentence, or honestly "unknown").
+1. Model: a VAE (Kingma & Welling, 2014) with K latents learns tr7 (a tenth held out). Default: beta-TC-VAE
+   (Chen et al., 2018) with a warped spatial broadcast decoder and a grey-level term; --plain: the homework's.
+2. Axes: the poor and the clean sevens (--reference) are encoded; the effect axis is the one along which the
+   poor codes spread SPREAD_MARGIN times beyond the clean codes, S v = lambda C v. When the images differ
+   (image_change.py's critic) and none does, the least used latent is tied to the critic's score, trained on.
+3. Traversals: K-1 latents fixed, one from -5 to 5, on those axes (traversal.png).
+4. What it is: image_change.py, along the effect axis: effect_family, effect_kind, effect_sentence or "unknown".
 """
 
 from __future__ import annotations
@@ -32,14 +30,13 @@ from tqdm import tqdm
 
 import image_change
 from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, IMAGE_SHAPE, OneLineParser, data_entry, load_images,
-                    pick_device, run_cli, stop_if_diverged, stream_rng, torch_generator)
-from safety import DataError, check_output_folder, load_array, run_folder, write_json
+                    load_truth, pick_device, run_cli, stop_if_diverged, stream_rng, torch_generator)
+from make_data import load_mnist_sevens
+from safety import DataError, check_output_folder, run_folder, write_json
 from vae_figures import write_figures
 
 REPO = Path(__file__).resolve().parent
-MNIST_SEVENS = REPO / "assets" / "mnist_sevens.npz"  # MNIST (LeCun, Cortes, Burges; CC BY-SA 3.0)
 IMAGE_SIDE = IMAGE_SHAPE[0]
-LATENT_RANGE = (1, 5)  # the homework asks for 1 <= K <= 5
 
 DEFAULTS = dict(k=3, reference="mnist", epochs=30, batch_size=128, lr=1e-3, seed=0, device="auto",
                 threads=DEFAULT_TORCH_THREADS, data_dir=DEFAULT_DATA_DIR, out=None)
@@ -57,13 +54,11 @@ FEATURE_SIDE = IMAGE_SIDE // 4  # 7, the plain decoder's first feature map
 GRID_SIDE = IMAGE_SIDE // 2  # 14, the broadcast decoder's grid, upsampled once to 28
 GRID_UNITS = 64  # hidden units per grid cell
 
-
 # Weights of the objective: reconstruction + beta KL + (tc_weight - 1) TC + grey_level_weight G (see loss_terms).
 DEFAULT_OBJECTIVE = dict(beta=2.0, tc_weight=6.0, grey_level_weight=1.0)
 PLAIN_OBJECTIVE = dict(beta=1.0, tc_weight=1.0, grey_level_weight=0.0)  # the negative ELBO itself
-# When the images differ and no latent holds the change: a third as many epochs again with the least used
-# latent's mean tied to the critic's standardised score, + GUIDE_WEIGHT (mu_u - s)^2 (see guide_targets).
-GUIDE_SHARE = 1 / 3
+# When the images differ and no latent holds the change: a third as many epochs again (args.guide_epochs) with
+# the least used latent's mean tied to the critic's standardised score, + GUIDE_WEIGHT (mu_u - s)^2.
 GUIDE_WEIGHT = 20.0
 MODEL_NAMES = {False: "beta-TC-VAE (beta {beta:g}, TC weight {tc_weight:g}, grey-level weight {grey_level_weight:g}, "
                       "warped broadcast decoder)".format(**DEFAULT_OBJECTIVE),
@@ -83,26 +78,13 @@ RECONSTRUCTIONS = 12  # test sevens drawn beside their reconstructions
 def load_sevens(data_dir: Path):
     """tr7, te7 (N, 28, 28) in [0, 1], and the test truth when one te7_truth_<effect>.npy lies beside te7."""
     train, test = load_images(data_dir / "tr7.pkl"), load_images(data_dir / "te7.pkl")
-    truth_files = sorted(data_dir.glob("te7_truth_*.npy"))
-    if len(truth_files) > 1:
-        names = ", ".join(path.name for path in truth_files)
-        raise DataError(f"{data_dir}: expected at most one te7_truth_<effect>.npy, found {names}")
-    truth = None
-    if truth_files:
-        values = load_array(truth_files[0], 1, "one ground-truth value per image of te7.pkl")
-        if len(values) != len(test):
-            raise DataError(f"{truth_files[0]}: expected {len(test)} values (one per te7 image), found {len(values)}")
-        if not np.ptp(values) > 0:  # a rank correlation with a constant is undefined
-            raise DataError(f"{truth_files[0]}: expected values that vary, found {values[0]!r} for every image")
-        truth = (truth_files[0].name, values)
-    return train, test, truth
+    return train, test, load_truth(data_dir, len(test))
 
 
 def load_reference(reference: str):
     """The clean sevens to compare with, (N, 28, 28) in [0, 1], and their data entry."""
-    if reference == "mnist":
-        with np.load(MNIST_SEVENS, allow_pickle=False) as archive:
-            images = archive["train"].astype(np.float32) / 255.0
+    if reference == "mnist":  # MNIST (LeCun, Cortes, Burges; CC BY-SA 3.0), shipped in assets/
+        images = load_mnist_sevens()["train"].astype(np.float32) / 255.0
         return images, {"path": "assets/mnist_sevens.npz (train)", "shape": list(images.shape)}
     images = load_images(Path(reference))
     return images, data_entry(Path(reference), images)
@@ -136,9 +118,8 @@ class WarpedBroadcastDecoder(nn.Module):
         self.register_buffer("coordinates", torch.stack([columns.flatten(), rows.flatten()], dim=1))  # (196, 2)
         self.from_latent = nn.Linear(latent_dims, GRID_UNITS)
         self.from_position = nn.Linear(2, GRID_UNITS, bias=False)
-        self.per_cell = nn.Sequential(
-            nn.ReLU(), nn.Linear(GRID_UNITS, GRID_UNITS), nn.ReLU(), nn.Linear(GRID_UNITS, GRID_UNITS), nn.ReLU()
-        )
+        self.per_cell = nn.Sequential(nn.ReLU(), nn.Linear(GRID_UNITS, GRID_UNITS),
+                                      nn.ReLU(), nn.Linear(GRID_UNITS, GRID_UNITS), nn.ReLU())
         self.to_logits = nn.ConvTranspose2d(GRID_UNITS, 1, 4, stride=2, padding=1)  # 14 -> 28
         self.to_warp = nn.Linear(latent_dims, 6, bias=False)
         nn.init.zeros_(self.to_warp.weight)
@@ -323,8 +304,7 @@ def train(model, images: dict, objective: dict, args, device, guide=None):
     optimiser = torch.optim.Adam(model.parameters(), lr=args.lr)
     generator = torch_generator(args.seed, TRAIN_STREAM if guide is None else GUIDE_STREAM, device)
     history = []
-    first, count = (1, args.epochs) if guide is None else (args.epochs + 1, guide_epochs(args))
-    epochs = range(first, first + count)
+    epochs = range(1, args.epochs + 1) if guide is None else range(args.epochs + 1, args.epochs + 1 + args.guide_epochs)
     progress = tqdm(epochs, desc="vae" if guide is None else "guided", unit="epoch", disable=args.quiet)
     for epoch in progress:
         entry = {"epoch": epoch, "train": train_epoch(model, optimiser, images["train"], objective, args.batch_size,
@@ -337,10 +317,6 @@ def train(model, images: dict, objective: dict, args, device, guide=None):
         history.append(entry)
         progress.set_postfix(train=f"{entry['train']['neg_elbo']:.1f}", test=f"{entry['test']['neg_elbo']:.1f}")
     return history, final
-
-
-def guide_epochs(args) -> int:
-    return max(1, round(GUIDE_SHARE * args.epochs))
 
 
 def guide_targets(critic_scores: np.ndarray, kl_per_latent, device):
@@ -426,6 +402,17 @@ def traversal_codes(fixed: np.ndarray) -> np.ndarray:
     return codes
 
 
+def figure_images(model, axes: Axes, test_images: torch.Tensor, args, device):
+    """Traversals (K, rows, 21, 28, 28) with the other latents drawn from N(0, 1), and test sevens beside their
+    reconstructions from mu (2, RECONSTRUCTIONS, 28, 28)."""
+    fixed = stream_rng(args.seed, FIGURE_STREAM).standard_normal((FIGURE_ROWS, args.k))
+    traversals = decode_means(model, traversal_codes(fixed), axes, device)
+    with torch.no_grad():
+        originals = test_images[:RECONSTRUCTIONS]
+        reconstructions = torch.sigmoid(model.decode(model.encode(originals)[0])).cpu().numpy()
+    return traversals, np.stack([originals.cpu().numpy(), reconstructions])
+
+
 # ---------------------------------------------------------------- what the effect is
 
 
@@ -446,8 +433,8 @@ def read_code(model, poor_images, reference, test_mu, evidence: dict, args, devi
 def truth_scores(test_mu: np.ndarray, truth, effect_dimension) -> dict:
     """|Spearman| of each axis's test codes with the true effect, when te7's truth lies beside it (scores only)."""
     if truth is None:
-        return {"truth_file": None, "spearman_with_truth": None, "effect_dimension_abs_spearman": None,
-                "best_abs_spearman": None, "best_spearman_dimension": None}
+        return dict.fromkeys(("truth_file", "spearman_with_truth", "effect_dimension_abs_spearman",
+                              "best_abs_spearman", "best_spearman_dimension"))
     name, values = truth
     correlations = [float(scipy.stats.spearmanr(values, test_mu[:, k]).statistic) if np.ptp(test_mu[:, k]) else 0.0
                     for k in range(test_mu.shape[1])]
@@ -457,20 +444,6 @@ def truth_scores(test_mu: np.ndarray, truth, effect_dimension) -> dict:
             "best_abs_spearman": float(magnitudes.max()), "best_spearman_dimension": int(magnitudes.argmax())}
 
 
-# ---------------------------------------------------------------- figures
-
-
-def figure_images(model, axes: Axes, test_images: torch.Tensor, args, device):
-    """Traversals (K, rows, 21, 28, 28) with the other latents drawn from N(0, 1), and test sevens beside their
-    reconstructions from mu (2, RECONSTRUCTIONS, 28, 28)."""
-    fixed = stream_rng(args.seed, FIGURE_STREAM).standard_normal((FIGURE_ROWS, args.k))
-    traversals = decode_means(model, traversal_codes(fixed), axes, device)
-    with torch.no_grad():
-        originals = test_images[:RECONSTRUCTIONS]
-        reconstructions = torch.sigmoid(model.decode(model.encode(originals)[0])).cpu().numpy()
-    return traversals, np.stack([originals.cpu().numpy(), reconstructions])
-
-
 # ---------------------------------------------------------------- main
 
 
@@ -478,7 +451,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     """The options, each checked before any work (the run folder too); DataError otherwise."""
     parser = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     option = functools.partial(parser.option, defaults=DEFAULTS)
-    option("k", int, f"latent dimensions K, {LATENT_RANGE[0]}..{LATENT_RANGE[1]}", ">= 1")
+    option("k", int, "latent dimensions K", "in [1, 5]")
     parser.add_argument("--plain", action="store_true", help="the homework's plain VAE instead of the beta-TC-VAE")
     option("reference", str, "clean sevens to compare with: mnist (MNIST's training sevens, shipped) or a pickle "
                              "of (N, 28, 28) images")
@@ -493,12 +466,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help=f"a smoke test: {QUICK}")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    if args.k > LATENT_RANGE[1]:
-        raise DataError(f"--k {args.k}: expected {LATENT_RANGE[0]} <= K <= {LATENT_RANGE[1]} latent dimensions")
     if args.reference != "mnist" and not Path(args.reference).is_file():
         raise DataError(f"--reference {args.reference}: expected mnist or a pickle of (N, 28, 28) images")
     if args.quick:
         args.epochs = QUICK["epochs"]
+    args.guide_epochs = max(1, round(args.epochs / 3))
     if args.out is None:
         args.out = REPO / "results" / f"vae_sevens_k{args.k}{'_plain' if args.plain else ''}"
     args.out = check_output_folder(args.out, data_dir=args.data_dir)
@@ -551,12 +523,12 @@ def main(argv=None) -> None:
                            "validation_rows": len(validation_rows)},
                  "test": data_entry(args.data_dir / "te7.pkl", test), "reference": reference_entry},
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-        "objective": PLAIN_OBJECTIVE if args.plain else DEFAULT_OBJECTIVE, "traversal_limit": TRAVERSAL_GRID[-1],
+        "objective": objective, "traversal_limit": TRAVERSAL_GRID[-1],
         "figure_rows": FIGURE_ROWS, "fit_quantiles": list(image_change.FIT_QUANTILES),
         "test_neg_elbo": final["test"]["neg_elbo"], "test_reconstruction": final["test"]["reconstruction"],
         "test_kl": final["test"]["kl"], "validation_neg_elbo": final["validation"]["neg_elbo"],
         "kl_per_latent": final["test"]["kl_per_latent"], "guided_latent": guide[0] if guided else None,
-        "guide_epochs": guide_epochs(args), "guide_weight": GUIDE_WEIGHT, **result,
+        "guide_epochs": args.guide_epochs, "guide_weight": GUIDE_WEIGHT, **result,
         **truth_scores(codes["test"], truth, result["effect_dimension"]),
         "history": history,
     }

@@ -295,7 +295,7 @@ def test_guided_training_puts_the_targets_on_the_chosen_latent():
     sevens = (load_mnist_sevens()["train"][:256] / 255.0).astype(np.float32)
     images = torch.as_tensor(sevens)
     targets = torch.as_tensor(scipy.stats.zscore(images.mean((1, 2)).numpy()), dtype=torch.float32)  # ink per seven
-    args = argparse.Namespace(epochs=15, lr=2e-3, seed=0, batch_size=64, quiet=True)
+    args = argparse.Namespace(epochs=15, guide_epochs=5, lr=2e-3, seed=0, batch_size=64, quiet=True)
     torch.manual_seed(0)
     model = vae.ConvVAE(2)
     splits = {"train": images, "validation": images[:32], "test": images[:32]}
@@ -415,7 +415,7 @@ def assert_one_line_error(finished, *fragments):
 
 
 @pytest.mark.parametrize("arguments, fragment", [
-    (["--k", "0"], "--k"), (["--k", "9"], "--k 9"), (["--k", "three"], "--k"), (["--threads", "-1"], "--threads"),
+    (["--k", "0"], "--k"), (["--k", "9"], "--k: expected a finite int in [1, 5]"), (["--k", "three"], "--k"), (["--threads", "-1"], "--threads"),
     (["--lr", "nan"], "--lr"), (["--epochs", "0"], "--epochs"), (["--reference", "no-such-file"], "--reference"),
     (["--lr", "1e308"], "--lr: expected a finite float in (0, 1]"), (["--lr", "1e10"], "in (0, 1]"),
     (["--seed", str(2**70)], "--seed: expected a finite int in [0, 2**64)"), (["--threads", "1000000"], "--threads"),
