@@ -170,6 +170,8 @@ VAE = {
     "EffectAbsSpearman": ("effect_dimension_abs_spearman", places(3)),
     "BestAbsSpearman": ("best_abs_spearman", places(3)),
     "BestSpearmanDimension": ("best_spearman_dimension", dimension),
+    "GuidedLatent": ("guided_latent", integer), "GuideEpochs": ("guide_epochs", integer),
+    "GuideWeight": ("guide_weight", number),
 }
 
 # \if switches: name -> (key, test of its value).
@@ -177,6 +179,7 @@ VAE_SWITCHES = {
     "HasEffect": ("effect_dimension", lambda value: value is not None),
     "HasTruth": ("truth_file", lambda value: value is not None),
     "ImagesDiffer": ("images_differ", lambda value: value is True),
+    "Guided": ("guided_latent", lambda value: value is not None),
 }
 
 # Keys whose value has one macro per item: their container. Every other key holds one value (or a whole list,

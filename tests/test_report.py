@@ -80,6 +80,7 @@ def vae_metrics(plain=False, effect=1, **changes) -> dict:
         "truth_file": "te7_truth_rotation.npy",
         "spearman_with_truth": [0.1, -0.93, 0.2], "effect_dimension_abs_spearman": 0.93 if effect is not None else None,
         "best_abs_spearman": 0.93, "best_spearman_dimension": 1, "history": [],
+        "guided_latent": None, "guide_epochs": 10, "guide_weight": 20.0,
     }
     metrics.update(changes)
     return metrics
