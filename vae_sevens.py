@@ -322,9 +322,8 @@ def train(model, images: dict, objective: dict, args, device, guide=None):
 def guide_targets(critic_scores: np.ndarray, kl_per_latent, device):
     """Room for a change the code missed: the latent with the least KL (the least used) and, per poor training
     seven, its target s = the critic's logit standardised over them (how changed the seven looks)."""
-    spread = max(float(critic_scores.std()), EPS)
-    targets = torch.as_tensor((critic_scores - critic_scores.mean()) / spread, dtype=torch.float32, device=device)
-    return int(np.argmin(kl_per_latent)), targets
+    standardised = (critic_scores - critic_scores.mean()) / max(float(critic_scores.std()), EPS)
+    return int(np.argmin(kl_per_latent)), torch.as_tensor(standardised, dtype=torch.float32, device=device)
 
 
 # ---------------------------------------------------------------- axes
@@ -403,8 +402,7 @@ def traversal_codes(fixed: np.ndarray) -> np.ndarray:
 
 
 def figure_images(model, axes: Axes, test_images: torch.Tensor, args, device):
-    """Traversals (K, rows, 21, 28, 28) with the other latents drawn from N(0, 1), and test sevens beside their
-    reconstructions from mu (2, RECONSTRUCTIONS, 28, 28)."""
+    """Traversals (K, rows, 21, 28, 28) and test sevens beside their reconstructions from mu (2, n, 28, 28)."""
     fixed = stream_rng(args.seed, FIGURE_STREAM).standard_normal((FIGURE_ROWS, args.k))
     traversals = decode_means(model, traversal_codes(fixed), axes, device)
     with torch.no_grad():
@@ -481,6 +479,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def summary_line(metrics: dict, out: Path) -> str:
     text = f"K={metrics['k']} {metrics['model']}: test -ELBO {metrics['test_neg_elbo']:.1f}; "
     text += metrics["effect_sentence"]
+    if metrics["guided_latent"] is not None:
+        text += f" (after {metrics['guide_epochs']} epochs with latent {metrics['guided_latent']} tied to the critic)"
     if metrics["truth_file"] is not None and metrics["effect_dimension"] is not None:
         text += (f"; |Spearman| with {metrics['truth_file']}: z{metrics['effect_dimension']} "
                  f"{metrics['effect_dimension_abs_spearman']:.3f} (best z{metrics['best_spearman_dimension']} "
