@@ -99,8 +99,8 @@ def two_sample_test(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generato
     share of held-out poor sevens that look changed, the mean difference image poor - clean (28, 28), and the
     critic's logit for every poor seven, in their order (N,): how changed each one looks."""
     n = min(len(poor), len(clean))
-    every_poor = poor
-    poor, clean = poor[rng.permutation(len(poor))[:n]], clean[rng.permutation(len(clean))[:n]]
+    every_poor, drawn = poor, rng.permutation(len(poor))[:n]
+    poor, clean = poor[drawn], clean[rng.permutation(len(clean))[:n]]
     half = n // 2
     images = torch.as_tensor(np.concatenate([poor[:half], clean[:half]]), dtype=torch.float32)
     labels = torch.cat([torch.ones(half), torch.zeros(half)])
@@ -116,9 +116,9 @@ def two_sample_test(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generato
             loss.backward()
             optimiser.step()
     with torch.no_grad():
-        poor_scores = model(torch.as_tensor(poor[half:], dtype=torch.float32)).numpy()
+        every_score = model(torch.as_tensor(every_poor, dtype=torch.float32)).numpy()  # once per poor seven
         clean_scores = model(torch.as_tensor(clean[half:], dtype=torch.float32)).numpy()
-        every_score = model(torch.as_tensor(every_poor, dtype=torch.float32)).numpy()
+    poor_scores = every_score[drawn[half:]]  # the held-out poor sevens
     held_out = len(poor_scores) + len(clean_scores)
     accuracy = (np.sum(poor_scores > 0) + np.sum(clean_scores <= 0)) / held_out
     z = (accuracy - 0.5) / math.sqrt(0.25 / held_out)
