@@ -29,6 +29,9 @@ decision that names a family only when its descriptor clearly beats its null.
    with where the change lives.
 4. Along a code's effect axis (describe_axis): the descriptors on decoded sevens at the middle and the two
    ends of the axis, against the same descriptors on unrelated pairs, and the verdict.
+5. Cross-check, without the decoder: the named change, applied to clean sevens, must make them look changed
+   to the critic: separation 2 AUC - 1 of the changed from the unchanged clean sevens >= REPRODUCED_SHARE times
+   the poor sevens' separation from the clean ones; else `unknown`.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import math
 
 import numpy as np
 import scipy.ndimage
+import scipy.stats
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -125,9 +129,19 @@ def two_sample_test(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generato
     # Share changed: poor sevens beyond the clean scores' 95% quantile, less the 5% of clean ones that are too.
     beyond = np.mean(poor_scores > np.quantile(clean_scores, CHANGED_QUANTILE))
     changed = max(0.0, (beyond - (1 - CHANGED_QUANTILE)) / CHANGED_QUANTILE)
+    model.requires_grad_(False)
     return {"critic_accuracy": float(accuracy), "critic_z": float(z), "images_differ": bool(z >= DIFFER_Z),
             "share_changed": float(changed), "mean_difference": poor.mean(0) - clean.mean(0),
-            "critic_scores": every_score}
+            "critic_scores": every_score, "critic": model, "held_out_clean": clean[half:],
+            "critic_separation": separation(poor_scores, clean_scores)}
+
+
+def separation(scores: np.ndarray, clean_scores: np.ndarray) -> float:
+    """2 AUC - 1 of scores against clean scores (0: no separation, 1: every score above every clean one), with
+    AUC = P(score > clean score) from ranks (Mann-Whitney U / (n m))."""
+    ranks = scipy.stats.rankdata(np.concatenate([scores, clean_scores]))[: len(scores)]
+    auc = (ranks.sum() - len(scores) * (len(scores) + 1) / 2) / (len(scores) * len(clean_scores))
+    return float(2.0 * auc - 1.0)
 
 
 def place(difference: np.ndarray) -> str:
@@ -385,14 +399,16 @@ def warp_fits(sources, targets, side, fits, change) -> dict:
     field = torch.zeros(2, 2, FIELD_SIDE, FIELD_SIDE, requires_grad=True)
     base = affine_grid(matrix.detach()[side], offset.detach()[side])
 
-    def warped():
-        smooth = F.interpolate(field, size=(IMAGE_SIDE, IMAGE_SIDE), mode="bilinear", align_corners=True)
-        return sample(sources, base + smooth[side].permute(0, 2, 3, 1))
-
-    field_error = minimise(warped, targets, [field], 0.005)
+    field_error = minimise(lambda: sample(sources, base + smooth_field(field)[side]), targets, [field], 0.005)
     displacement = float(field.detach().norm(dim=1).mean() * IMAGE_SIDE / 2.0)
     return {"affine": explained(affine_error, change), "field": explained(min(field_error, affine_error), change),
-            "field_pixels": displacement}
+            "field_pixels": displacement, "matrix": matrix.detach(), "offset": offset.detach(),
+            "field_grid": field.detach() if field_error < affine_error else torch.zeros_like(field)}
+
+
+def smooth_field(field: torch.Tensor) -> torch.Tensor:
+    """(E, 2, FIELD_SIDE, FIELD_SIDE) control points -> (E, 28, 28, 2) displacements, bilinear between them."""
+    return F.interpolate(field, size=(IMAGE_SIDE, IMAGE_SIDE), mode="bilinear", align_corners=True).permute(0, 2, 3, 1)
 
 
 def minimise(prediction, targets, parameters, lr: float) -> float:
@@ -424,9 +440,10 @@ def curve_fit(values: torch.Tensor, targets: torch.Tensor, span=None) -> tuple[f
 def tone_fit(sources, targets, side, change) -> tuple[float, dict]:
     """t = f_e(s) per end e, any grey-level curve f_e: EF, the curves (2, TONE_KNOTS) at the knots, and the
     straight line t = a_e s + b_e per end with its EF (a gain, an added grey, an inversion)."""
-    errors, line_errors, curves, lines = 0.0, 0.0, [], []
+    errors, line_errors, curves, lines, ranges = 0.0, 0.0, [], [], []
     for end in (0, 1):
         s, t = sources[side == end].flatten().double(), targets[side == end].flatten().double()
+        ranges.append((float(s.min()), float(s.max())))  # the greys the curve was fitted on
         end_errors, curve = curve_fit(s, t, span=(0.0, 1.0))
         errors += end_errors
         curves.append(curve)
@@ -434,7 +451,7 @@ def tone_fit(sources, targets, side, change) -> tuple[float, dict]:
         line = torch.linalg.lstsq(design, t[:, None], driver="gelsd").solution[:, 0]
         line_errors += float((design @ line - t).pow(2).sum())
         lines.append(line.numpy())
-    return explained(errors, change), {"curves": np.stack(curves), "lines": np.stack(lines),
+    return explained(errors, change), {"curves": np.stack(curves), "lines": np.stack(lines), "ranges": ranges,
                                        "line_fraction": explained(line_errors, change)}
 
 
@@ -444,17 +461,25 @@ KERNEL_SIDE = 5
 def kernel_fit(sources, targets, side, change) -> tuple[float, np.ndarray]:
     """t = f_e(k_e * s + c_e) per end e, k_e a 5x5 kernel and f_e a grey-level curve: a linear filter, then any
     tone (blur; sharpening with its clipping; a directional smear). Least squares for k_e, then for f_e.
-    EF and the kernels (2, 5, 5)."""
-    errors, kernels = 0.0, []
+    EF and per end the filter (kernel (5, 5), offset c, curve f at its knots, the knots' span)."""
+    errors, filters = 0.0, []
     for end in (0, 1):
-        patches = F.unfold(sources[side == end].unsqueeze(1), KERNEL_SIDE, padding=KERNEL_SIDE // 2)  # (n, 25, 784)
-        design = patches.transpose(1, 2).reshape(-1, KERNEL_SIDE**2).double()
-        design = torch.cat([design, torch.ones(len(design), 1, dtype=design.dtype)], 1)
+        design = kernel_design(sources[side == end])
         t = targets[side == end].flatten().double()
         weights = torch.linalg.lstsq(design, t[:, None], driver="gelsd").solution[:, 0]
-        errors += curve_fit(design @ weights, t)[0]
-        kernels.append(weights[:-1].reshape(KERNEL_SIDE, KERNEL_SIDE).numpy())
-    return explained(errors, change), np.stack(kernels)
+        filtered = design @ weights
+        span = (float(filtered.min()), float(filtered.max()))
+        end_errors, curve = curve_fit(filtered, t, span)
+        errors += end_errors
+        filters.append((weights[:-1].reshape(KERNEL_SIDE, KERNEL_SIDE).numpy(), float(weights[-1]), curve, span))
+    return explained(errors, change), filters
+
+
+def kernel_design(images: torch.Tensor) -> torch.Tensor:
+    """(n 784, 26) float64: each pixel's 5x5 neighbourhood (zero padded) and a 1, rows in the images' order."""
+    patches = F.unfold(images.unsqueeze(1), KERNEL_SIDE, padding=KERNEL_SIDE // 2)  # (n, 25, 784)
+    design = patches.transpose(1, 2).reshape(-1, KERNEL_SIDE**2).double()
+    return torch.cat([design, torch.ones(len(design), 1, dtype=design.dtype)], 1)
 
 
 CONTENT_LEVELS = np.linspace(-1.0, 1.0, 41)  # the ink a pixel may gain (> 0) or lose (< 0)
@@ -487,14 +512,15 @@ def descriptors(sources: np.ndarray, targets: np.ndarray, side: np.ndarray) -> d
     warps = warp_fits(s, t, side, fits, change)
     symmetry, square_maps = symmetry_fit(s, t, side, change)
     tone, tone_shape = tone_fit(s, t, side, change)
-    kernel, kernels = kernel_fit(s, t, side, change)
+    kernel, filters = kernel_fit(s, t, side, change)
     content, added = content_fit(s, t, side, change)
     kinds = {kind: explained(float(errors.sum()), change) for kind, (_, errors) in fits.items()}
     fractions = {"symmetry": symmetry, "geometry": max(warps["affine"], warps["field"]),
                  "tone": max(tone, kinds["contrast"], kinds["gamma"]),
                  "content": content, "filter": max(kernel, kinds["blur"], kinds["stroke-width"])}
     return {"fractions": fractions, "kinds": kinds, "values": {kind: fit[0].numpy() for kind, fit in fits.items()},
-            "warps": warps, "square_maps": square_maps, "tone": tone_shape, "kernels": kernels, "added": added,
+            "warps": warps, "square_maps": square_maps, "tone": tone_shape, "added": added, "filters": filters,
+            "kernels": np.stack([kernel for kernel, *_ in filters]),
             "change": change}
 
 
@@ -645,7 +671,7 @@ def verdict(found: dict | None, nulls: list[dict], evidence: dict, dimension, sp
     return {**result, "effect_family": family, "effect_kind": kind, "effect_sentence": sentence}
 
 
-EVIDENCE_KEYS = ("critic_accuracy", "critic_z", "images_differ", "share_changed", "roughness_ratio",
+EVIDENCE_KEYS = ("critic_accuracy", "critic_z", "critic_separation", "images_differ", "share_changed", "roughness_ratio",
                  "roughness_null", "change_place")  # what the images say, as metrics.json records it
 
 
@@ -688,6 +714,65 @@ def describe_axis(decode, poor_codes: np.ndarray, spread_ratio: float, margin: f
         nulls = [descriptors(*unrelated_pairs(*pairs))]
     spread = (f"z0 spreads {spread_ratio:.2f}x beyond the clean sevens" if carries else
               f"no latent spreads beyond the clean sevens (largest spread ratio {spread_ratio:.2f} < {margin:g})")
-    result = verdict(found, nulls, evidence, 0, span, spread)
+    result = cross_check(verdict(found, nulls, evidence, 0, span, spread), found, evidence)
     dimension = 0 if carries and result["effect_family"] != "none" else None
-    return {"effect_dimension": dimension, **result}
+    return {"effect_dimension": dimension, "reproduced_floor": REPRODUCED_SHARE, **result}
+
+
+# ---------------------------------------------------------------- 5. does the named change look like the poor sevens?
+
+
+REPRODUCED_SHARE = 0.25  # the named change, applied to clean sevens, separates them this share as well as the poor
+
+
+def reproduce(family: str, kind: str, found: dict, images: np.ndarray) -> np.ndarray:
+    """The named family's fitted change from the middle of the axis to its high end, applied to images
+    (N, 28, 28): the map of the square, the warp, the grey-level curve, the filter or the ink added."""
+    x = torch.as_tensor(images, dtype=torch.float32)
+    if family == "symmetry":
+        name = next((name for name in reversed(found["square_maps"]) if name != "identity"), None)
+        changed = x if name is None else SQUARE_MAPS[name](x)
+    elif family == "geometry":
+        warps = found["warps"]
+        grid = affine_grid(warps["matrix"][1:].expand(len(x), 2, 2), warps["offset"][1:].expand(len(x), 2))
+        changed = sample(x, grid + smooth_field(warps["field_grid"][1:]) if kind == "non-rigid" else grid)
+    elif family == "tone":  # greys outside those the curve was fitted on take its nearest fitted value
+        greys = np.clip(images, *found["tone"]["ranges"][1])
+        changed = torch.as_tensor(np.interp(greys, np.linspace(0.0, 1.0, TONE_KNOTS), found["tone"]["curves"][1]))
+    elif family == "filter" and kind == "stroke-width":
+        values = found["values"]["stroke-width"]
+        changed = stroke_width_change(x, torch.full((len(x),), float(np.median(values[len(values) // 2 :]))))
+    elif family == "filter":
+        kernel, offset, curve, span = found["filters"][1]
+        filtered = kernel_design(x) @ torch.as_tensor(np.append(kernel.ravel(), offset))
+        changed = torch.as_tensor(np.interp(filtered.numpy(), np.linspace(*span, TONE_KNOTS), curve)).reshape(x.shape)
+    else:  # content
+        changed = x + torch.as_tensor(found["added"][1], dtype=torch.float32)
+    return changed.clamp(0.0, 1.0).numpy().astype(np.float32)
+
+
+@torch.no_grad()
+def reproduced_share(family: str, kind: str, found: dict, evidence: dict) -> float:
+    """How far the named change makes clean sevens look poor to the critic: the separation (2 AUC - 1) of the
+    held-out clean sevens so changed from the same sevens unchanged, over the poor sevens' separation."""
+    clean = evidence["held_out_clean"]
+    critic = evidence["critic"].eval()
+    changed_scores = critic(torch.as_tensor(reproduce(family, kind, found, clean))).numpy()
+    clean_scores = critic(torch.as_tensor(clean, dtype=torch.float32)).numpy()
+    return separation(changed_scores, clean_scores) / max(evidence["critic_separation"], EPS)
+
+
+def cross_check(result: dict, found: dict | None, evidence: dict) -> dict:
+    """A named family stands when its change, applied to clean sevens, reproduces at least REPRODUCED_SHARE of
+    what the critic sees between poor and clean sevens; else `unknown`. Not checked when the critic sees no
+    difference (nothing to reproduce) or for noise (named from the images)."""
+    if result["effect_family"] not in WORDS or not evidence["images_differ"]:
+        return {**result, "critic_reproduced": None}
+    share = reproduced_share(result["effect_family"], result["effect_kind"], found, evidence)
+    if share >= REPRODUCED_SHARE:
+        return {**result, "critic_reproduced": share}
+    sentence = (f"unknown: the best description along z0, {result['effect_sentence']}, applied to clean sevens "
+                f"makes them look changed to the critic only {100 * share:.0f}% as much as the poor sevens do "
+                f"(at least {100 * REPRODUCED_SHARE:.0f}% needed); the change lives in {evidence['change_place']}")
+    return {**result, "critic_reproduced": share, "effect_family": "unknown", "effect_kind": "unknown",
+            "effect_sentence": sentence}

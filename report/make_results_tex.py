@@ -164,7 +164,8 @@ VAE = {
     "EffectKind": ("effect_kind", text), "EffectSentence": ("effect_sentence", text),
     "Explained": ("explained_fraction", percent), "ExplainedNull": ("explained_null", percent),
     "CriticAccuracy": ("critic_accuracy", percent), "CriticZ": ("critic_z", places(1)),
-    "ShareChanged": ("share_changed", percent), "Roughness": ("roughness_ratio", places(2)),
+    "ShareChanged": ("share_changed", percent), "CriticReproduced": ("critic_reproduced", percent),
+    "ReproducedFloor": ("reproduced_floor", percent), "Roughness": ("roughness_ratio", places(2)),
     "RoughnessNull": ("roughness_null", places(2)), "TruthFile": ("truth_file", text),
     "Spearman": ("spearman_with_truth", places(3)),
     "EffectAbsSpearman": ("effect_dimension_abs_spearman", places(3)),
@@ -180,6 +181,7 @@ VAE_SWITCHES = {
     "HasTruth": ("truth_file", lambda value: value is not None),
     "ImagesDiffer": ("images_differ", lambda value: value is True),
     "Guided": ("guided_latent", lambda value: value is not None),
+    "CrossChecked": ("critic_reproduced", lambda value: value is not None),
 }
 
 # Keys whose value has one macro per item: their container. Every other key holds one value (or a whole list,

@@ -84,9 +84,9 @@ def test_kernel_fit_recovers_a_known_five_by_five_kernel(real_sevens):
     sources = torch.tensor(np.concatenate([real_sevens, real_sevens]))
     targets = F.conv2d(sources.unsqueeze(1), torch.tensor(kernel)[None, None], padding=2).squeeze(1)
     side = torch.tensor(np.repeat([0, 1], len(real_sevens)))
-    fraction, kernels = ic.kernel_fit(sources, targets, side, float((targets - sources).pow(2).sum()))
+    fraction, filters = ic.kernel_fit(sources, targets, side, float((targets - sources).pow(2).sum()))
     assert fraction > 0.99
-    np.testing.assert_allclose(kernels[0], kernel, atol=0.02)  # conv2d is a correlation: symmetric kernel here
+    np.testing.assert_allclose(filters[0][0], kernel, atol=0.02)  # conv2d is a correlation: symmetric kernel here
 
 
 def test_content_fit_finds_ink_erased_in_a_band_of_rows(real_sevens):
@@ -234,3 +234,46 @@ def test_no_axis_but_different_images_is_unknown_not_none(many_sevens):
     assert result["effect_family"] == "unknown" and "does not hold" in result["effect_sentence"]
     quiet = {**evidence, "images_differ": False, "critic_z": 0.3}
     assert ic.verdict(None, [], quiet, 0, 0.0, "no latent spreads")["effect_family"] == "none"
+
+
+# ---------------------------------------------------------------- the cross-check: the named change, on clean sevens
+
+
+def test_separation_is_two_auc_minus_one_counted_pair_by_pair():
+    rng = np.random.default_rng(3)
+    scores, clean = rng.normal(0.7, 1.0, 40), np.round(rng.normal(0.0, 1.0, 30), 1)  # ties counted half
+    pairs = (scores[:, None] > clean[None, :]) + 0.5 * (scores[:, None] == clean[None, :])
+    assert ic.separation(scores, clean) == pytest.approx(2 * pairs.mean() - 1)
+    assert ic.separation(clean, clean) == pytest.approx(0.0)
+
+
+REPRODUCED = [  # (family, kind, effect, low, middle, high): the change from the middle to the high end
+    ("geometry", "rotation", effects.rotation, -20.0, 0.0, 20.0),
+    ("tone", "gamma", effects.gamma, -0.7, 0.0, 0.7),
+    ("filter", "blur", effects.blur, 0.0, 0.0, 1.5),
+    ("content", "ink-added", effects.crossbar, 0.0, 0.0, 1.0),
+    ("symmetry", "mirror-left-right", effects.mirror, 0.0, 0.0, 1.0),
+]
+
+
+@pytest.mark.parametrize("family, kind, effect, low, middle, high", REPRODUCED, ids=[row[1] for row in REPRODUCED])
+def test_the_named_change_is_applied_to_other_sevens_as_fitted(real_sevens, family, kind, effect, low, middle, high):
+    found = ic.descriptors(*traversal(real_sevens, effect, low, middle, high))
+    others = (load_mnist_sevens()["test"][100:108] / 255.0).astype(np.float32)
+    expected = np.stack([np.clip(effect(image, high), 0, 1) for image in others])
+    error = np.sum((ic.reproduce(family, kind, found, others) - expected) ** 2)
+    assert error < 0.1 * np.sum((others - expected) ** 2)
+
+
+def test_a_name_whose_change_the_critic_does_not_see_in_the_poor_sevens_becomes_unknown(many_sevens):
+    rng = np.random.default_rng(4)
+    rotated = np.stack([effects.rotation(image, angle) for image, angle in
+                        zip(many_sevens[:1200], rng.uniform(10, 40, 1200))]).astype(np.float32)
+    evidence = ic.evidence_from_images(rotated, many_sevens[1200:], rng)
+    right = traversal(many_sevens[:16], effects.rotation, 0.0, 15.0, 30.0)
+    wrong = traversal(many_sevens[:16], effects.scale, 0.0, 0.1, 0.2)  # a zoom the critic of turns hardly sees
+    for pairs, family in ((right, "geometry"), (wrong, "unknown")):
+        found = ic.descriptors(*pairs)
+        result = ic.cross_check(ic.verdict(found, [], evidence, 0, 2.0, "z0 spreads"), found, evidence)
+        assert result["effect_family"] == family, result
+    assert result["critic_reproduced"] < ic.REPRODUCED_SHARE and "look changed" in result["effect_sentence"]

@@ -81,6 +81,7 @@ def vae_metrics(plain=False, effect=1, **changes) -> dict:
         "spearman_with_truth": [0.1, -0.93, 0.2], "effect_dimension_abs_spearman": 0.93 if effect is not None else None,
         "best_abs_spearman": 0.93, "best_spearman_dimension": 1, "history": [],
         "guided_latent": None, "guide_epochs": 10, "guide_weight": 20.0,
+        "critic_reproduced": 0.62 if effect is not None else None, "reproduced_floor": 0.25,
     }
     metrics.update(changes)
     return metrics
@@ -145,6 +146,7 @@ def test_each_macro_comes_from_its_metrics_key(tmp_path):
     assert macros["VaeEffectSentence"].endswith(r"change along it (null 40\%)")
     assert macros["VaeAxisScoreZero"] == "8.90" and macros["VaeSpearmanOne"] == "$-$0.930"
     assert macros["VaeExplainedGeometry"] == r"80.0\,\%" and macros["VaeExplainedNullGeometry"] == r"40.0\,\%"
+    assert macros["VaeCriticReproduced"] == r"62.0\,\%" and macros["VaeReproducedFloor"] == r"25.0\,\%"
     assert macros["PlainVaeModel"] == "the homework's plain VAE"
     assert macros["PlainVaeEffectDimension"] == "none" and macros["PlainVaeEffectAbsSpearman"] == "--"
     assert "PlainVaeExplainedGeometry" not in macros  # null: report.tex prints -- through \orna
