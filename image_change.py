@@ -458,7 +458,7 @@ def tone_fit(sources, targets, side, change) -> tuple[float, dict]:
 KERNEL_SIDE = 5
 
 
-def kernel_fit(sources, targets, side, change) -> tuple[float, np.ndarray]:
+def kernel_fit(sources, targets, side, change) -> tuple[float, list]:
     """t = f_e(k_e * s + c_e) per end e, k_e a 5x5 kernel and f_e a grey-level curve: a linear filter, then any
     tone (blur; sharpening with its clipping; a directional smear). Least squares for k_e, then for f_e.
     EF and per end the filter (kernel (5, 5), offset c, curve f at its knots, the knots' span)."""
@@ -671,8 +671,8 @@ def verdict(found: dict | None, nulls: list[dict], evidence: dict, dimension, sp
     return {**result, "effect_family": family, "effect_kind": kind, "effect_sentence": sentence}
 
 
-EVIDENCE_KEYS = ("critic_accuracy", "critic_z", "critic_separation", "images_differ", "share_changed", "roughness_ratio",
-                 "roughness_null", "change_place")  # what the images say, as metrics.json records it
+EVIDENCE_KEYS = ("critic_accuracy", "critic_z", "critic_separation", "images_differ", "share_changed",
+                 "roughness_ratio", "roughness_null", "change_place")  # what the images say, as metrics.json records it
 
 
 def evidence_from_images(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generator) -> dict:
