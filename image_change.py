@@ -133,7 +133,7 @@ def two_sample_test(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generato
     return {"critic_accuracy": float(accuracy), "critic_z": float(z), "images_differ": bool(z >= DIFFER_Z),
             "share_changed": float(changed), "mean_difference": poor.mean(0) - clean.mean(0),
             "critic_scores": every_score, "critic": model, "held_out_clean": clean[half:],
-            "critic_separation": separation(poor_scores, clean_scores)}
+            "held_out_clean_scores": clean_scores, "critic_separation": separation(poor_scores, clean_scores)}
 
 
 def separation(scores: np.ndarray, clean_scores: np.ndarray) -> float:
@@ -520,7 +520,6 @@ def descriptors(sources: np.ndarray, targets: np.ndarray, side: np.ndarray) -> d
                  "content": content, "filter": max(kernel, kinds["blur"], kinds["stroke-width"])}
     return {"fractions": fractions, "kinds": kinds, "values": {kind: fit[0].numpy() for kind, fit in fits.items()},
             "warps": warps, "square_maps": square_maps, "tone": tone_shape, "added": added, "filters": filters,
-            "kernels": np.stack([kernel for kernel, *_ in filters]),
             "change": change}
 
 
@@ -593,7 +592,7 @@ def filter_words(found: dict, span: float) -> tuple[str, str]:
     kinds = found["kinds"]
     if kinds["stroke-width"] >= KIND_SHARE * found["fractions"]["filter"]:
         return "stroke-width", SIZE_WORDS["stroke-width"](slope(found["values"]["stroke-width"], span))
-    spreads = [kernel_spread(kernel) for kernel in found["kernels"]]
+    spreads = [kernel_spread(kernel) for kernel, *_ in found["filters"]]
     widest = max(spreads)
     if widest[1] >= DIRECTIONAL_RATIO:
         return "directional-blur", f"a smear in one direction (a kernel {widest[1]:.1f}x longer one way)"
@@ -737,29 +736,31 @@ def reproduce(family: str, kind: str, found: dict, images: np.ndarray) -> np.nda
         grid = affine_grid(warps["matrix"][1:].expand(len(x), 2, 2), warps["offset"][1:].expand(len(x), 2))
         changed = sample(x, grid + smooth_field(warps["field_grid"][1:]) if kind == "non-rigid" else grid)
     elif family == "tone":  # greys outside those the curve was fitted on take its nearest fitted value
-        greys = np.clip(images, *found["tone"]["ranges"][1])
-        changed = torch.as_tensor(np.interp(greys, np.linspace(0.0, 1.0, TONE_KNOTS), found["tone"]["curves"][1]))
+        changed = torch.as_tensor(curve_at(np.clip(images, *found["tone"]["ranges"][1]), found["tone"]["curves"][1]))
     elif family == "filter" and kind == "stroke-width":
         values = found["values"]["stroke-width"]
         changed = stroke_width_change(x, torch.full((len(x),), float(np.median(values[len(values) // 2 :]))))
     elif family == "filter":
         kernel, offset, curve, span = found["filters"][1]
         filtered = kernel_design(x) @ torch.as_tensor(np.append(kernel.ravel(), offset))
-        changed = torch.as_tensor(np.interp(filtered.numpy(), np.linspace(*span, TONE_KNOTS), curve)).reshape(x.shape)
+        changed = torch.as_tensor(curve_at(filtered.numpy(), curve, span)).reshape(x.shape)
     else:  # content
         changed = x + torch.as_tensor(found["added"][1], dtype=torch.float32)
     return changed.clamp(0.0, 1.0).numpy().astype(np.float32)
+
+
+def curve_at(values: np.ndarray, curve: np.ndarray, span=(0.0, 1.0)) -> np.ndarray:
+    """A curve of curve_fit (its values at TONE_KNOTS knots spanning `span`) read at `values`, linear between."""
+    return np.interp(values, np.linspace(*span, TONE_KNOTS), curve)
 
 
 @torch.no_grad()
 def reproduced_share(family: str, kind: str, found: dict, evidence: dict) -> float:
     """How far the named change makes clean sevens look poor to the critic: the separation (2 AUC - 1) of the
     held-out clean sevens so changed from the same sevens unchanged, over the poor sevens' separation."""
-    clean = evidence["held_out_clean"]
-    critic = evidence["critic"].eval()
-    changed_scores = critic(torch.as_tensor(reproduce(family, kind, found, clean))).numpy()
-    clean_scores = critic(torch.as_tensor(clean, dtype=torch.float32)).numpy()
-    return separation(changed_scores, clean_scores) / max(evidence["critic_separation"], EPS)
+    changed = reproduce(family, kind, found, evidence["held_out_clean"])
+    changed_scores = evidence["critic"](torch.as_tensor(changed)).numpy()
+    return separation(changed_scores, evidence["held_out_clean_scores"]) / max(evidence["critic_separation"], EPS)
 
 
 def cross_check(result: dict, found: dict | None, evidence: dict) -> dict:
