@@ -33,7 +33,7 @@ def traversal(sevens, change, low, middle, high):
     return np.concatenate([sources, sources]), np.concatenate([apply(low), apply(high)]), np.repeat([0, 1], len(sevens))
 
 
-DIFFERING = {"images_differ": True, "critic_accuracy": 0.9, "critic_z": 30.0, "noise": False,
+DIFFERING = {"images_differ": True, "critic_accuracy": 0.9, "critic_z": 30.0, "noise": False, "mapped": False,
              "change_place": "rows 0-27, columns 0-27"}  # what the critic says of images that differ
 
 
@@ -217,6 +217,28 @@ def test_the_critic_sees_a_rotation_and_the_roughness_sees_noise(many_sevens):
     assert ic.noise_check(noisy.astype(np.float32), many_sevens[1200:], rng)["noise"]
 
 
+@pytest.mark.parametrize("effect, flipped, expected", [
+    ("mirror", effects.mirror, "mirror-left-right"), ("upside-down", effects.upside_down, "half-turn")])
+def test_the_map_check_names_the_map_that_made_half_of_the_sevens(many_sevens, effect, flipped, expected):
+    rng = np.random.default_rng(5)
+    mapped = np.stack([flipped(image, value) for image, value in
+                       zip(many_sevens[:1200], rng.uniform(0, 1, 1200))]).astype(np.float32)
+    evidence = ic.evidence_from_images(mapped, many_sevens[1200:], rng)
+    assert evidence["mapped"] and evidence["square_map"] == expected
+    result = ic.verdict(None, [], evidence, 0, 0.0, "no latent spreads")
+    assert (result["effect_family"], result["effect_kind"]) == ("symmetry", expected)
+
+
+def test_the_map_check_takes_neither_a_shift_nor_a_turn_for_a_map_of_the_square(many_sevens):
+    rng = np.random.default_rng(6)
+    for change, low, high in ((effects.translation_x, -6.0, 6.0), (effects.rotation, -60.0, 60.0)):
+        moved = np.stack([change(image, value) for image, value in
+                          zip(many_sevens[:1200], rng.uniform(low, high, 1200))]).astype(np.float32)
+        evidence = ic.evidence_from_images(moved, many_sevens[1200:], rng)
+        assert evidence["images_differ"] and not evidence["mapped"], evidence["square_map"]
+        assert evidence["mapped_share"] < ic.MAPPED_SHARE / 2
+
+
 def test_equal_mean_images_have_no_place_and_the_critic_leaves_torchs_stream_alone(many_sevens):
     assert ic.place(np.zeros((28, 28))) == "no pixel (the mean images are equal)"
     torch.manual_seed(7)
@@ -228,7 +250,7 @@ def test_equal_mean_images_have_no_place_and_the_critic_leaves_torchs_stream_alo
 
 
 def test_no_axis_but_different_images_is_unknown_not_none(many_sevens):
-    evidence = {"images_differ": True, "critic_accuracy": 0.7, "critic_z": 20.0, "noise": False,
+    evidence = {"images_differ": True, "critic_accuracy": 0.7, "critic_z": 20.0, "noise": False, "mapped": False,
                 "change_place": "rows 1-2, columns 3-4"}
     result = ic.verdict(None, [], evidence, 0, 0.0, "no latent spreads")
     assert result["effect_family"] == "unknown" and "does not hold" in result["effect_sentence"]
