@@ -9,7 +9,9 @@ decision that names a family only when its descriptor clearly beats its null.
    sets differ when z >= DIFFER_Z. Its per-image score (the logit) says how many sevens look changed, and the
    mean difference image says where. A map of the square is found on the images as well (map_check): a
    classifier of the 8 maps, trained on jittered clean sevens, says which map made the sevens that look
-   changed, beyond its rate on clean sevens.
+   changed, beyond its rate on clean sevens. And whether only the greys changed (tone_check): with each
+   image's greys replaced by their ranks (which any increasing grey-level curve keeps), a second critic must
+   be at chance.
 2. Descriptors of a change from sources s to targets t (pairs of images; vae_sevens.py gives decoded sevens at
    the middle and at the two ends of an axis; `side` says which end, parameters shared per end), each with its
    explained fraction EF = 1 - sum ||t - fit(s)||^2 / sum ||t - s||^2:
@@ -176,6 +178,32 @@ def noise_check(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generator) -
     null = np.median(roughness(halves[0])) / max(np.median(roughness(halves[1])), EPS)
     null = float(max(null, 1.0 / null))
     return {"roughness_ratio": ratio, "roughness_null": null, "noise": ratio >= NOISE_MARGIN * null}
+
+
+TONE_POINTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the greys at which the curve is reported
+
+
+def grey_ranks(images: np.ndarray) -> np.ndarray:
+    """Each image's greys replaced by their ranks within it, over its pixel count (ties share their mean
+    rank): what any increasing grey-level curve leaves as it was."""
+    flat = images.reshape(len(images), -1)
+    return (scipy.stats.rankdata(flat, axis=1) / flat.shape[1]).reshape(images.shape).astype(np.float32)
+
+
+def tone_check(poor: np.ndarray, clean: np.ndarray, test: dict, rng: np.random.Generator) -> dict:
+    """Whether only the greys changed, on the images. An increasing curve f keeps every image's ranks, so when
+    the change is such an f, a critic trained as in two_sample_test on grey_ranks of both sets is at chance:
+    tone when its z < DIFFER_Z, DIFFER_Z below the raw critic's z or more (the drop itself clear of chance,
+    so that a weak change the ranked critic merely misses is not taken for tone). The curve, on the
+    sevens that look changed against the held-out clean ones: f(x) = Q_changed(F_clean(x)), F the mid-rank
+    share of clean pixels at or below x and Q the quantile of the changed sevens' pixels."""
+    ranked = two_sample_test(grey_ranks(poor), grey_ranks(clean), rng)
+    clean_greys, changed_greys = test["held_out_clean"].ravel(), test["held_out_changed"].ravel()
+    below = [np.mean(clean_greys < x) + np.mean(clean_greys == x) / 2 for x in TONE_POINTS]
+    curve = np.quantile(changed_greys, below).tolist() if len(changed_greys) else None
+    return {"ranked_critic_accuracy": ranked["critic_accuracy"], "ranked_critic_z": ranked["critic_z"],
+            "image_tone_curve": curve, "tone_only": bool(ranked["critic_z"] < DIFFER_Z and curve is not None
+                                                          and test["critic_z"] - ranked["critic_z"] >= DIFFER_Z)}
 
 
 MAP_EPOCHS = 4
@@ -691,28 +719,41 @@ def null_fractions(nulls: list[dict]) -> dict:
 def verdict(found: dict | None, nulls: list[dict], evidence: dict, dimension, span: float, spread: str) -> dict:
     """effect_family, effect_kind and effect_sentence from the descriptors along the effect axis (`found`, None
     when no axis spreads), their nulls (unrelated pairs) and the model-free evidence of the images.
-    `spread` words the axis test, for the sentence."""
+    `spread` words the axis test, for the sentence. named_on: "images" when the images alone name it (none,
+    noise, a map of the square, only the greys), else "axis"."""
     null = null_fractions(nulls)
     result = {"explained_fraction": None if found is None else found["fractions"],
               "explained_null": null if nulls else None,
-              "kind_fraction": None if found is None else found["kinds"]}
+              "kind_fraction": None if found is None else found["kinds"], "named_on": "axis"}
     accuracy = f"{100 * evidence['critic_accuracy']:.1f}% held out"
     z = f"z {evidence['critic_z']:.1f}"
     seen = f"a critic tells the poor sevens from the clean ones at {accuracy} ({z})"
     if found is None and not evidence["images_differ"]:
         sentence = f"no effect: a critic cannot tell the poor sevens from the clean ones ({accuracy}, {z} < " \
                    f"{DIFFER_Z:g}) and {spread}"
-        return {**result, "effect_family": "none", "effect_kind": "none", "effect_sentence": sentence}
+        return {**result, "effect_family": "none", "effect_kind": "none", "effect_sentence": sentence,
+                "named_on": "images"}
     if evidence["noise"]:
         sentence = (f"noise: random per-pixel changes, median roughness {evidence['roughness_ratio']:.1f}x the "
                     f"clean sevens' (null {evidence['roughness_null']:.2f}x); {seen}")
-        return {**result, "effect_family": "noise", "effect_kind": "pixel-noise", "effect_sentence": sentence}
+        return {**result, "effect_family": "noise", "effect_kind": "pixel-noise", "effect_sentence": sentence,
+                "named_on": "images"}
     if evidence["mapped"] and evidence["images_differ"]:
         name = evidence["square_map"]
         sentence = (f"symmetry ({name}): {100 * evidence['mapped_share']:.0f}% of the sevens that look changed are a "
                     f"clean seven's {name} to a classifier of the square's maps trained on clean sevens (beyond its "
                     f"rate on clean sevens); {seen}")
-        return {**result, "effect_family": "symmetry", "effect_kind": name, "effect_sentence": sentence}
+        return {**result, "effect_family": "symmetry", "effect_kind": name, "effect_sentence": sentence,
+                "named_on": "images"}
+    if evidence["tone_only"] and evidence["images_differ"] and (
+            found is None or family_beyond_null(found["fractions"], null) != "tone"):  # the axis' words are finer
+        greys = ", ".join(f"{x:g}" for x in TONE_POINTS)
+        becomes = ", ".join(f"{y:.2f}" for y in evidence["image_tone_curve"])
+        sentence = (f"tone (grey-level-curve): only the greys changed: with each image's greys replaced by their "
+                    f"ranks, a critic tells poor from clean sevens at {100 * evidence['ranked_critic_accuracy']:.1f}% "
+                    f"(z {evidence['ranked_critic_z']:.1f} < {DIFFER_Z:g}); in the sevens that look changed, greys {greys} become {becomes}; {seen}")
+        return {**result, "effect_family": "tone", "effect_kind": "grey-level-curve", "effect_sentence": sentence,
+                "named_on": "images"}
     if found is None:
         sentence = (f"unknown: {seen}, but {spread}: this model's code does not hold the change; it lives in "
                     f"{evidence['change_place']} (mean difference in effect.png)")
@@ -732,14 +773,14 @@ def verdict(found: dict | None, nulls: list[dict], evidence: dict, dimension, sp
 
 
 EVIDENCE_KEYS = ("critic_accuracy", "critic_z", "critic_separation", "images_differ", "share_changed",
-                 "roughness_ratio", "roughness_null", "square_map", "mapped_share",
-                 "change_place")  # what the images say, as metrics.json records it
+                 "roughness_ratio", "roughness_null", "square_map", "mapped_share", "ranked_critic_accuracy",
+                 "ranked_critic_z", "image_tone_curve", "change_place")  # what the images say, as metrics.json records it
 
 
 def evidence_from_images(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generator) -> dict:
     """The model-free check and the noise measure, poor vs clean sevens (N, 28, 28), and where they differ."""
     test = two_sample_test(poor, clean, rng)
-    return {**test, **noise_check(poor, clean, rng), **map_check(test, rng),
+    return {**test, **noise_check(poor, clean, rng), **map_check(test, rng), **tone_check(poor, clean, test, rng),
             "change_place": place(test["mean_difference"])}
 
 
@@ -828,8 +869,8 @@ def reproduced_share(family: str, kind: str, found: dict, evidence: dict) -> flo
 def cross_check(result: dict, found: dict | None, evidence: dict) -> dict:
     """A named family stands when its change, applied to clean sevens, reproduces at least REPRODUCED_SHARE of
     what the critic sees between poor and clean sevens; else `unknown`. Not checked when the critic sees no
-    difference (nothing to reproduce) or for noise (named from the images)."""
-    if result["effect_family"] not in WORDS or not evidence["images_differ"]:
+    difference (nothing to reproduce) or for a change named from the images (noise, a map, only the greys)."""
+    if result["effect_family"] not in WORDS or not evidence["images_differ"] or result["named_on"] == "images":
         return {**result, "critic_reproduced": None}
     share = reproduced_share(result["effect_family"], result["effect_kind"], found, evidence)
     if share >= REPRODUCED_SHARE:

@@ -33,7 +33,7 @@ def traversal(sevens, change, low, middle, high):
     return np.concatenate([sources, sources]), np.concatenate([apply(low), apply(high)]), np.repeat([0, 1], len(sevens))
 
 
-DIFFERING = {"images_differ": True, "critic_accuracy": 0.9, "critic_z": 30.0, "noise": False, "mapped": False,
+DIFFERING = {"images_differ": True, "critic_accuracy": 0.9, "critic_z": 30.0, "noise": False, "mapped": False, "tone_only": False,
              "change_place": "rows 0-27, columns 0-27"}  # what the critic says of images that differ
 
 
@@ -239,6 +239,35 @@ def test_the_map_check_takes_neither_a_shift_nor_a_turn_for_a_map_of_the_square(
         assert evidence["mapped_share"] < ic.MAPPED_SHARE / 2
 
 
+def test_grey_ranks_are_kept_by_an_increasing_curve_and_changed_by_a_blur(many_sevens):
+    sevens = many_sevens[:50]
+    ranks = ic.grey_ranks(sevens)
+    brute = np.stack([[np.sum(x < v) + (np.sum(x == v) + 1) / 2 for v in x] for x in sevens.reshape(50, -1)])
+    np.testing.assert_allclose(ranks.reshape(50, -1), brute / 784, atol=1e-6)
+    np.testing.assert_array_equal(ic.grey_ranks(0.1 + 0.8 * sevens**2.5), ranks)
+    assert not np.allclose(ic.grey_ranks(scipy.ndimage.gaussian_filter(sevens, (0, 1, 1))), ranks)
+
+
+@pytest.mark.parametrize("change, low, high, only_greys", [
+    (effects.gamma, np.log(2.0), np.log(4.0), True), (effects.threshold, 1.0, 20.0, True),
+    (effects.rotation, -60.0, 60.0, False), (effects.sharpen, 0.0, 3.0, False)])
+def test_the_tone_check_sees_when_only_the_greys_changed(many_sevens, change, low, high, only_greys):
+    rng = np.random.default_rng(7)
+    changed = np.stack([np.clip(change(image, value), 0, 1) for image, value in
+                        zip(many_sevens[:1200], rng.uniform(low, high, 1200))]).astype(np.float32)
+    evidence = ic.evidence_from_images(changed, many_sevens[1200:], rng)
+    assert evidence["images_differ"] and evidence["tone_only"] == only_greys, evidence["ranked_critic_z"]
+    if only_greys:
+        result = ic.verdict(None, [], evidence, 0, 0.0, "no latent spreads")
+        assert (result["effect_family"], result["named_on"]) == ("tone", "images")
+
+
+def test_the_image_tone_curve_reads_a_gain(many_sevens):
+    test = {"held_out_clean": many_sevens[1200:], "held_out_changed": 0.5 * many_sevens[:1200], "critic_z": 50.0}
+    curve = ic.tone_check(0.5 * many_sevens[:600], many_sevens[600:1200], test, np.random.default_rng(0))["image_tone_curve"]
+    np.testing.assert_allclose(curve, 0.5 * np.array(ic.TONE_POINTS), atol=0.03)
+
+
 def test_equal_mean_images_have_no_place_and_the_critic_leaves_torchs_stream_alone(many_sevens):
     assert ic.place(np.zeros((28, 28))) == "no pixel (the mean images are equal)"
     torch.manual_seed(7)
@@ -250,7 +279,7 @@ def test_equal_mean_images_have_no_place_and_the_critic_leaves_torchs_stream_alo
 
 
 def test_no_axis_but_different_images_is_unknown_not_none(many_sevens):
-    evidence = {"images_differ": True, "critic_accuracy": 0.7, "critic_z": 20.0, "noise": False, "mapped": False,
+    evidence = {"images_differ": True, "critic_accuracy": 0.7, "critic_z": 20.0, "noise": False, "mapped": False, "tone_only": False,
                 "change_place": "rows 1-2, columns 3-4"}
     result = ic.verdict(None, [], evidence, 0, 0.0, "no latent spreads")
     assert result["effect_family"] == "unknown" and "does not hold" in result["effect_sentence"]
