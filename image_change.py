@@ -751,7 +751,8 @@ def verdict(found: dict | None, nulls: list[dict], evidence: dict, dimension, sp
         becomes = ", ".join(f"{y:.2f}" for y in evidence["image_tone_curve"])
         sentence = (f"tone (grey-level-curve): only the greys changed: with each image's greys replaced by their "
                     f"ranks, a critic tells poor from clean sevens at {100 * evidence['ranked_critic_accuracy']:.1f}% "
-                    f"(z {evidence['ranked_critic_z']:.1f} < {DIFFER_Z:g}); in the sevens that look changed, greys {greys} become {becomes}; {seen}")
+                    f"(z {evidence['ranked_critic_z']:.1f} < {DIFFER_Z:g}); in the sevens that look changed, greys "
+                    f"{greys} become {becomes}; {seen}")
         return {**result, "effect_family": "tone", "effect_kind": "grey-level-curve", "effect_sentence": sentence,
                 "named_on": "images"}
     if found is None:
@@ -774,7 +775,8 @@ def verdict(found: dict | None, nulls: list[dict], evidence: dict, dimension, sp
 
 EVIDENCE_KEYS = ("critic_accuracy", "critic_z", "critic_separation", "images_differ", "share_changed",
                  "roughness_ratio", "roughness_null", "square_map", "mapped_share", "ranked_critic_accuracy",
-                 "ranked_critic_z", "image_tone_curve", "change_place")  # what the images say, as metrics.json records it
+                 "ranked_critic_z", "image_tone_curve",
+                 "change_place")  # what the images say, as metrics.json records it
 
 
 def evidence_from_images(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generator) -> dict:

@@ -2,10 +2,12 @@
 
 For each effect (seed 0 of its data), the poor training sevens against MNIST's clean training sevens, and
 a null: two disjoint halves of MNIST's training sevens. Prints the critic's held-out accuracy and z, the share
-of poor sevens that look changed, the roughness ratio (and its null) and where the mean difference lives:
-the figures that fixed DIFFER_Z and NOISE_MARGIN in image_change.py.
+of poor sevens that look changed, the roughness ratio (and its null), the map of the square that claims most
+of the changed sevens (and its share), the ranked critic's z (only the greys changed when it is at chance)
+and where the mean difference lives: the figures that fixed DIFFER_Z, NOISE_MARGIN and MAPPED_SHARE in
+image_change.py.
 
-    python bench/image_evidence.py                 # about 2 minutes on one core
+    python bench/image_evidence.py                 # about 5 minutes on one core
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ def main() -> None:
     torch.set_num_threads(1)
     sevens = load_mnist_sevens()
     clean = (sevens["train"] / 255.0).astype(np.float32)
-    print(f"{'effect':16} {'family':9} {'critic':>7} {'z':>6} {'changed':>8} {'rough':>6} {'null':>6} noise  place")
+    print(f"{'effect':16} {'family':9} {'critic':>7} {'z':>6} {'changed':>8} {'rough':>6} {'null':>6} noise  "
+          f"{'map (share)':>26} {'ranked z':>8} greys  place")
     for effect in args.effects:
         if effect == "null":
             order = np.random.default_rng([0, EFFECT_STREAM, 0]).permutation(len(clean))
@@ -43,7 +46,9 @@ def main() -> None:
         evidence = image_change.evidence_from_images(poor, reference, np.random.default_rng(EVIDENCE_STREAM))
         print(f"{effect:16} {family:9} {100 * evidence['critic_accuracy']:6.1f}% {evidence['critic_z']:6.1f} "
               f"{100 * evidence['share_changed']:7.0f}% {evidence['roughness_ratio']:6.2f} "
-              f"{evidence['roughness_null']:6.3f} {str(evidence['noise']):6} {evidence['change_place']}", flush=True)
+              f"{evidence['roughness_null']:6.3f} {str(evidence['noise']):6} "
+              f"{evidence['square_map']:>18} ({evidence['mapped_share']:5.2f}) {evidence['ranked_critic_z']:8.1f} "
+              f"{str(evidence['tone_only']):6} {evidence['change_place']}", flush=True)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,8 @@ def traversal(sevens, change, low, middle, high):
     return np.concatenate([sources, sources]), np.concatenate([apply(low), apply(high)]), np.repeat([0, 1], len(sevens))
 
 
-DIFFERING = {"images_differ": True, "critic_accuracy": 0.9, "critic_z": 30.0, "noise": False, "mapped": False, "tone_only": False,
+DIFFERING = {"images_differ": True, "critic_accuracy": 0.9, "critic_z": 30.0, "noise": False, "mapped": False,
+             "tone_only": False,
              "change_place": "rows 0-27, columns 0-27"}  # what the critic says of images that differ
 
 
@@ -264,7 +265,8 @@ def test_the_tone_check_sees_when_only_the_greys_changed(many_sevens, change, lo
 
 def test_the_image_tone_curve_reads_a_gain(many_sevens):
     test = {"held_out_clean": many_sevens[1200:], "held_out_changed": 0.5 * many_sevens[:1200], "critic_z": 50.0}
-    curve = ic.tone_check(0.5 * many_sevens[:600], many_sevens[600:1200], test, np.random.default_rng(0))["image_tone_curve"]
+    rng = np.random.default_rng(0)
+    curve = ic.tone_check(0.5 * many_sevens[:600], many_sevens[600:1200], test, rng)["image_tone_curve"]
     np.testing.assert_allclose(curve, 0.5 * np.array(ic.TONE_POINTS), atol=0.03)
 
 
@@ -279,7 +281,8 @@ def test_equal_mean_images_have_no_place_and_the_critic_leaves_torchs_stream_alo
 
 
 def test_no_axis_but_different_images_is_unknown_not_none(many_sevens):
-    evidence = {"images_differ": True, "critic_accuracy": 0.7, "critic_z": 20.0, "noise": False, "mapped": False, "tone_only": False,
+    evidence = {"images_differ": True, "critic_accuracy": 0.7, "critic_z": 20.0, "noise": False, "mapped": False,
+                "tone_only": False,
                 "change_place": "rows 1-2, columns 3-4"}
     result = ic.verdict(None, [], evidence, 0, 0.0, "no latent spreads")
     assert result["effect_family"] == "unknown" and "does not hold" in result["effect_sentence"]
