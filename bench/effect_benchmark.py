@@ -105,6 +105,12 @@ def main() -> None:
     for effect, family, row in rows:
         table.setdefault(effect, {"family": family, "runs": []})["runs"].append(row)
     (OUT / "effect_benchmark.json").write_text(json.dumps(table, indent=2) + "\n")
+    print_table(table)
+    print(f"wrote {OUT / 'effect_benchmark.json'}")
+
+
+def print_table(table: dict) -> None:
+    """Per effect: the runs right, the named axis's |r| and the words named; then the confusion of families."""
     print(f"\n{'effect':26} {'family':9} {'right':>6} {'named |r| (min..max)':>22}  families, kinds named")
     confusion = {}
     for effect, entry in table.items():
@@ -121,7 +127,6 @@ def main() -> None:
     print(f"\nconfusion (rows: true family, columns: named): {' '.join(f'{f:>9}' for f in named_families)}")
     for family in sorted({true for true, _ in confusion}):
         print(f"{family:46} {' '.join(f'{confusion.get((family, f), 0):>9}' for f in named_families)}")
-    print(f"wrote {OUT / 'effect_benchmark.json'}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,78 @@
+"""Read saved runs of bench/effect_benchmark.py again with this checkout's image_change.py: no training.
+
+A run folder keeps its model (model.pt); its metrics.json names its data and seed. The evidence of the images
+and the reading of the code are computed again from the same streams, so when neither training nor the
+guide's decision changed since the run (the guide starts only when no axis spreads, which the reading of
+the code does not decide), the row is the one a fresh run of this checkout would give, without the wall time.
+Prints one JSON row per run (effect_benchmark.py's fields, plus `was`: the run's own words) and the table.
+
+    python bench/reread.py bench/out/vae_mirror_0 bench/out/vae_gamma_*    # about 20 s per run on one core
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+import image_change  # noqa: E402
+import vae_sevens as V  # noqa: E402
+from bench.effect_benchmark import print_table  # noqa: E402
+from bench.effects import EFFECTS  # noqa: E402
+from common import stream_rng  # noqa: E402
+
+
+def reread(folder: Path) -> dict:
+    metrics = json.loads((folder / "metrics.json").read_text())
+    reference_path = metrics["data"]["reference"]["path"]
+    reference, _ = V.load_reference("mnist" if reference_path.startswith("assets/") else reference_path)
+    train_all, test, truth = V.load_sevens(Path(metrics["data"]["train"]["path"]).parent)
+    train_rows, _ = V.split_validation(len(train_all), stream_rng(metrics["seed"], V.SPLIT_STREAM))
+    poor = train_all[train_rows]
+    saved = torch.load(folder / "model.pt", weights_only=True)
+    model = V.ConvVAE(saved["k"], plain=saved["plain"])
+    model.load_state_dict(saved["state_dict"])
+    args = argparse.Namespace(seed=metrics["seed"], k=metrics["k"])
+    evidence = image_change.evidence_from_images(poor, reference, stream_rng(args.seed, V.CRITIC_STREAM))
+    _, codes, result = V.read_code(model, poor, reference, V.encode_means(model, test, "cpu"), evidence, args, "cpu")
+    scores = V.truth_scores(codes["test"], truth, result["effect_dimension"])
+    named, best = result["effect_dimension"], scores["best_spearman_dimension"]
+    return {"name": folder.name, "seed": args.seed, "wall_seconds": None, "run_seconds": round(metrics["seconds"], 1),
+            "effect_dimension": named, "best_dimension": best, "axis_right": named is not None and named == best,
+            "named_abs_spearman": scores["effect_dimension_abs_spearman"],
+            "best_abs_spearman": scores["best_abs_spearman"], "axis_scores": result["axis_scores"],
+            "effect_family": result["effect_family"], "effect_kind": result["effect_kind"],
+            "critic_accuracy": result["critic_accuracy"], "effect_sentence": result["effect_sentence"],
+            "guided": metrics["guided_latent"] is not None,
+            "was": [metrics["effect_family"], metrics["effect_kind"], metrics["effect_dimension_abs_spearman"]]}
+
+
+def true_family(name: str) -> tuple[str, str]:
+    """The effect and its family from a run folder's name vae_<effect>_<seed>."""
+    effect = name[len("vae_"):].rsplit("_", 1)[0]
+    if effect == "null":
+        return "null", "none"
+    return effect, EFFECTS[effect][0] if effect in EFFECTS else "geometry"  # default data: rotation
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders of bench/effect_benchmark.py")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    table = {}
+    for folder in args.runs:
+        row = reread(folder)
+        print(json.dumps(row), flush=True)
+        effect, family = true_family(folder.name)
+        table.setdefault(effect, {"family": family, "runs": []})["runs"].append(row)
+    print_table(table)
+
+
+if __name__ == "__main__":
+    main()
