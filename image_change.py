@@ -116,17 +116,8 @@ def two_sample_test(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generato
     half = n // 2
     images = torch.as_tensor(np.concatenate([poor[:half], clean[:half]]), dtype=torch.float32)
     labels = torch.cat([torch.ones(half), torch.zeros(half)])
-    generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
-    with torch.random.fork_rng(devices=[]):  # the critic's initial weights, without touching torch's own stream
-        torch.manual_seed(int(rng.integers(2**62)))
-        model = Critic()
-    optimiser = torch.optim.Adam(model.parameters(), lr=CRITIC_LR)
-    for _ in range(CRITIC_EPOCHS):
-        for index in torch.randperm(len(images), generator=generator).split(CRITIC_BATCH):
-            loss = F.binary_cross_entropy_with_logits(model(images[index]), labels[index])
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
+    model = fit_network(Critic, len(images), CRITIC_EPOCHS, rng, lambda model, index, generator:
+                        F.binary_cross_entropy_with_logits(model(images[index]), labels[index]))
     with torch.no_grad():
         every_score = model(torch.as_tensor(every_poor, dtype=torch.float32)).numpy()  # once per poor seven
         clean_scores = model(torch.as_tensor(clean[half:], dtype=torch.float32)).numpy()
@@ -137,13 +128,30 @@ def two_sample_test(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generato
     # Share changed: poor sevens beyond the clean scores' 95% quantile, less the 5% of clean ones that are too.
     beyond = np.mean(poor_scores > np.quantile(clean_scores, CHANGED_QUANTILE))
     changed = max(0.0, (beyond - (1 - CHANGED_QUANTILE)) / CHANGED_QUANTILE)
-    model.requires_grad_(False)
     return {"critic_accuracy": float(accuracy), "critic_z": float(z), "images_differ": bool(z >= DIFFER_Z),
             "share_changed": float(changed), "mean_difference": poor.mean(0) - clean.mean(0),
             "critic_scores": every_score, "critic": model, "held_out_clean": clean[half:],
             "fitting_clean": clean[:half],
             "held_out_changed": poor[half:][poor_scores > np.quantile(clean_scores, CHANGED_QUANTILE)],
             "held_out_clean_scores": clean_scores, "critic_separation": separation(poor_scores, clean_scores)}
+
+
+def fit_network(make_network, n: int, epochs: int, rng: np.random.Generator, loss_of) -> nn.Module:
+    """A network from make_network() trained by Adam (CRITIC_LR) for `epochs` passes over rows 0..n-1 in shuffled
+    minibatches of CRITIC_BATCH, loss_of(network, rows, generator) each; returned frozen. Its initial weights and
+    its shuffles come from rng, without touching torch's own stream."""
+    generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(rng.integers(2**62)))
+        network = make_network()
+    optimiser = torch.optim.Adam(network.parameters(), lr=CRITIC_LR)
+    for _ in range(epochs):
+        for index in torch.randperm(n, generator=generator).split(CRITIC_BATCH):
+            loss = loss_of(network, index, generator)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+    return network.requires_grad_(False)
 
 
 def separation(scores: np.ndarray, clean_scores: np.ndarray) -> float:
@@ -220,20 +228,15 @@ def map_check(evidence: dict, rng: np.random.Generator) -> dict:
     CHANGED_QUANTILE) classified as M, less the share of the held-out clean sevens classified as M (the null).
     The best map is named when that difference reaches MAPPED_SHARE."""
     maps = {"identity": lambda x: x, **SQUARE_MAPS}
-    generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(rng.integers(2**62)))
-        classifier = critic_convolutions(len(maps))
+    functions = list(maps.values())
     clean = torch.as_tensor(evidence["fitting_clean"], dtype=torch.float32)
-    optimiser = torch.optim.Adam(classifier.parameters(), lr=CRITIC_LR)
-    for _ in range(MAP_EPOCHS):
-        for index in torch.randperm(len(clean), generator=generator).split(CRITIC_BATCH):
-            labels = torch.randint(len(maps), (len(index),), generator=generator)
-            mapped = torch.stack([list(maps.values())[label](image) for image, label in zip(clean[index], labels)])
-            loss = F.cross_entropy(classifier(jittered(mapped, generator).unsqueeze(1)), labels)
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
+
+    def loss_of(classifier, index, generator):  # each seven under a random map of the square, then jittered
+        labels = torch.randint(len(maps), (len(index),), generator=generator)
+        mapped = torch.stack([functions[label](image) for image, label in zip(clean[index], labels)])
+        return F.cross_entropy(classifier(jittered(mapped, generator).unsqueeze(1)), labels)
+
+    classifier = fit_network(lambda: critic_convolutions(len(maps)), len(clean), MAP_EPOCHS, rng, loss_of)
     with torch.no_grad():
         changed = classifier(torch.as_tensor(evidence["held_out_changed"]).unsqueeze(1)).argmax(1).numpy()
         unchanged = classifier(torch.as_tensor(evidence["held_out_clean"]).unsqueeze(1)).argmax(1).numpy()

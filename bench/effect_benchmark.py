@@ -45,17 +45,21 @@ def vae_run(name: str, data_dir: Path, seed: int, extra=(), device="cpu", resume
         seconds = round(time.perf_counter() - started, 1)
         if finished.returncode:
             return {"name": name, "error": finished.stderr.strip().splitlines()[-1:]}
-    metrics = json.loads((out / "metrics.json").read_text())
-    named, best = metrics["effect_dimension"], metrics["best_spearman_dimension"]  # best: None without truth
-    row = {"name": name, "seed": seed, "wall_seconds": seconds, "run_seconds": round(metrics["seconds"], 1),
-           "effect_dimension": named, "best_dimension": best, "axis_right": named is not None and named == best,
-           "named_abs_spearman": metrics["effect_dimension_abs_spearman"],
-           "best_abs_spearman": metrics["best_abs_spearman"],
-           "axis_scores": metrics["axis_scores"], "effect_family": metrics["effect_family"],
-           "effect_kind": metrics["effect_kind"], "critic_accuracy": metrics["critic_accuracy"],
-           "effect_sentence": metrics["effect_sentence"]}
+    row = benchmark_row(name, seed, seconds, json.loads((out / "metrics.json").read_text()))
     print(json.dumps(row), flush=True)
     return row
+
+
+def benchmark_row(name: str, seed: int, seconds, metrics: dict) -> dict:
+    """What the benchmark records of a run, from its metrics.json (or the same keys)."""
+    named, best = metrics["effect_dimension"], metrics["best_spearman_dimension"]  # best: None without truth
+    return {"name": name, "seed": seed, "wall_seconds": seconds, "run_seconds": round(metrics["seconds"], 1),
+            "effect_dimension": named, "best_dimension": best, "axis_right": named is not None and named == best,
+            "named_abs_spearman": metrics["effect_dimension_abs_spearman"],
+            "best_abs_spearman": metrics["best_abs_spearman"],
+            "axis_scores": metrics["axis_scores"], "effect_family": metrics["effect_family"],
+            "effect_kind": metrics["effect_kind"], "critic_accuracy": metrics["critic_accuracy"],
+           "effect_sentence": metrics["effect_sentence"]}
 
 
 def write_null_data(out: Path, seed: int) -> Path:

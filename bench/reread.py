@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 import image_change  # noqa: E402
 import vae_sevens as V  # noqa: E402
-from bench.effect_benchmark import print_table  # noqa: E402
+from bench.effect_benchmark import benchmark_row, print_table  # noqa: E402
 from bench.effects import EFFECTS  # noqa: E402
 from common import stream_rng  # noqa: E402
 
@@ -41,14 +41,8 @@ def reread(folder: Path) -> dict:
     evidence = image_change.evidence_from_images(poor, reference, stream_rng(args.seed, V.CRITIC_STREAM))
     _, codes, result = V.read_code(model, poor, reference, V.encode_means(model, test, "cpu"), evidence, args, "cpu")
     scores = V.truth_scores(codes["test"], truth, result["effect_dimension"])
-    named, best = result["effect_dimension"], scores["best_spearman_dimension"]
-    return {"name": folder.name, "seed": args.seed, "wall_seconds": None, "run_seconds": round(metrics["seconds"], 1),
-            "effect_dimension": named, "best_dimension": best, "axis_right": named is not None and named == best,
-            "named_abs_spearman": scores["effect_dimension_abs_spearman"],
-            "best_abs_spearman": scores["best_abs_spearman"], "axis_scores": result["axis_scores"],
-            "effect_family": result["effect_family"], "effect_kind": result["effect_kind"],
-            "critic_accuracy": result["critic_accuracy"], "effect_sentence": result["effect_sentence"],
-            "guided": metrics["guided_latent"] is not None,
+    row = benchmark_row(folder.name, args.seed, None, {**metrics, **result, **scores})
+    return {**row, "guided": metrics["guided_latent"] is not None,
             "was": [metrics["effect_family"], metrics["effect_kind"], metrics["effect_dimension_abs_spearman"]]}
 
 
