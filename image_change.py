@@ -11,7 +11,8 @@ decision that names a family only when its descriptor clearly beats its null.
    classifier of the 8 maps, trained on jittered clean sevens, says which map made the sevens that look
    changed, beyond its rate on clean sevens. And whether only the greys changed (tone_check): with each
    image's greys replaced by their ranks (which any increasing grey-level curve keeps), a second critic must
-   be at chance.
+   be at chance. And whether only the fine detail changed (filter_check): a third critic, on each image
+   blurred by 2 pixels and then ranked, must be at chance.
 2. Descriptors of a change from sources s to targets t (pairs of images; vae_sevens.py gives decoded sevens at
    the middle and at the two ends of an axis; `side` says which end, parameters shared per end), each with its
    explained fraction EF = 1 - sum ||t - fit(s)||^2 / sum ||t - s||^2:
@@ -60,7 +61,9 @@ DIFFER_Z = 5.0  # held-out accuracy this many null standard deviations above 1/2
 EF_FLOOR = 0.5  # a family explains at least half of the change along the axis
 NULL_SHARE = 0.75  # and leaves at most 3/4 of what it leaves unexplained of unrelated pairs
 PARSIMONY_MARGIN = 0.05  # the simplest family within this of the best one is named
-PARSIMONY = ("symmetry", "geometry", "tone", "content", "filter")  # simplest first
+# Simplest first: a map has no parameter, an affine warp 6 (its smooth field 32 more), a curve 17, a kernel and
+# its curve 43, the ink image D 784.
+PARSIMONY = ("symmetry", "geometry", "tone", "filter", "content")
 NOISE_MARGIN = 2.5  # roughness ratio poor / clean beyond this many times the null's
 KIND_SHARE = 0.85  # a one-parameter kind is named when it explains this share of its family's EF
 NON_RIGID_GAIN = 0.1  # the smooth field explains this much more than the affine map: a non-rigid warp
@@ -212,6 +215,49 @@ def tone_check(poor: np.ndarray, clean: np.ndarray, test: dict, rng: np.random.G
     return {"ranked_critic_accuracy": ranked["critic_accuracy"], "ranked_critic_z": ranked["critic_z"],
             "image_tone_curve": curve, "tone_only": bool(ranked["critic_z"] < DIFFER_Z and curve is not None
                                                           and test["critic_z"] - ranked["critic_z"] >= DIFFER_Z)}
+
+
+FINE_SIGMA = 2.0  # pixels: the filter check's blur
+FINE_PERIOD = 4.0  # pixels: detail finer than this is the fine detail of the words
+STROKE_MASS = 1.25  # ink mass this many times the clean sevens' (or 1 / this): strokes thicker or thinner
+
+
+def coarse_ranks(images: np.ndarray) -> np.ndarray:
+    """Each image blurred by a Gaussian of FINE_SIGMA pixels, then its greys ranked: what a grey-level curve and
+    a change of the detail finer than the blur (a sharpening, a finer blur, a thicker stroke) leave nearly as
+    they were, while a move, a turn or an added mark of ink stays."""
+    return grey_ranks(scipy.ndimage.gaussian_filter(images, (0, FINE_SIGMA, FINE_SIGMA), mode="constant"))
+
+
+def fine_detail_gain(changed: np.ndarray, clean: np.ndarray) -> float:
+    """|H| at fine detail: sqrt of the mean power of the changed sevens' spectrum at frequencies above
+    1 / FINE_PERIOD cycles per pixel over the clean sevens' (each image zero padded to twice its side, so
+    that the transform's wrap-around does not join opposite edges)."""
+    frequencies = np.fft.fftfreq(2 * IMAGE_SIDE)
+    fine = np.hypot(*np.meshgrid(frequencies, frequencies, indexing="ij")) > 1.0 / FINE_PERIOD
+
+    def power(images):
+        padded = np.pad(images, ((0, 0), (0, IMAGE_SIDE), (0, IMAGE_SIDE)))
+        return np.mean(np.abs(np.fft.fft2(padded)[:, fine]) ** 2)
+
+    return float(np.sqrt(power(changed) / max(power(clean), EPS)))
+
+
+def filter_check(poor: np.ndarray, clean: np.ndarray, test: dict, rng: np.random.Generator) -> dict:
+    """Whether only the fine detail changed, on the images: a critic trained as in two_sample_test on
+    coarse_ranks of both sets is at chance (z < DIFFER_Z, DIFFER_Z below the raw critic's z or more, as in
+    tone_check), so what the raw critic sees is finer than FINE_SIGMA pixels or in the greys (tone_check,
+    first, tells the greys). In the sevens that look changed against the held-out clean ones: the fine
+    detail's gain (fine_detail_gain) and the ink mass ratio sum(x) / sum(x_clean) per seven."""
+    coarse = two_sample_test(coarse_ranks(poor), coarse_ranks(clean), rng)
+    changed, unchanged = test["held_out_changed"], test["held_out_clean"]
+    seen = len(changed) > 0
+    return {"coarse_critic_accuracy": coarse["critic_accuracy"], "coarse_critic_z": coarse["critic_z"],
+            "fine_detail_gain": fine_detail_gain(changed, unchanged) if seen else None,
+            "ink_mass_ratio": float(changed.sum((1, 2)).mean() / max(unchanged.sum((1, 2)).mean(), EPS)) if seen
+            else None,
+            "filter_only": bool(coarse["critic_z"] < DIFFER_Z and seen and test["critic_z"] - coarse["critic_z"]
+                                >= DIFFER_Z)}
 
 
 MAP_EPOCHS = 4
@@ -700,6 +746,17 @@ def symmetry_words(found: dict, span: float) -> tuple[str, str]:
     return name, f"sevens mapped by a {name} toward the {('low', 'high')[end]} end"
 
 
+def image_filter_words(evidence: dict) -> tuple[str, str]:
+    """A filter's kind from the images: strokes thicker or thinner when the ink mass moved by STROKE_MASS or
+    more (a linear filter that keeps grey keeps the mass); else sharpening or blur by the fine detail's gain."""
+    mass, gain = evidence["ink_mass_ratio"], evidence["fine_detail_gain"]
+    detail = (f"detail finer than {FINE_PERIOD:g} pixels is {gain:.2f}x as strong and the ink mass {mass:.2f}x "
+              f"the clean sevens'")
+    if max(mass, 1.0 / max(mass, EPS)) >= STROKE_MASS:
+        return "stroke-width", f"strokes {'thicker' if mass > 1 else 'thinner'}: {detail}"
+    return ("sharpening" if gain > 1.0 else "blur"), detail
+
+
 WORDS = {"geometry": geometry_words, "tone": tone_words, "filter": filter_words, "content": content_words,
          "symmetry": symmetry_words}
 
@@ -723,7 +780,7 @@ def verdict(found: dict | None, nulls: list[dict], evidence: dict, dimension, sp
     """effect_family, effect_kind and effect_sentence from the descriptors along the effect axis (`found`, None
     when no axis spreads), their nulls (unrelated pairs) and the model-free evidence of the images.
     `spread` words the axis test, for the sentence. named_on: "images" when the images alone name it (none,
-    noise, a map of the square, only the greys), else "axis"."""
+    noise, a map of the square, only the greys, only the fine detail), else "axis"."""
     null = null_fractions(nulls)
     result = {"explained_fraction": None if found is None else found["fractions"],
               "explained_null": null if nulls else None,
@@ -778,7 +835,8 @@ def verdict(found: dict | None, nulls: list[dict], evidence: dict, dimension, sp
 
 EVIDENCE_KEYS = ("critic_accuracy", "critic_z", "critic_separation", "images_differ", "share_changed",
                  "roughness_ratio", "roughness_null", "square_map", "mapped_share", "ranked_critic_accuracy",
-                 "ranked_critic_z", "image_tone_curve",
+                 "ranked_critic_z", "image_tone_curve", "coarse_critic_accuracy", "coarse_critic_z",
+                 "fine_detail_gain", "ink_mass_ratio",
                  "change_place")  # what the images say, as metrics.json records it
 
 
@@ -786,6 +844,7 @@ def evidence_from_images(poor: np.ndarray, clean: np.ndarray, rng: np.random.Gen
     """The model-free check and the noise measure, poor vs clean sevens (N, 28, 28), and where they differ."""
     test = two_sample_test(poor, clean, rng)
     return {**test, **noise_check(poor, clean, rng), **map_check(test, rng), **tone_check(poor, clean, test, rng),
+            **filter_check(poor, clean, test, rng),
             "change_place": place(test["mean_difference"])}
 
 
@@ -822,7 +881,7 @@ def describe_axis(decode, poor_codes: np.ndarray, spread_ratio: float, margin: f
         nulls = [descriptors(*unrelated_pairs(*pairs))]
     spread = (f"z0 spreads {spread_ratio:.2f}x beyond the clean sevens" if carries else
               f"no latent spreads beyond the clean sevens (largest spread ratio {spread_ratio:.2f} < {margin:g})")
-    result = cross_check(verdict(found, nulls, evidence, 0, span, spread), found, evidence)
+    result = filter_on_images(cross_check(verdict(found, nulls, evidence, 0, span, spread), found, evidence), evidence)
     dimension = 0 if carries and result["effect_family"] != "none" else None
     return {"effect_dimension": dimension, "reproduced_floor": REPRODUCED_SHARE, **result}
 
@@ -874,7 +933,8 @@ def reproduced_share(family: str, kind: str, found: dict, evidence: dict) -> flo
 def cross_check(result: dict, found: dict | None, evidence: dict) -> dict:
     """A named family stands when its change, applied to clean sevens, reproduces at least REPRODUCED_SHARE of
     what the critic sees between poor and clean sevens; else `unknown`. Not checked when the critic sees no
-    difference (nothing to reproduce) or for a change named from the images (noise, a map, only the greys)."""
+    difference (nothing to reproduce) or for a change named from the images (noise, a map, only the greys or
+    only the fine detail)."""
     if result["effect_family"] not in WORDS or not evidence["images_differ"] or result["named_on"] == "images":
         return {**result, "critic_reproduced": None}
     share = reproduced_share(result["effect_family"], result["effect_kind"], found, evidence)
@@ -885,3 +945,18 @@ def cross_check(result: dict, found: dict | None, evidence: dict) -> dict:
                 f"(at least {100 * REPRODUCED_SHARE:.0f}% needed); the change lives in {evidence['change_place']}")
     return {**result, "critic_reproduced": share, "effect_family": "unknown", "effect_kind": "unknown",
             "effect_sentence": sentence}
+
+
+def filter_on_images(result: dict, evidence: dict) -> dict:
+    """When the code names nothing (`unknown`) but only the fine detail changed on the images (filter_check),
+    the images name a filter. Only then: a small move or turn drawn by interpolation also softens the detail, and
+    its coarse change may escape a critic that its softening does not, so an axis that names a family keeps it."""
+    if result["effect_family"] != "unknown" or not (evidence["filter_only"] and evidence["images_differ"]):
+        return result
+    kind, words = image_filter_words(evidence)
+    sentence = (f"filter ({kind}): only detail finer than {FINE_SIGMA:g} pixels changed: with each image blurred by "
+                f"{FINE_SIGMA:g} pixels and its greys ranked, a critic tells poor from clean sevens at "
+                f"{100 * evidence['coarse_critic_accuracy']:.1f}% (z {evidence['coarse_critic_z']:.1f} < {DIFFER_Z:g}, "
+                f"the raw critic's z {evidence['critic_z']:.1f}); in the sevens that look changed, {words}")
+    return {**result, "effect_family": "filter", "effect_kind": kind, "effect_sentence": sentence,
+            "named_on": "images"}
