@@ -12,7 +12,9 @@ decision that names a family only when its descriptor clearly beats its null.
    changed, beyond its rate on clean sevens. And whether only the greys changed (tone_check): with each
    image's greys replaced by their ranks (which any increasing grey-level curve keeps), a second critic must
    be at chance. And whether only the fine detail changed (filter_check): a third critic, on each image
-   blurred by 2 pixels and then ranked, must be at chance.
+   blurred by 2 pixels and then ranked, must be at chance. And whether the change lives in a few pixels
+   (content_check): with the pixels whose mean difference is beyond 5 standard errors blanked, a fourth
+   critic must be at chance.
 2. Descriptors of a change from sources s to targets t (pairs of images; vae_sevens.py gives decoded sevens at
    the middle and at the two ends of an axis; `side` says which end, parameters shared per end), each with its
    explained fraction EF = 1 - sum ||t - fit(s)||^2 / sum ||t - s||^2:
@@ -36,7 +38,9 @@ decision that names a family only when its descriptor clearly beats its null.
    ends of the axis, against the same descriptors on unrelated pairs, and the verdict.
 5. Cross-check, without the decoder: the named change, applied to clean sevens, must make them look changed
    to the critic: separation 2 AUC - 1 of the changed from the unchanged clean sevens >= REPRODUCED_SHARE times
-   the poor sevens' separation from the clean ones; else `unknown`.
+   the poor sevens' separation from the clean ones; else `unknown`. A run still `unknown` is named from the
+   images when they leave one answer: only the fine detail changed (a filter), else the change lives in a few
+   pixels (content).
 """
 
 from __future__ import annotations
@@ -258,6 +262,28 @@ def filter_check(poor: np.ndarray, clean: np.ndarray, test: dict, rng: np.random
             else None,
             "filter_only": bool(coarse["critic_z"] < DIFFER_Z and seen and test["critic_z"] - coarse["critic_z"]
                                 >= DIFFER_Z)}
+
+
+CONTENT_SHARE = 0.25  # a change confined to at most this share of the image is a mark, not a change of the seven
+
+
+def content_check(poor: np.ndarray, clean: np.ndarray, test: dict, rng: np.random.Generator) -> dict:
+    """Whether the change lives in a few pixels only, on the images. Its pixels: those whose mean difference
+    d = mean(poor) - mean(clean) is beyond DIFFER_Z standard errors, se = sqrt(var_poor / n + var_clean / m)
+    (Welch), at most CONTENT_SHARE of the image. With them blanked in every image of both sets, a fourth critic
+    trained as in two_sample_test must be at chance (as in tone_check): nothing changed elsewhere. The ink
+    gained (> 0) or lost there: the sum of d over them."""
+    difference = poor.mean(0) - clean.mean(0)
+    error = np.sqrt(poor.var(0) / len(poor) + clean.var(0) / len(clean))
+    pixels = np.abs(difference) >= DIFFER_Z * np.maximum(error, EPS)
+    masked = two_sample_test(np.where(pixels, 0.0, poor).astype(np.float32),
+                             np.where(pixels, 0.0, clean).astype(np.float32), rng)
+    small = 0 < pixels.sum() <= CONTENT_SHARE * pixels.size
+    return {"content_pixels": int(pixels.sum()), "content_place": place(pixels.astype(float)),
+            "content_ink": float(difference[pixels].sum()), "masked_critic_accuracy": masked["critic_accuracy"],
+            "masked_critic_z": masked["critic_z"],
+            "content_only": bool(small and masked["critic_z"] < DIFFER_Z and test["critic_z"] - masked["critic_z"]
+                                 >= DIFFER_Z)}
 
 
 MAP_EPOCHS = 4
@@ -733,11 +759,14 @@ def filter_words(found: dict, span: float) -> tuple[str, str]:
 
 
 def content_words(found: dict, span: float) -> tuple[str, str]:
-    added = found["added"]  # (ends, 28, 28): ink gained (> 0) or lost (< 0) at each pixel
+    """The kind is the change toward the axis' high end, the more changed one (the axis points from the clean
+    codes to the poor): ink the middle seven has and the low end's lacks was added, whichever end shows more."""
+    added = found["added"]  # (ends, 28, 28): ink gained (> 0) or lost (< 0) from the middle to each end
     end, row, column = np.unravel_index(np.abs(added).argmax(), added.shape)
-    kind = "ink-added" if added[end, row, column] > 0 else "ink-erased"
-    return kind, (f"ink {kind.split('-')[1]} in {place(added[end])} toward the {('low', 'high')[end]} end "
-                  f"(up to {abs(added[end, row, column]):.2f} grey)")
+    toward_high = added[end, row, column] if end == 1 else -added[end, row, column]
+    kind = "ink-added" if toward_high > 0 else "ink-erased"
+    return kind, (f"ink {kind.split('-')[1]} in {place(added[end])} toward the high end (up to "
+                  f"{abs(toward_high):.2f} grey, between the middle and the {('low', 'high')[end]} end)")
 
 
 def symmetry_words(found: dict, span: float) -> tuple[str, str]:
@@ -836,15 +865,15 @@ def verdict(found: dict | None, nulls: list[dict], evidence: dict, dimension, sp
 EVIDENCE_KEYS = ("critic_accuracy", "critic_z", "critic_separation", "images_differ", "share_changed",
                  "roughness_ratio", "roughness_null", "square_map", "mapped_share", "ranked_critic_accuracy",
                  "ranked_critic_z", "image_tone_curve", "coarse_critic_accuracy", "coarse_critic_z",
-                 "fine_detail_gain", "ink_mass_ratio",
-                 "change_place")  # what the images say, as metrics.json records it
+                 "fine_detail_gain", "ink_mass_ratio", "content_pixels", "content_place", "content_ink",
+                 "masked_critic_accuracy", "masked_critic_z", "change_place")  # what the images say, as metrics.json records it
 
 
 def evidence_from_images(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generator) -> dict:
     """The model-free check and the noise measure, poor vs clean sevens (N, 28, 28), and where they differ."""
     test = two_sample_test(poor, clean, rng)
     return {**test, **noise_check(poor, clean, rng), **map_check(test, rng), **tone_check(poor, clean, test, rng),
-            **filter_check(poor, clean, test, rng),
+            **filter_check(poor, clean, test, rng), **content_check(poor, clean, test, rng),
             "change_place": place(test["mean_difference"])}
 
 
@@ -881,7 +910,8 @@ def describe_axis(decode, poor_codes: np.ndarray, spread_ratio: float, margin: f
         nulls = [descriptors(*unrelated_pairs(*pairs))]
     spread = (f"z0 spreads {spread_ratio:.2f}x beyond the clean sevens" if carries else
               f"no latent spreads beyond the clean sevens (largest spread ratio {spread_ratio:.2f} < {margin:g})")
-    result = filter_on_images(cross_check(verdict(found, nulls, evidence, 0, span, spread), found, evidence), evidence)
+    result = cross_check(verdict(found, nulls, evidence, 0, span, spread), found, evidence)
+    result = content_on_images(filter_on_images(result, evidence), evidence)
     dimension = 0 if carries and result["effect_family"] != "none" else None
     return {"effect_dimension": dimension, "reproduced_floor": REPRODUCED_SHARE, **result}
 
@@ -959,4 +989,21 @@ def filter_on_images(result: dict, evidence: dict) -> dict:
                 f"{100 * evidence['coarse_critic_accuracy']:.1f}% (z {evidence['coarse_critic_z']:.1f} < {DIFFER_Z:g}, "
                 f"the raw critic's z {evidence['critic_z']:.1f}); in the sevens that look changed, {words}")
     return {**result, "effect_family": "filter", "effect_kind": kind, "effect_sentence": sentence,
+            "named_on": "images"}
+
+
+def content_on_images(result: dict, evidence: dict) -> dict:
+    """When the code still names nothing (`unknown`) but the whole change lives in a few pixels on the images
+    (content_check), the images name content: ink added or erased there, by the sign of the ink gained. Only
+    then, as in filter_on_images: a change of a part of the seven may also be a local warp, which an axis tells."""
+    if result["effect_family"] != "unknown" or not (evidence["content_only"] and evidence["images_differ"]):
+        return result
+    kind = "ink-added" if evidence["content_ink"] > 0 else "ink-erased"
+    sentence = (f"content ({kind}): the change lives in {evidence['content_pixels']} pixels, {evidence['content_place']} "
+                f"(mean difference beyond {DIFFER_Z:g} standard errors): with them blanked in every image, a critic "
+                f"tells poor from clean sevens at {100 * evidence['masked_critic_accuracy']:.1f}% (z "
+                f"{evidence['masked_critic_z']:.1f} < {DIFFER_Z:g}, the raw critic's z {evidence['critic_z']:.1f}); "
+                f"there the poor sevens have {abs(evidence['content_ink']):.1f} grey {'more' if kind == 'ink-added' else 'less'} "
+                f"ink on average")
+    return {**result, "effect_family": "content", "effect_kind": kind, "effect_sentence": sentence,
             "named_on": "images"}

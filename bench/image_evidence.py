@@ -5,8 +5,9 @@ a null: two disjoint halves of MNIST's training sevens. Prints the critic's held
 of poor sevens that look changed, the roughness ratio (and its null), the map of the square that claims most
 of the changed sevens (and its share), the ranked critic's z (only the greys changed when it is at chance),
 the coarse critic's z (only the fine detail changed when it is at chance), the fine detail's gain and the ink
-mass ratio, and where the mean difference lives: the figures that fixed DIFFER_Z, NOISE_MARGIN and MAPPED_SHARE in
-image_change.py.
+mass ratio, the content check's pixels and its masked critic's z (the change lives in those pixels when it is at
+chance), and where the mean difference lives: the figures that fixed DIFFER_Z, NOISE_MARGIN, MAPPED_SHARE and
+CONTENT_SHARE in image_change.py.
 
     python bench/image_evidence.py                 # about 5 minutes on one core
 """
@@ -36,7 +37,7 @@ def main() -> None:
     sevens = load_mnist_sevens()
     clean = (sevens["train"] / 255.0).astype(np.float32)
     print(f"{'effect':16} {'family':9} {'critic':>7} {'z':>6} {'changed':>8} {'rough':>6} {'null':>6} noise  "
-          f"{'map (share)':>26} {'ranked z':>8} greys  {'coarse z':>8} fine   gain  mass  place")
+          f"{'map (share)':>26} {'ranked z':>8} greys  {'coarse z':>8} fine   gain  mass  pixels masked z content place")
     for effect in args.effects:
         if effect == "null":
             order = np.random.default_rng([0, EFFECT_STREAM, 0]).permutation(len(clean))
@@ -51,6 +52,7 @@ def main() -> None:
               f"{evidence['square_map']:>18} ({evidence['mapped_share']:5.2f}) {evidence['ranked_critic_z']:8.1f} "
               f"{str(evidence['tone_only']):6} {evidence['coarse_critic_z']:8.1f} {str(evidence['filter_only']):6} "
               f"{evidence['fine_detail_gain'] or 0:5.2f} {evidence['ink_mass_ratio'] or 0:5.2f} "
+              f"{evidence['content_pixels']:6d} {evidence['masked_critic_z']:8.1f} {str(evidence['content_only']):7} "
               f"{evidence['change_place']}", flush=True)
 
 

@@ -170,6 +170,19 @@ def test_each_category_of_change_gets_its_family(real_sevens, effect, low, middl
     assert (result["effect_family"], result["effect_kind"]) == (family, kind), result
 
 
+def bar_removed(image, amount):
+    """The crossbar of bench/effects.py at darkness 1 - amount: a bar that the effect erases."""
+    return effects.crossbar(image, 1.0 - amount)
+
+
+@pytest.mark.parametrize("change, kind", [(effects.crossbar, "ink-added"), (bar_removed, "ink-erased")],
+                         ids=["bar-added", "bar-erased"])
+def test_ink_is_named_as_the_change_toward_the_high_end_when_only_the_low_end_shows_it(real_sevens, change, kind):
+    result = named(traversal(real_sevens, change, 0.0, 1.0, 1.0))  # the middle and the high end alike
+    assert (result["effect_family"], result["effect_kind"]) == ("content", kind), result
+    assert "toward the high end" in result["effect_sentence"] and "the low end)" in result["effect_sentence"]
+
+
 def test_a_change_its_null_explains_as_well_is_unknown(real_sevens):
     pairs = traversal(real_sevens, effects.rotation, -20.0, 0.0, 20.0)
     same_change_elsewhere = ic.descriptors(*traversal(real_sevens[::-1].copy(), effects.rotation, -20.0, 0.0, 20.0))
@@ -269,6 +282,60 @@ def test_the_tone_and_filter_checks_see_when_only_the_greys_or_the_fine_detail_c
     result = ic.filter_on_images(ic.verdict(None, [], evidence, 0, 0.0, "no latent spreads"), evidence)
     assert (result["effect_family"], result["effect_kind"]) == (family, kind), result["effect_sentence"]
     assert result["named_on"] == ("axis" if family == "unknown" else "images")
+
+
+@pytest.mark.parametrize("change, low, high, only_content, kind", [
+    (effects.crossbar, 0.2, 1.0, True, "ink-added"),
+    (effects.erased_rows, 2.0, 6.0, True, "ink-erased"),
+    (effects.rotation, -20.0, 20.0, False, "unknown"),
+    (effects.stroke_width, 0.5, 1.8, False, "unknown")])  # thicker strokes: a change of every stroke's edge
+def test_the_content_check_sees_when_the_whole_change_lives_in_a_few_pixels(many_sevens, change, low, high,
+                                                                             only_content, kind):
+    rng = np.random.default_rng(7)
+    changed = np.stack([np.clip(change(image, value), 0, 1) for image, value in
+                        zip(many_sevens[:1200], rng.uniform(low, high, 1200))]).astype(np.float32)
+    test = ic.two_sample_test(changed, many_sevens[1200:], rng)
+    evidence = {**test, **ic.content_check(changed, many_sevens[1200:], test, rng)}
+    assert test["images_differ"] and evidence["content_only"] == only_content, evidence["masked_critic_z"]
+    result = ic.content_on_images({"effect_family": "unknown", "effect_kind": "unknown", "named_on": "axis"}, evidence)
+    assert result["effect_kind"] == kind, result
+
+
+def test_the_content_check_finds_no_pixels_between_two_halves_of_the_clean_sevens(many_sevens):
+    rng = np.random.default_rng(3)
+    shuffled = many_sevens[rng.permutation(len(many_sevens))]  # MNIST's own order is not random (its writers)
+    halves = shuffled[: len(shuffled) // 2], shuffled[len(shuffled) // 2 :]
+    test = ic.two_sample_test(*halves, rng)
+    evidence = ic.content_check(*halves, test, rng)
+    assert evidence["content_pixels"] == 0 and not evidence["content_only"], evidence
+
+
+def test_the_content_checks_pixels_are_those_beyond_five_welch_standard_errors():
+    rng = np.random.default_rng(0)
+    clean = rng.uniform(0, 1, (400, 28, 28)).astype(np.float32)
+    poor = rng.uniform(0, 1, (300, 28, 28)).astype(np.float32)
+    poor[:, 3:5, 10:20] += 0.3  # 20 pixels, each about 15 standard errors away
+    test = {"critic_z": 0.0}
+    welch = scipy.stats.ttest_ind(poor.reshape(300, -1), clean.reshape(400, -1), equal_var=False).statistic
+    evidence = ic.content_check(poor, clean, test, rng)
+    # scipy's Welch t uses the unbiased variances; ours the plain ones: the same pixels at this margin.
+    assert evidence["content_pixels"] == int(np.sum(np.abs(welch) >= ic.DIFFER_Z)) == 20
+    assert evidence["content_place"] == "rows 3-4, columns 10-19"
+    assert evidence["content_ink"] == pytest.approx(float((poor.mean(0) - clean.mean(0))[3:5, 10:20].sum()))
+    assert not evidence["content_only"]  # the raw critic saw nothing to drop from
+
+
+def test_the_images_name_content_only_when_the_axis_names_nothing():
+    evidence = {**DIFFERING, "content_only": True, "content_pixels": 26, "content_place": "rows 14-15, columns 8-20",
+                "content_ink": -9.0, "masked_critic_accuracy": 0.48, "masked_critic_z": -1.0}
+    unknown = {"effect_family": "unknown", "effect_kind": "unknown", "effect_sentence": "", "named_on": "axis"}
+    result = ic.content_on_images(unknown, evidence)
+    assert (result["effect_family"], result["effect_kind"], result["named_on"]) == ("content", "ink-erased", "images")
+    assert "rows 14-15, columns 8-20" in result["effect_sentence"] and "9.0 grey less" in result["effect_sentence"]
+    geometry = {**unknown, "effect_family": "geometry", "effect_kind": "rotation"}
+    assert ic.content_on_images(geometry, evidence) == geometry
+    assert ic.content_on_images(unknown, {**evidence, "content_only": False}) == unknown
+    assert ic.content_on_images(unknown, {**evidence, "images_differ": False}) == unknown
 
 
 def test_the_fine_detail_gain_is_the_amplitude_ratio_above_a_quarter_cycle_per_pixel(many_sevens):
