@@ -809,7 +809,7 @@ def verdict(found: dict | None, nulls: list[dict], evidence: dict, dimension, sp
     """effect_family, effect_kind and effect_sentence from the descriptors along the effect axis (`found`, None
     when no axis spreads), their nulls (unrelated pairs) and the model-free evidence of the images.
     `spread` words the axis test, for the sentence. named_on: "images" when the images alone name it (none,
-    noise, a map of the square, only the greys, only the fine detail), else "axis"."""
+    noise, a map of the square, only the greys, only the fine detail, a few pixels), else "axis"."""
     null = null_fractions(nulls)
     result = {"explained_fraction": None if found is None else found["fractions"],
               "explained_null": null if nulls else None,
@@ -866,7 +866,8 @@ EVIDENCE_KEYS = ("critic_accuracy", "critic_z", "critic_separation", "images_dif
                  "roughness_ratio", "roughness_null", "square_map", "mapped_share", "ranked_critic_accuracy",
                  "ranked_critic_z", "image_tone_curve", "coarse_critic_accuracy", "coarse_critic_z",
                  "fine_detail_gain", "ink_mass_ratio", "content_pixels", "content_place", "content_ink",
-                 "masked_critic_accuracy", "masked_critic_z", "change_place")  # what the images say, as metrics.json records it
+                 "masked_critic_accuracy", "masked_critic_z",
+                 "change_place")  # what the images say, as metrics.json records it
 
 
 def evidence_from_images(poor: np.ndarray, clean: np.ndarray, rng: np.random.Generator) -> dict:
@@ -999,11 +1000,12 @@ def content_on_images(result: dict, evidence: dict) -> dict:
     if result["effect_family"] != "unknown" or not (evidence["content_only"] and evidence["images_differ"]):
         return result
     kind = "ink-added" if evidence["content_ink"] > 0 else "ink-erased"
-    sentence = (f"content ({kind}): the change lives in {evidence['content_pixels']} pixels, {evidence['content_place']} "
-                f"(mean difference beyond {DIFFER_Z:g} standard errors): with them blanked in every image, a critic "
-                f"tells poor from clean sevens at {100 * evidence['masked_critic_accuracy']:.1f}% (z "
-                f"{evidence['masked_critic_z']:.1f} < {DIFFER_Z:g}, the raw critic's z {evidence['critic_z']:.1f}); "
-                f"there the poor sevens have {abs(evidence['content_ink']):.1f} grey {'more' if kind == 'ink-added' else 'less'} "
-                f"ink on average")
+    sentence = (f"content ({kind}): the change lives in {evidence['content_pixels']} pixels, "
+                f"{evidence['content_place']} (mean difference beyond {DIFFER_Z:g} standard errors): with them blanked "
+                f"in every image, a critic tells poor from clean sevens at "
+                f"{100 * evidence['masked_critic_accuracy']:.1f}% (z {evidence['masked_critic_z']:.1f} < {DIFFER_Z:g}, "
+                f"the raw critic's z {evidence['critic_z']:.1f}); there a poor seven has on average "
+                f"{abs(evidence['content_ink']):.1f} {'more' if kind == 'ink-added' else 'less'} ink (grey summed over "
+                f"those pixels)")
     return {**result, "effect_family": "content", "effect_kind": kind, "effect_sentence": sentence,
             "named_on": "images"}

@@ -37,7 +37,8 @@ def main() -> None:
     sevens = load_mnist_sevens()
     clean = (sevens["train"] / 255.0).astype(np.float32)
     print(f"{'effect':16} {'family':9} {'critic':>7} {'z':>6} {'changed':>8} {'rough':>6} {'null':>6} noise  "
-          f"{'map (share)':>26} {'ranked z':>8} greys  {'coarse z':>8} fine   gain  mass  pixels masked z content place")
+          f"{'map (share)':>26} {'ranked z':>8} greys  {'coarse z':>8} fine   "
+          f"gain  mass  pixels masked z content place")
     for effect in args.effects:
         if effect == "null":
             order = np.random.default_rng([0, EFFECT_STREAM, 0]).permutation(len(clean))

@@ -331,7 +331,7 @@ def test_the_images_name_content_only_when_the_axis_names_nothing():
     unknown = {"effect_family": "unknown", "effect_kind": "unknown", "effect_sentence": "", "named_on": "axis"}
     result = ic.content_on_images(unknown, evidence)
     assert (result["effect_family"], result["effect_kind"], result["named_on"]) == ("content", "ink-erased", "images")
-    assert "rows 14-15, columns 8-20" in result["effect_sentence"] and "9.0 grey less" in result["effect_sentence"]
+    assert "rows 14-15, columns 8-20" in result["effect_sentence"] and "9.0 less ink" in result["effect_sentence"]
     geometry = {**unknown, "effect_family": "geometry", "effect_kind": "rotation"}
     assert ic.content_on_images(geometry, evidence) == geometry
     assert ic.content_on_images(unknown, {**evidence, "content_only": False}) == unknown
