@@ -1,0 +1,95 @@
+"""How far can a linear map of the statistics go? An oracle for issue 21's EER target.
+
+The model of speaker_verification.py is a learned linear map of the mean and standard deviation over time of
+the normalised log-spectrogram. Here that map is fitted by linear discriminant analysis on the test speakers'
+own utterances 0-4 (an oracle: it has seen the very speakers it is scored on), and the EER is measured on all
+pairs of their utterances 5-9; beside it, the same LDA fitted on the training speakers, and a trained run's
+model on the same pairs. If even the oracle stays above a target EER, no linear map of these statistics meets it.
+
+LDA: with S_w the within-speaker and S_b the between-speaker covariance of the statistics, the directions v of
+S_b v = lambda (S_w + r tr(S_w) / D I) v with the largest lambda (r: a ridge, D: the dimension); embeddings
+are the statistics less their mean, projected on them and scaled to unit length, scored by cosine.
+
+    python bench/statistics_ceiling.py --model results/speaker_verification/model.pt    # seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import scipy.linalg
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+import speaker_verification as S  # noqa: E402
+from common import UTTERANCES_PER_SPEAKER  # noqa: E402
+from verification_metrics import equal_error_rate  # noqa: E402
+
+RIDGES = (0.01, 0.1, 1.0)
+FITTED = 5  # of each test speaker's utterances, the oracle is fitted on the first FITTED
+
+
+def statistics(spectra: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """(B, 513, T) -> (B, 1026): the model's input statistics, mean and std over time of the normalised frames."""
+    normalised = (spectra - mean[None, :, None]) / std[None, :, None]
+    return np.concatenate([normalised.mean(2), normalised.std(2)], 1)
+
+
+def lda(features: np.ndarray, speakers: np.ndarray, dimension: int, ridge: float):
+    """The centre and the `dimension` leading discriminant directions (D, dimension) of features (N, D)."""
+    centre = features.mean(0)
+    within, between = np.zeros((features.shape[1],) * 2), np.zeros((features.shape[1],) * 2)
+    for speaker in np.unique(speakers):
+        own = features[speakers == speaker]
+        within += (own - own.mean(0)).T @ (own - own.mean(0))
+        between += len(own) * np.outer(own.mean(0) - centre, own.mean(0) - centre)
+    within, between = within / len(features), between / len(features)
+    within += ridge * np.trace(within) / len(within) * np.eye(len(within))
+    values, vectors = scipy.linalg.eigh(between, within)
+    return centre, vectors[:, np.argsort(-values)[:dimension]]
+
+
+def pair_eer(embeddings: np.ndarray, speakers: np.ndarray) -> float:
+    """EER of the cosine over all pairs of rows of embeddings (N, E)."""
+    unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+    left, right = np.triu_indices(len(unit), 1)
+    return float(equal_error_rate(np.sum(unit[left] * unit[right], 1), speakers[left] == speakers[right])[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=S.DEFAULT_DATA_DIR)
+    parser.add_argument("--model", type=Path, help="a run's model.pt, scored on the same pairs")
+    args = parser.parse_args()
+    signals, _ = S.load_data(args.data_dir)
+    spectra = {split: S.spectrograms(signals[split]) for split in signals}
+    mean, std = S.normalisation_statistics(spectra["train"])
+    features = {split: statistics(spectra[split], mean, std) for split in spectra}
+    speakers = {split: np.repeat(np.arange(len(f) // UTTERANCES_PER_SPEAKER), UTTERANCES_PER_SPEAKER)
+                for split, f in features.items()}
+    fitted = np.tile(np.arange(UTTERANCES_PER_SPEAKER) < FITTED, len(features["test"]) // UTTERANCES_PER_SPEAKER)
+    scored, scored_speakers = features["test"][~fitted], speakers["test"][~fitted]
+    n_test = len(np.unique(speakers["test"]))
+    print(f"EER on all pairs of the test speakers' utterances {FITTED}-{UTTERANCES_PER_SPEAKER - 1}")
+    for ridge in RIDGES:
+        centre, directions = lda(features["test"][fitted], speakers["test"][fitted], n_test - 1, ridge)
+        oracle = pair_eer((scored - centre) @ directions, scored_speakers)
+        centre, directions = lda(features["train"], speakers["train"], n_test - 1, ridge)
+        fair = pair_eer((scored - centre) @ directions, scored_speakers)
+        print(f"ridge {ridge:g}: LDA fitted on the test speakers (oracle) {100 * oracle:.1f}%, "
+              f"on the training speakers {100 * fair:.1f}%")
+    if args.model:
+        saved = torch.load(args.model, weights_only=True)
+        model = S.SiameseVerifier(saved["settings"]["n_bins"], saved["settings"]["embedding_dim"])
+        model.load_state_dict(saved["state_dict"])
+        with torch.no_grad():
+            embeddings = model.embed(torch.as_tensor(spectra["test"][~fitted])).numpy()
+        print(f"{args.model}: {100 * pair_eer(embeddings, scored_speakers):.1f}%")
+
+
+if __name__ == "__main__":
+    main()
