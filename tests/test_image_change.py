@@ -190,6 +190,17 @@ def test_a_change_its_null_explains_as_well_is_unknown(real_sevens):
     assert result["effect_family"] == "unknown" and "null" in result["effect_sentence"]
 
 
+def test_each_descriptor_on_unrelated_clean_sevens_gives_its_null_and_names_nothing(real_sevens):
+    sources = np.concatenate([real_sevens[:8], real_sevens[:8]])
+    targets = np.concatenate([real_sevens[8:], np.roll(real_sevens[8:], 1, 0)])  # other sevens, unchanged
+    side = np.repeat([0, 1], 8)
+    found = ic.descriptors(sources, targets, side)
+    null = ic.null_fractions([ic.descriptors(*ic.unrelated_pairs(sources, targets, side))])
+    for family, fraction in found["fractions"].items():
+        assert fraction < ic.EF_FLOOR and abs(fraction - null[family]) < 0.1, (family, fraction, null[family])
+    assert ic.family_beyond_null(found["fractions"], null) == "unknown"
+
+
 def test_unrelated_pairs_meet_each_source_with_another_sevens_target_at_the_same_end(real_sevens):
     sources, targets, side = traversal(real_sevens, effects.rotation, -20.0, 0.0, 20.0)
     same_sources, rolled, same_side = ic.unrelated_pairs(sources, targets, side)
