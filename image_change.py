@@ -169,6 +169,12 @@ def separation(scores: np.ndarray, clean_scores: np.ndarray) -> float:
     return float(2.0 * auc - 1.0)
 
 
+def fell_to_chance(critic_z: float, raw_critic_z: float) -> bool:
+    """A critic on transformed images is at chance (z < DIFFER_Z) and DIFFER_Z or more below the raw critic's z:
+    the drop itself clear of chance, so that a weak change the second critic merely misses does not count."""
+    return critic_z < DIFFER_Z and raw_critic_z - critic_z >= DIFFER_Z
+
+
 def place(difference: np.ndarray) -> str:
     """Where a (28, 28) difference lives: the rows and columns of its pixels beyond PLACE_LEVEL of its peak."""
     if not np.abs(difference).max() > 0:
@@ -208,8 +214,7 @@ def grey_ranks(images: np.ndarray) -> np.ndarray:
 def tone_check(poor: np.ndarray, clean: np.ndarray, test: dict, rng: np.random.Generator) -> dict:
     """Whether only the greys changed, on the images. An increasing curve f keeps every image's ranks, so when
     the change is such an f, a critic trained as in two_sample_test on grey_ranks of both sets is at chance:
-    tone when its z < DIFFER_Z, DIFFER_Z below the raw critic's z or more (the drop itself clear of chance,
-    so that a weak change the ranked critic merely misses is not taken for tone). The curve, on the
+    tone when it fell_to_chance. The curve, on the
     sevens that look changed against the held-out clean ones: f(x) = Q_changed(F_clean(x)), F the mid-rank
     share of clean pixels at or below x and Q the quantile of the changed sevens' pixels."""
     ranked = two_sample_test(grey_ranks(poor), grey_ranks(clean), rng)
@@ -217,8 +222,8 @@ def tone_check(poor: np.ndarray, clean: np.ndarray, test: dict, rng: np.random.G
     below = [np.mean(clean_greys < x) + np.mean(clean_greys == x) / 2 for x in TONE_POINTS]
     curve = np.quantile(changed_greys, below).tolist() if len(changed_greys) else None
     return {"ranked_critic_accuracy": ranked["critic_accuracy"], "ranked_critic_z": ranked["critic_z"],
-            "image_tone_curve": curve, "tone_only": bool(ranked["critic_z"] < DIFFER_Z and curve is not None
-                                                          and test["critic_z"] - ranked["critic_z"] >= DIFFER_Z)}
+            "image_tone_curve": curve,
+            "tone_only": bool(curve is not None and fell_to_chance(ranked["critic_z"], test["critic_z"]))}
 
 
 FINE_SIGMA = 2.0  # pixels: the filter check's blur
@@ -249,10 +254,9 @@ def fine_detail_gain(changed: np.ndarray, clean: np.ndarray) -> float:
 
 def filter_check(poor: np.ndarray, clean: np.ndarray, test: dict, rng: np.random.Generator) -> dict:
     """Whether only the fine detail changed, on the images: a critic trained as in two_sample_test on
-    coarse_ranks of both sets is at chance (z < DIFFER_Z, DIFFER_Z below the raw critic's z or more, as in
-    tone_check), so what the raw critic sees is finer than FINE_SIGMA pixels or in the greys (tone_check,
-    first, tells the greys). In the sevens that look changed against the held-out clean ones: the fine
-    detail's gain (fine_detail_gain) and the ink mass ratio sum(x) / sum(x_clean) per seven."""
+    coarse_ranks of both sets fell_to_chance, so what the raw critic sees is finer than FINE_SIGMA pixels or
+    in the greys (tone_check, first, tells the greys). In the sevens that look changed against the held-out
+    clean ones: the fine detail's gain (fine_detail_gain) and the ink mass ratio sum(x) / sum(x_clean) per seven."""
     coarse = two_sample_test(coarse_ranks(poor), coarse_ranks(clean), rng)
     changed, unchanged = test["held_out_changed"], test["held_out_clean"]
     seen = len(changed) > 0
@@ -260,8 +264,7 @@ def filter_check(poor: np.ndarray, clean: np.ndarray, test: dict, rng: np.random
             "fine_detail_gain": fine_detail_gain(changed, unchanged) if seen else None,
             "ink_mass_ratio": float(changed.sum((1, 2)).mean() / max(unchanged.sum((1, 2)).mean(), EPS)) if seen
             else None,
-            "filter_only": bool(coarse["critic_z"] < DIFFER_Z and seen and test["critic_z"] - coarse["critic_z"]
-                                >= DIFFER_Z)}
+            "filter_only": bool(seen and fell_to_chance(coarse["critic_z"], test["critic_z"]))}
 
 
 CONTENT_SHARE = 0.25  # a change confined to at most this share of the image is a mark, not a change of the seven
@@ -271,7 +274,7 @@ def content_check(poor: np.ndarray, clean: np.ndarray, test: dict, rng: np.rando
     """Whether the change lives in a few pixels only, on the images. Its pixels: those whose mean difference
     d = mean(poor) - mean(clean) is beyond DIFFER_Z standard errors, se = sqrt(var_poor / n + var_clean / m)
     (Welch), at most CONTENT_SHARE of the image. With them blanked in every image of both sets, a fourth critic
-    trained as in two_sample_test must be at chance (as in tone_check): nothing changed elsewhere. The ink
+    trained as in two_sample_test must fall to chance (fell_to_chance): nothing changed elsewhere. The ink
     gained (> 0) or lost there: the sum of d over them."""
     difference = poor.mean(0) - clean.mean(0)
     error = np.sqrt(poor.var(0) / len(poor) + clean.var(0) / len(clean))
@@ -282,8 +285,7 @@ def content_check(poor: np.ndarray, clean: np.ndarray, test: dict, rng: np.rando
     return {"content_pixels": int(pixels.sum()), "content_place": place(pixels.astype(float)),
             "content_ink": float(difference[pixels].sum()), "masked_critic_accuracy": masked["critic_accuracy"],
             "masked_critic_z": masked["critic_z"],
-            "content_only": bool(small and masked["critic_z"] < DIFFER_Z and test["critic_z"] - masked["critic_z"]
-                                 >= DIFFER_Z)}
+            "content_only": bool(small and fell_to_chance(masked["critic_z"], test["critic_z"]))}
 
 
 MAP_EPOCHS = 4

@@ -34,9 +34,9 @@ FITTED = 5  # of each test speaker's utterances, the oracle is fitted on the fir
 
 
 def statistics(spectra: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
-    """(B, 513, T) -> (B, 1026): the model's input statistics, mean and std over time of the normalised frames."""
+    """(B, 513, T) -> (B, 1026): the model's input statistics, its statistics_pooling of the normalised frames."""
     normalised = (spectra - mean[None, :, None]) / std[None, :, None]
-    return np.concatenate([normalised.mean(2), normalised.std(2)], 1)
+    return S.statistics_pooling(torch.as_tensor(normalised)).numpy()
 
 
 def lda(features: np.ndarray, speakers: np.ndarray, dimension: int, ridge: float):
