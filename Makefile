@@ -82,7 +82,7 @@ define run
 @$(1)
 endef
 
-$(SPEAKER_RESULTS)/metrics.json: speaker_verification.py verification_metrics.py common.py safety.py \
+$(SPEAKER_RESULTS)/metrics.json: speaker_verification.py speaker_figures.py verification_metrics.py common.py safety.py \
 		data/trs.pkl data/tes.pkl | $(SETUP)
 	$(call run,$(PYTHON) speaker_verification.py $(RUN_FLAGS) --out $(SPEAKER_RESULTS))
 

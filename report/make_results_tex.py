@@ -127,6 +127,7 @@ SPEAKER = {
     "Threshold": ("decision_threshold", number), "ChosenEpoch": ("chosen_epoch", integer),
     "Epochs": ("epochs", integer), "Parameters": ("parameters", integer), "Seed": ("seed", integer),
     "PairsPerSpeaker": ("pairs_per_speaker", integer), "FitSpeakers": ("training_speakers", integer),
+    "FinalSpeakers": ("final_training_speakers", integer),
     "ValidationSpeakers": ("validation_speakers", count), "TestSpeakers": ("test_speakers", integer),
     "TestPairs": ("test_pairs", integer), "TestAllPairs": ("test_all_pairs", integer),
     "TrainSeconds": ("train_seconds", integer), "Seconds": ("seconds", integer),

@@ -39,12 +39,13 @@ def speaker_metrics(**changes) -> dict:
         "baseline_all_pairs_eer": 0.2702, "baseline_test_best_threshold_accuracy": 0.7623,
         "train_accuracy": 0.99, "validation_accuracy": 0.95, "decision_threshold": 0.5,
         "chosen_epoch": 17, "epochs": 30, "train_seconds": 123.4, "parameters": 312898,
-        "pairs_per_speaker": 45, "training_speakers": 40, "validation_speakers": list(range(10)), "test_speakers": 20,
+        "pairs_per_speaker": 45, "training_speakers": 40, "final_training_speakers": 50,
+        "validation_speakers": list(range(10)), "test_speakers": 20,
         "test_pairs": 1800, "test_all_pairs": 19900, "feature": "log(1 + |STFT|), n_fft 1024",
         "n_fft": 1024, "hop": 512, "bins": 513, "frames": {"train": 32, "test": 45}, "utterances_per_speaker": 10,
         "warp": 0.12, "p_targets": [0.01, 0.05], "embedding_dim": 64, "initial_scale": 10.0, "initial_bias": -5.0,
         "lr": 0.001, "weight_decay": 0.0001, "calibration_lr_factor": 10, "shortest_crop": 0.5,
-        "validation_eer": 0.081, "cohort_top": 100, "cohort_utterances": 400,
+        "validation_eer": 0.081, "cohort_top": 100, "cohort_utterances": 500,
         "test_cllr": 0.301, "test_all_pairs_cllr": 0.299,
         "snorm_validation_eer": 0.071, "snorm_test_eer": 0.0612, "snorm_test_all_pairs_eer": 0.0633,
     }
@@ -264,9 +265,9 @@ def test_a_results_path_latex_cannot_include_is_refused(tmp_path):
 def dry_run_report(tmp_path: Path, speaker_metrics_text: str) -> str:
     """`make -n report` in a stand-in checkout: every input present and older than the runs' results."""
     inputs = ["requirements.txt", ".venv/.installed", "common.py", "safety.py", "speaker_verification.py",
-              "verification_metrics.py", "vae_sevens.py", "image_change.py", "vae_figures.py", "make_data.py",
-              "report/make_results_tex.py", "report/report.tex", "report/ensure_tex.sh", "data/trs.pkl", "data/tes.pkl",
-              "data/tr7.pkl", "data/te7.pkl"]
+              "speaker_figures.py", "verification_metrics.py", "vae_sevens.py", "image_change.py", "vae_figures.py",
+              "make_data.py", "report/make_results_tex.py", "report/report.tex", "report/ensure_tex.sh",
+              "data/trs.pkl", "data/tes.pkl", "data/tr7.pkl", "data/te7.pkl"]
     runs = {"speaker_verification": speaker_metrics_text, "vae_sevens_k3": "{}", "vae_sevens_k3_plain": "{}"}
     for age, name in enumerate(reversed(inputs)):  # .venv/.installed newer than requirements.txt
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+import speaker_figures
 import speaker_verification as sv
 import verification_metrics as vm
 from common import run_cli
@@ -323,7 +324,7 @@ def test_accuracy_maximising_threshold_matches_brute_force():
 
 def test_principal_components_match_the_covariance_eigenvectors():
     points = np.random.default_rng(0).standard_normal((50, 5)) * np.array([5.0, 3.0, 1.0, 0.5, 0.1])
-    coordinates = sv.principal_components(points)
+    coordinates = speaker_figures.principal_components(points)
     eigenvalues, eigenvectors = np.linalg.eigh(np.cov(points, rowvar=False))
     expected = (points - points.mean(axis=0)) @ eigenvectors[:, ::-1][:, :2]
     np.testing.assert_allclose(np.abs(coordinates), np.abs(expected), atol=1e-9)  # up to sign
@@ -362,6 +363,28 @@ def test_a_short_training_run_separates_clearly_separable_speakers(tmp_path):
     assert metrics["test_accuracy"] >= 0.8
     validation_accuracy = metrics["history"]["validation_accuracy"]
     assert validation_accuracy[metrics["chosen_epoch"] - 1] == max(validation_accuracy)  # chosen on validation
+
+
+def test_the_kept_model_trains_on_every_training_speaker_for_the_chosen_epochs(tmp_path, monkeypatch):
+    data = write_corpus(tmp_path / "data", n_train=10, train_samples=3000, n_test=3, test_samples=3500)
+    calls = []
+    real_train = sv.train
+
+    def recording_train(args, model, features, rows, epochs, pairs=None):
+        calls.append((sorted(set(rows // sv.UTTERANCES_PER_SPEAKER)), epochs, pairs is not None,
+                      model.feature_mean.clone()))
+        return real_train(args, model, features, rows, epochs, pairs)
+
+    monkeypatch.setattr(sv, "train", recording_train)
+    sv.main(["--data-dir", str(data), "--out", str(tmp_path / "out"), "--epochs", "3", "--pairs", "5", "--quiet"])
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    (selection_speakers, selection_epochs, scored, _), (final_speakers, final_epochs, final_scored, mean) = calls
+    assert scored and not final_scored and selection_epochs == 3
+    assert len(selection_speakers) == metrics["training_speakers"] == 8  # 2 of 10 held out for validation
+    assert final_speakers == list(range(10)) and metrics["final_training_speakers"] == 10
+    assert final_epochs == metrics["chosen_epoch"]
+    spectra = sv.spectrograms(sv.load_speech(data / "trs.pkl"))
+    np.testing.assert_allclose(mean.numpy(), spectra.mean(axis=(0, 2)), rtol=1e-5, atol=1e-6)  # all 10 speakers
 
 
 def run_script(*args):
