@@ -382,7 +382,8 @@ def train(args, model, features: dict, rows, epochs: int, pairs: dict | None = N
                   test["accuracy"])  # the test accuracy is drawn in the curves only: it never chooses
         for name, value in zip(history, values):
             history[name].append(value)
-        progress_bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_accuracy:.3f}", val=f"{validation['accuracy']:.3f}")
+        progress_bar.set_postfix(loss=f"{train_loss:.3f}", acc=f"{train_accuracy:.3f}",
+                                 val=f"{validation['accuracy']:.3f}")
         key = (validation["accuracy"], -validation["loss"])
         if best_key is None or key > best_key:
             best_key, best_state, chosen_epoch = key, copy.deepcopy(model.state_dict()), epoch
