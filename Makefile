@@ -24,7 +24,7 @@ $(DATA_FILES) &: | $(SETUP)
 test: $(SETUP)
 	$(PYTHON) -m pytest -q
 
-# STFT speed (seconds), the speaker benchmark (12 runs, about 5 minutes) and the Problem 2 effect benchmark (86 runs of
+# STFT speed (seconds), the speaker benchmark (12 runs, about 7 minutes) and the Problem 2 effect benchmark (86 runs of
 # 2-3 minutes each: 24 effects x 3 seeds, 3 null runs, the default data; two at a time, about 2 hours on 2 cores).
 bench: $(SETUP) $(DATA_FILES)
 	$(PYTHON) bench/stft_speed.py
@@ -82,8 +82,8 @@ define run
 @$(1)
 endef
 
-$(SPEAKER_RESULTS)/metrics.json: speaker_verification.py speaker_figures.py verification_metrics.py common.py safety.py \
-		data/trs.pkl data/tes.pkl | $(SETUP)
+$(SPEAKER_RESULTS)/metrics.json: speaker_verification.py speaker_figures.py verification_metrics.py common.py \
+		safety.py data/trs.pkl data/tes.pkl | $(SETUP)
 	$(call run,$(PYTHON) speaker_verification.py $(RUN_FLAGS) --out $(SPEAKER_RESULTS))
 
 $(VAE_RESULTS)/metrics.json: vae_sevens.py image_change.py vae_figures.py common.py safety.py data/tr7.pkl \

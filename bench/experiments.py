@@ -8,7 +8,7 @@ counts). Each run is its own process, one at a time (one torch thread each); --r
 already in bench/out. Prints one markdown row per variant and corpus and writes
 bench/out/speaker_benchmark.json with every run's figures. (Problem 2's is bench/effect_benchmark.py.)
 
-    python bench/experiments.py          # 12 runs, one at a time: 324 s at 39a5359
+    python bench/experiments.py          # 12 runs, one at a time: 390 s at f0afb5f
 """
 
 import argparse
