@@ -48,7 +48,7 @@ DECISION_THRESHOLD = 0.5  # the homework's: "same speaker" when p >= 0.5
 MIN_SPEAKERS = 2  # negative pairs need another speaker, among the fitting and among the validation speakers
 INITIAL_SCALE, INITIAL_BIAS = 10.0, -5.0  # GE2E's starting (w, c) (Wan et al., 2018): p = 1/2 at cosine 1/2
 CALIBRATION_LR_FACTOR = 10  # the scalar scale w and bias c learn this much faster than the encoder
-COHORT_TOP = 100  # AS-norm: the cohort cosines kept per utterance (of the fitting speakers' 400 utterances)
+COHORT_TOP = 100  # AS-norm: the cohort cosines kept per utterance (of the training speakers' 500 utterances)
 EMBED_BATCH = 256  # utterances per forward pass when embedding a whole set
 # Random streams, each drawn as stream_rng(--seed, stream); the test pairs are the same for every --seed.
 SPLIT_STREAM = 0  # which training speakers are held out for validation
@@ -81,7 +81,7 @@ def parse_args(argv=None) -> argparse.Namespace:
            "in [0, 2**64)")
     option("device", str, "auto, cpu or cuda (auto: CUDA when present)")
     option("threads", int, "CPU threads for torch (0: all cores)", "in [0, 256]")
-    option("epochs", int, "training epochs; the reported one is chosen on validation", ">= 1")
+    option("epochs", int, "most training epochs; validation chooses how many the kept model trains", ">= 1")
     option("lr", float, "Adam's initial step size, annealed to 0 along a cosine", "in (0, 1]")
     option("pairs", int, "L: positive (and as many negative) pairs per speaker and minibatch", "in [1, 1000]")
     option("validation-fraction", float, "share of the training speakers held out", "in (0, 1)")
@@ -368,7 +368,8 @@ def train(args, model, features: dict, rows, epochs: int, pairs: dict | None = N
     history = {name: [] for name in ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy",
                                      "validation_auc", "test_accuracy")}
     best_key, best_state, chosen_epoch = None, None, 0
-    progress_bar = tqdm(range(1, epochs + 1), desc="epochs", unit="epoch", disable=args.quiet)
+    description = "epochs" if pairs is not None else "epochs, all training speakers"
+    progress_bar = tqdm(range(1, epochs + 1), desc=description, unit="epoch", disable=args.quiet)
     for epoch in progress_bar:
         with tqdm(total=n_batches, desc=f"epoch {epoch}", unit="batch", leave=False, disable=args.quiet) as progress:
             train_loss, train_accuracy = train_epoch(model, optimiser, scheduler, features["train"], rows, rng,
