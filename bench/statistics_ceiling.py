@@ -5,12 +5,16 @@ the normalised log-spectrogram. Here that map is fitted by linear discriminant a
 own utterances 0-4 (an oracle: it has seen the very speakers it is scored on), and the EER is measured on all
 pairs of their utterances 5-9; beside it, the same LDA fitted on the training speakers, and a trained run's
 model on the same pairs. If even the oracle stays above a target EER, no linear map of these statistics meets it.
+With --more-speakers, the LDA is also fitted on that many new speakers of make_data's generator (another seed,
+the training utterances' length) and scored on all pairs of the test utterances: how the error falls as the
+training speakers grow, for a corpus made by that generator (the default data and bench/second_corpus.py's).
 
 LDA: with S_w the within-speaker and S_b the between-speaker covariance of the statistics, the directions v of
 S_b v = lambda (S_w + r tr(S_w) / D I) v with the largest lambda (r: a ridge, D: the dimension); embeddings
 are the statistics less their mean, projected on them and scaled to unit length, scored by cosine.
 
     python bench/statistics_ceiling.py --model results/speaker_verification/model.pt    # seconds
+    python bench/statistics_ceiling.py --more-speakers 50 100 200 400                    # about 2 minutes
 """
 
 from __future__ import annotations
@@ -27,10 +31,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 import speaker_verification as S  # noqa: E402
 from common import UTTERANCES_PER_SPEAKER  # noqa: E402
+from make_data import speech_corpus  # noqa: E402
 from verification_metrics import equal_error_rate  # noqa: E402
 
 RIDGES = (0.01, 0.1, 1.0)
 FITTED = 5  # of each test speaker's utterances, the oracle is fitted on the first FITTED
+MORE_SPEAKERS_SEED = 5  # make_data's seed for the new speakers: the default data is seed 0, the second corpus 1
 
 
 def statistics(spectra: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
@@ -60,10 +66,26 @@ def pair_eer(embeddings: np.ndarray, speakers: np.ndarray) -> float:
     return float(equal_error_rate(np.sum(unit[left] * unit[right], 1), speakers[left] == speakers[right])[0])
 
 
+def more_speakers_eers(features: np.ndarray, counts, test_features: np.ndarray, dimension: int) -> dict:
+    """{(count, ridge): EER on all pairs of test_features} of the LDA fitted on the first `count` speakers of
+    features (rows by speaker, UTTERANCES_PER_SPEAKER each), min(dimension, count - 1) directions."""
+    test_speakers = np.repeat(np.arange(len(test_features) // UTTERANCES_PER_SPEAKER), UTTERANCES_PER_SPEAKER)
+    eers = {}
+    for count in counts:
+        rows = count * UTTERANCES_PER_SPEAKER
+        speakers = np.repeat(np.arange(count), UTTERANCES_PER_SPEAKER)
+        for ridge in RIDGES:
+            centre, directions = lda(features[:rows], speakers, min(dimension, count - 1), ridge)
+            eers[count, ridge] = pair_eer((test_features - centre) @ directions, test_speakers)
+    return eers
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=S.DEFAULT_DATA_DIR)
     parser.add_argument("--model", type=Path, help="a run's model.pt, scored on the same pairs")
+    parser.add_argument("--more-speakers", type=int, nargs="+", metavar="N",
+                        help="also fit the LDA on N new speakers of make_data's generator, for each N")
     args = parser.parse_args()
     signals, _ = S.load_data(args.data_dir)
     spectra = {split: S.spectrograms(signals[split]) for split in signals}
@@ -89,6 +111,15 @@ def main() -> None:
         with torch.no_grad():
             embeddings = model.embed(torch.as_tensor(spectra["test"][~fitted])).numpy()
         print(f"{args.model}: {100 * pair_eer(embeddings, scored_speakers):.1f}%")
+    if args.more_speakers:
+        counts = sorted(args.more_speakers)
+        new, _ = speech_corpus(counts[-1], UTTERANCES_PER_SPEAKER, signals["train"].shape[1], MORE_SPEAKERS_SEED)
+        eers = more_speakers_eers(statistics(S.spectrograms(new), mean, std), counts, features["test"],
+                                  S.DEFAULTS["embedding_dim"])
+        print(f"EER on all pairs of the test utterances, LDA fitted on new speakers of make_data's generator "
+              f"(at most {S.DEFAULTS['embedding_dim']} directions), ridge {' / '.join(f'{r:g}' for r in RIDGES)}")
+        for count in counts:
+            print(f"{count} speakers: " + " / ".join(f"{100 * eers[count, ridge]:.1f}%" for ridge in RIDGES))
 
 
 if __name__ == "__main__":

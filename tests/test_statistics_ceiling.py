@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from bench.statistics_ceiling import lda, pair_eer
+from bench.statistics_ceiling import RIDGES, lda, more_speakers_eers, pair_eer
 
 
 def test_lda_finds_the_one_axis_on_which_the_speakers_differ():
@@ -34,3 +34,29 @@ def test_pair_eer_is_zero_when_speakers_point_apart_and_a_half_when_all_embeddin
     apart = np.eye(3)[speakers] + 0.01 * np.random.default_rng(2).normal(size=(12, 3))
     assert pair_eer(apart, speakers) == 0.0
     assert pair_eer(np.ones((12, 3)), speakers) == 0.5
+
+
+def test_more_speakers_eers_fit_the_first_count_speakers_with_at_most_count_minus_1_directions(monkeypatch):
+    import bench.statistics_ceiling as ceiling
+    calls = []
+    real_lda = ceiling.lda
+
+    def recording_lda(features, speakers, dimension, ridge):
+        calls.append((len(features), int(speakers.max()) + 1, dimension, ridge))
+        return real_lda(features, speakers, dimension, ridge)
+
+    monkeypatch.setattr(ceiling, "lda", recording_lda)
+    rng = np.random.default_rng(3)
+    features = rng.normal(size=(80, 6)) + 3 * rng.normal(size=(8, 6))[np.repeat(np.arange(8), 10)]
+    eers = more_speakers_eers(features, [2, 8], features[:30], dimension=5)
+    assert calls == [(20, 2, 1, ridge) for ridge in RIDGES] + [(80, 8, 5, ridge) for ridge in RIDGES]
+    assert set(eers) == {(count, ridge) for count in (2, 8) for ridge in RIDGES}
+
+
+def test_more_speakers_eers_are_zero_for_test_speakers_the_fitted_axes_separate():
+    rng = np.random.default_rng(4)
+    centres = 5 * np.eye(3)
+    fitted = centres[np.repeat(np.arange(3), 10)] + 0.01 * rng.normal(size=(30, 3))
+    test = centres[np.repeat(np.arange(3), 10)] + 0.01 * rng.normal(size=(30, 3))
+    eers = more_speakers_eers(fitted, [3], test, dimension=64)
+    assert all(eers[3, ridge] == 0.0 for ridge in RIDGES)
