@@ -6,7 +6,8 @@ speakers of data/tes.pkl beside a baseline without training; writes a run folder
 Data: (speakers x 10 utterances, samples), rows by speaker. Some training speakers (--validation-fraction)
 choose the number of epochs and the baseline's threshold while the others train; the model kept then trains
 that many epochs on all training speakers. The test speakers choose nothing.
-Features: X = log(1 + |STFT|) (common.stft, n_fft 1024, hop 512, centred frames), 513 x T per utterance,
+Features: X = log(1 + |STFT| / r) (common.stft, n_fft 1024, hop 512, centred frames), 513 x T per utterance,
+r the RMS magnitude of the training utterances (so no result depends on the recordings' gain convention),
 normalised per bin with the mean and standard deviation of the training speakers' frames.
 Pairs (the homework's): per speaker, L of its C(10, 2) = 45 positive pairs and L negative pairs against
 other speakers: one minibatch of 2L pairs per speaker; negatives re-drawn every epoch.
@@ -57,9 +58,9 @@ TRAIN_PAIRS_STREAM = 2  # the fixed training pairs on which train_accuracy is me
 TEST_PAIRS_STREAM, TEST_PAIRS_SEED = 3, 0  # the fixed test pairs
 MINIBATCH_STREAM = 4  # the training minibatches and crops, re-drawn every epoch
 INIT_STREAM = 5  # the initial weights
-FEATURE_DESCRIPTION = (f"log(1 + |STFT|), n_fft {N_FFT}, hop {HOP}, periodic Hann, librosa convention (centred "
-                       "frames, reflect padding); normalised per frequency bin with the mean and std of the frames of "
-                       "the speakers the model trains on")
+FEATURE_DESCRIPTION = (f"log(1 + |STFT| / r), r the RMS of |STFT| over the training utterances; n_fft {N_FFT}, "
+                       f"hop {HOP}, periodic Hann, librosa convention (centred frames, reflect padding); normalised "
+                       "per frequency bin with the mean and std of the frames of the speakers the model trains on")
 EPOCH_CHOICE = ("highest validation pair accuracy at p = 0.5 (ties: lower validation loss) of a model trained on "
                 "the other training speakers; test data chooses nothing")
 
@@ -130,9 +131,17 @@ def split_speakers(n_speakers: int, validation_fraction: float, seed: int, sourc
     return np.sort(permutation[n_validation:]), np.sort(permutation[:n_validation])
 
 
-def spectrograms(signals: np.ndarray) -> np.ndarray:
-    """(B, N) signals -> (B, 513, T) log(1 + |STFT|), float32: a compressed range, 0 (finite) for silence."""
-    return np.log1p(np.abs(stft(signals, N_FFT, HOP))).astype(np.float32)
+def magnitude_reference(signals: np.ndarray) -> float:
+    """r = sqrt(mean |STFT|^2) over every bin and frame of the (training) signals: the features' unit of magnitude.
+    Scaling a corpus by a scales r by a, so log(1 + |X| / r) is the same whatever gain the recordings were saved at
+    (floats in [-1, 1] or int16's range alike)."""
+    return max(float(np.sqrt(np.mean(np.abs(stft(signals, N_FFT, HOP)) ** 2))), EPS)
+
+
+def spectrograms(signals: np.ndarray, reference: float) -> np.ndarray:
+    """(B, N) signals -> (B, 513, T) log(1 + |STFT| / r), float32: nearly linear below the reference magnitude r,
+    logarithmic above it (the peaks of speech), 0 (finite) for silence."""
+    return np.log1p(np.abs(stft(signals, N_FFT, HOP)) / reference).astype(np.float32)
 
 
 def normalisation_statistics(features: np.ndarray):
@@ -395,24 +404,24 @@ def train(args, model, features: dict, rows, epochs: int, pairs: dict | None = N
 
 
 # ---------------------------------------------------------------- evaluation
-def cosine_baseline_scores(signals: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+def cosine_baseline_scores(signals: np.ndarray, reference: float, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Baseline: the cosine of long-term log spectra minus their mean (what all speech shares), per pair."""
-    spectra = spectrograms(signals).mean(axis=-1)  # (B, 513): the long-term log spectra
+    spectra = spectrograms(signals, reference).mean(axis=-1)  # (B, 513): the long-term log spectra
     centred = spectra - spectra.mean(axis=0)
     unit = centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), EPS)
     return np.sum(unit[left] * unit[right], axis=-1)
 
 
-def baseline_report(signals: dict, validation_rows: np.ndarray, pairs: dict) -> dict:
+def baseline_report(signals: dict, reference: float, validation_rows: np.ndarray, pairs: dict) -> dict:
     """The no-training cosine baseline; its threshold comes from the validation speakers' pairs."""
     position = np.full(validation_rows.max() + 1, -1)  # global rows of trs -> positions within validation_rows
     position[validation_rows] = np.arange(len(validation_rows))
     validation = pairs["validation"]
-    validation_scores = cosine_baseline_scores(signals["train"][validation_rows], position[validation.left],
+    validation_scores = cosine_baseline_scores(signals["train"][validation_rows], reference, position[validation.left],
                                                position[validation.right])
     threshold = accuracy_maximising_threshold(validation_scores, validation.same)
     test, test_all = pairs["test"], pairs["test_all"]
-    scores = cosine_baseline_scores(signals["test"], np.concatenate([test.left, test_all.left]),
+    scores = cosine_baseline_scores(signals["test"], reference, np.concatenate([test.left, test_all.left]),
                                     np.concatenate([test.right, test_all.right]))  # one call: the spectra once
     test_scores, all_scores = scores[: len(test.left)], scores[len(test.left) :]
     return {
@@ -482,7 +491,8 @@ def main(argv=None) -> None:
                                                   source=str(args.data_dir / SPLIT_FILES["train"]))
     fitting_rows, validation_rows = speaker_rows(fitting), speaker_rows(validation_speakers)
     pairs = fixed_pairs(args, fitting_rows, validation_rows, len(signals["test"]) // UTTERANCES_PER_SPEAKER)
-    spectra = {split: spectrograms(signals[split]) for split in signals}  # (500, 513, 32), (200, 513, 45)
+    reference = magnitude_reference(signals["train"])
+    spectra = {split: spectrograms(signals[split], reference) for split in signals}  # (500, 513, 32), (200, 513, 45)
     features = {split: torch.as_tensor(spectra[split], device=args.device) for split in spectra}
     model = new_model(args, spectra["train"][fitting_rows])
     train_started = time.perf_counter()
@@ -496,14 +506,15 @@ def main(argv=None) -> None:
     train_seconds = time.perf_counter() - train_started
     results, logits, normalised, test_embeddings = model_report(model, features, pairs, ("train", "test", "test_all"),
                                                                 all_rows)
-    baseline, baseline_scores = baseline_report(signals, validation_rows, pairs)
+    baseline, baseline_scores = baseline_report(signals, reference, validation_rows, pairs)
     scores = {"Siamese": logits, "Siamese, AS-norm": normalised, "baseline": baseline_scores}
-    metrics = {**run_description(args, spectra, fitting, validation_speakers, pairs), "data": data, **results,
+    metrics = {**run_description(args, spectra, fitting, validation_speakers, pairs), "data": data,
+               "magnitude_reference": reference, **results,
                **validation, **baseline,
                "chosen_epoch": chosen_epoch, "train_seconds": train_seconds, "history": history,
                "parameters": sum(parameter.numel() for parameter in model.parameters())}
     with run_folder(args.out) as folder:
-        settings = {"n_bins": N_FFT // 2 + 1, "embedding_dim": args.embedding_dim}
+        settings = {"n_bins": N_FFT // 2 + 1, "embedding_dim": args.embedding_dim, "magnitude_reference": reference}
         torch.save({"state_dict": model.state_dict(), "settings": settings}, folder / "model.pt")
         write_figures(folder, history, chosen_epoch, pairs, scores, test_embeddings, DECISION_THRESHOLD)
         metrics["seconds"] = time.perf_counter() - started

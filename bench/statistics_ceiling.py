@@ -88,7 +88,8 @@ def main() -> None:
                         help="also fit the LDA on N new speakers of make_data's generator, for each N")
     args = parser.parse_args()
     signals, _ = S.load_data(args.data_dir)
-    spectra = {split: S.spectrograms(signals[split]) for split in signals}
+    reference = S.magnitude_reference(signals["train"])
+    spectra = {split: S.spectrograms(signals[split], reference) for split in signals}
     mean, std = S.normalisation_statistics(spectra["train"])
     features = {split: statistics(spectra[split], mean, std) for split in spectra}
     speakers = {split: np.repeat(np.arange(len(f) // UTTERANCES_PER_SPEAKER), UTTERANCES_PER_SPEAKER)
@@ -114,7 +115,7 @@ def main() -> None:
     if args.more_speakers:
         counts = sorted(args.more_speakers)
         new, _ = speech_corpus(counts[-1], UTTERANCES_PER_SPEAKER, signals["train"].shape[1], MORE_SPEAKERS_SEED)
-        eers = more_speakers_eers(statistics(S.spectrograms(new), mean, std), counts, features["test"],
+        eers = more_speakers_eers(statistics(S.spectrograms(new, reference), mean, std), counts, features["test"],
                                   S.DEFAULTS["embedding_dim"])
         print(f"EER on all pairs of the test utterances, LDA fitted on new speakers of make_data's generator "
               f"(at most {S.DEFAULTS['embedding_dim']} directions), ridge {' / '.join(f'{r:g}' for r in RIDGES)}")

@@ -75,6 +75,11 @@ def number(value) -> str:  # a setting as given: 1.0 -> 1, 0.001 -> 0.001
     return signed(f"{value:g}")
 
 
+def significant(value) -> str:  # three significant digits at any scale: 1.0157 -> 1.02, 3.1e-05 -> 3.1 x 10^-5
+    mantissa, _, exponent = f"{value:.3g}".partition("e")
+    return signed(mantissa) + (f"$\\times 10^{{{int(exponent)}}}$" if exponent else "")
+
+
 def digest(value) -> str:
     return text(str(value)[:HASH_DIGITS])
 
@@ -132,6 +137,7 @@ SPEAKER = {
     "TestPairs": ("test_pairs", integer), "TestAllPairs": ("test_all_pairs", integer),
     "TrainSeconds": ("train_seconds", integer), "Seconds": ("seconds", integer),
     "Device": ("device", text), "Threads": ("threads", integer), "Feature": ("feature", text),
+    "MagnitudeReference": ("magnitude_reference", significant),
     "NFFT": ("n_fft", integer), "Hop": ("hop", integer), "Bins": ("bins", integer),
     "TrainFrames": (("frames", "train"), integer), "TestFrames": (("frames", "test"), integer),
     "UtterancesPerSpeaker": ("utterances_per_speaker", integer), "Warp": ("warp", number),

@@ -42,7 +42,7 @@ def speaker_metrics(**changes) -> dict:
         "pairs_per_speaker": 45, "training_speakers": 40, "final_training_speakers": 50,
         "validation_speakers": list(range(10)), "test_speakers": 20,
         "test_pairs": 1800, "test_all_pairs": 19900, "feature": "log(1 + |STFT|), n_fft 1024",
-        "n_fft": 1024, "hop": 512, "bins": 513, "frames": {"train": 32, "test": 45}, "utterances_per_speaker": 10,
+        "n_fft": 1024, "hop": 512, "magnitude_reference": 1.0157, "bins": 513, "frames": {"train": 32, "test": 45}, "utterances_per_speaker": 10,
         "warp": 0.12, "p_targets": [0.01, 0.05], "embedding_dim": 64, "initial_scale": 10.0, "initial_bias": -5.0,
         "lr": 0.001, "weight_decay": 0.0001, "calibration_lr_factor": 10, "shortest_crop": 0.5,
         "validation_eer": 0.081, "cohort_top": 100, "cohort_utterances": 500,
@@ -125,6 +125,13 @@ GENERATOR = [sys.executable, str(REPO / "report" / "make_results_tex.py")]
 def test_percent_uses_pythons_one_decimal_rounding_that_ci_searches_for():
     for fraction in np.random.default_rng(0).uniform(0, 1, 200):
         assert make_results_tex.percent(fraction) == f"{100 * fraction:.1f}" + r"\,\%"
+
+
+def test_significant_keeps_three_digits_at_any_scale_in_latex_notation():
+    assert make_results_tex.significant(1.0157) == "1.02"
+    assert make_results_tex.significant(0.015749) == "0.0157"
+    assert make_results_tex.significant(31234.5) == r"3.12$\times 10^{4}$"
+    assert make_results_tex.significant(3.1e-05) == r"3.1$\times 10^{-5}$"
 
 
 def test_each_macro_comes_from_its_metrics_key(tmp_path):

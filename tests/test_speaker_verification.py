@@ -291,12 +291,31 @@ def test_det_curve_is_every_thresholds_false_alarm_and_miss_rate():
     assert np.all(np.diff(false_alarm) >= 0) and np.all(np.diff(miss) <= 0)
 
 
+def test_magnitude_reference_is_the_rms_of_the_stft_magnitudes_and_scales_with_the_signal():
+    signals = np.random.default_rng(5).standard_normal((4, 3000)).astype(np.float32)
+    window = torch.hann_window(sv.N_FFT, periodic=True, dtype=torch.float64)
+    magnitudes = torch.stft(torch.as_tensor(signals, dtype=torch.float64), sv.N_FFT, sv.HOP, window=window,
+                            center=True, pad_mode="reflect", return_complex=True).abs().numpy()  # an independent STFT
+    np.testing.assert_allclose(sv.magnitude_reference(signals), np.sqrt(np.mean(magnitudes**2)), rtol=1e-5)
+    np.testing.assert_allclose(sv.magnitude_reference(7 * signals), 7 * sv.magnitude_reference(signals), rtol=1e-5)
+    assert sv.magnitude_reference(np.zeros((2, 3000), dtype=np.float32)) > 0  # silence: a unit all the same
+
+
+def test_features_are_the_same_whatever_the_gain_the_corpus_was_saved_at():
+    signals = np.random.default_rng(6).standard_normal((3, 5000)).astype(np.float32)
+    features = sv.spectrograms(signals, sv.magnitude_reference(signals))
+    for gain in (1 / 64, 300.0):  # as quiet as a badly levelled recording; int16's range
+        louder = (gain * signals).astype(np.float32)
+        np.testing.assert_allclose(sv.spectrograms(louder, sv.magnitude_reference(louder)), features, rtol=1e-4,
+                                   atol=1e-6)
+
+
 def test_silent_and_zero_padded_utterances_give_finite_features_embeddings_and_scores():
     rng = np.random.default_rng(0)
     signals = rng.standard_normal((3, 6000)).astype(np.float32)
     signals[0] = 0.0  # silence
     signals[1, 2500:] = 0.0  # zero-padded tail
-    features = sv.spectrograms(signals)
+    features = sv.spectrograms(signals, sv.magnitude_reference(signals))
     assert np.isfinite(features).all() and np.all(features[0] == 0)
     model = small_model()
     model.set_normalisation(*sv.normalisation_statistics(features))
@@ -383,7 +402,8 @@ def test_the_kept_model_trains_on_every_training_speaker_for_the_chosen_epochs(t
     assert len(selection_speakers) == metrics["training_speakers"] == 8  # 2 of 10 held out for validation
     assert final_speakers == list(range(10)) and metrics["final_training_speakers"] == 10
     assert final_epochs == metrics["chosen_epoch"]
-    spectra = sv.spectrograms(sv.load_speech(data / "trs.pkl"))
+    signals = sv.load_speech(data / "trs.pkl")
+    spectra = sv.spectrograms(signals, sv.magnitude_reference(signals))
     np.testing.assert_allclose(mean.numpy(), spectra.mean(axis=(0, 2)), rtol=1e-5, atol=1e-6)  # all 10 speakers
 
 
@@ -429,6 +449,22 @@ def test_the_same_seed_gives_the_same_numbers(tmp_path):
         results.append(json.loads((tmp_path / run / "metrics.json").read_text()))
     for key in ("test_accuracy", "test_auc", "test_eer", "validation_accuracy", "train_accuracy", "history"):
         assert results[0][key] == results[1][key]
+
+
+def test_a_corpus_saved_at_another_gain_gives_the_same_numbers(tmp_path):
+    data = write_corpus(tmp_path / "data", n_train=6, train_samples=3000, n_test=3, test_samples=3500)
+    quiet = tmp_path / "quiet"
+    quiet.mkdir()
+    for name in ("trs.pkl", "tes.pkl"):  # 1/64: a power of two, so the scaled floats are exact
+        with open(quiet / name, "wb") as stream:
+            pickle.dump(sv.load_speech(data / name) / 64, stream, protocol=4)
+    results = []
+    for folder in (data, quiet):
+        sv.main(["--data-dir", str(folder), "--out", str(tmp_path / f"out-{folder.name}"), "--quick", "--quiet"])
+        results.append(json.loads((tmp_path / f"out-{folder.name}" / "metrics.json").read_text()))
+    assert results[1]["magnitude_reference"] == pytest.approx(results[0]["magnitude_reference"] / 64, rel=1e-6)
+    for key in ("test_accuracy", "test_eer", "validation_accuracy", "baseline_test_accuracy"):
+        assert results[0][key] == pytest.approx(results[1][key], abs=1e-9), key
 
 
 def test_the_model_file_loads_with_weights_only(tmp_path):

@@ -24,6 +24,7 @@ from make_data import (
 )
 from speaker_verification import (
     cosine_baseline_scores,
+    magnitude_reference,
     speaker_pairs,
     spectrograms,
 )
@@ -135,7 +136,7 @@ def test_estimated_pitch_of_voiced_frames_follows_the_contour_within_the_speaker
 def test_two_speakers_differ_more_than_two_utterances_of_one_speaker():
     utterances = 5
     signals, _ = speech_corpus(6, utterances, 16000, seed=2)
-    spectra = spectrograms(signals).mean(axis=-1)  # (30, 513): long-term log spectra
+    spectra = spectrograms(signals, magnitude_reference(signals)).mean(axis=-1)  # (30, 513): long-term log spectra
     distances = np.linalg.norm(spectra[:, None] - spectra[None], axis=-1)
     speaker = np.repeat(np.arange(6), utterances)
     same = speaker[:, None] == speaker[None]
@@ -160,12 +161,14 @@ def test_make_data_keeps_existing_speech_files_without_force(tmp_path):
 def lda_probe_scores(train: np.ndarray, test: np.ndarray, left, right, utterances_per_speaker=UTTERANCES_PER_SPEAKER):
     """A cheap learned verifier: LDA on the training speakers, cosine of test embeddings.
 
-    Features per utterance: mean and standard deviation over time of log(1 + |STFT|) (1026,).
+    Features per utterance: mean and standard deviation over time of log(1 + |STFT| / r) (1026,), r from train.
     Principal components (PROBE_COMPONENTS) keep the within-speaker scatter invertible, then the
     generalised eigenproblem S_b w = lambda S_w w gives PROBE_DIMENSIONS discriminant directions.
     """
+    reference = magnitude_reference(train)
+
     def features(signals):
-        spectrogram = spectrograms(signals)  # (B, 513, T)
+        spectrogram = spectrograms(signals, reference)  # (B, 513, T)
         return np.concatenate([spectrogram.mean(axis=-1), spectrogram.std(axis=-1)], axis=1)
 
     train_features, test_features = features(train), features(test)
@@ -205,9 +208,10 @@ def test_make_data_writes_the_homework_format(default_speech):
 
 @pytest.mark.slow
 def test_no_training_baseline_lands_in_its_band_on_the_test_speakers(default_speech):
-    _, test = default_speech
+    train, test = default_speech
     left, right, same = speaker_pairs(np.random.default_rng(PAIRS_SEED), 20, UTTERANCES_PER_SPEAKER, 45)
-    accuracy = best_threshold_accuracy(cosine_baseline_scores(test, left, right), same)
+    scores = cosine_baseline_scores(test, magnitude_reference(train), left, right)
+    accuracy = best_threshold_accuracy(scores, same)
     assert BASELINE_BAND[0] <= accuracy <= BASELINE_BAND[1]
 
 
