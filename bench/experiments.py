@@ -8,7 +8,7 @@ counts). Each run is its own process, one at a time (one torch thread each); --r
 already in bench/out. Prints one markdown row per variant and corpus and writes
 bench/out/speaker_benchmark.json with every run's figures. (Problem 2's is bench/effect_benchmark.py.)
 
-    python bench/experiments.py          # 12 runs, one at a time: 390 s at f0afb5f
+    python bench/experiments.py          # 12 runs, one at a time: 394 s at 5b9566a
 """
 
 import argparse
