@@ -404,25 +404,26 @@ def train(args, model, features: dict, rows, epochs: int, pairs: dict | None = N
 
 
 # ---------------------------------------------------------------- evaluation
-def cosine_baseline_scores(signals: np.ndarray, reference: float, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Baseline: the cosine of long-term log spectra minus their mean (what all speech shares), per pair."""
-    spectra = spectrograms(signals, reference).mean(axis=-1)  # (B, 513): the long-term log spectra
+def cosine_baseline_scores(spectra: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Baseline: the cosine of long-term log spectra minus their mean (what all speech shares), per pair;
+    spectra: (B, 513, T) features of the utterances (spectrograms)."""
+    spectra = spectra.mean(axis=-1)  # (B, 513): the long-term log spectra
     centred = spectra - spectra.mean(axis=0)
     unit = centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), EPS)
     return np.sum(unit[left] * unit[right], axis=-1)
 
 
-def baseline_report(signals: dict, reference: float, validation_rows: np.ndarray, pairs: dict) -> dict:
+def baseline_report(spectra: dict, validation_rows: np.ndarray, pairs: dict) -> dict:
     """The no-training cosine baseline; its threshold comes from the validation speakers' pairs."""
     position = np.full(validation_rows.max() + 1, -1)  # global rows of trs -> positions within validation_rows
     position[validation_rows] = np.arange(len(validation_rows))
     validation = pairs["validation"]
-    validation_scores = cosine_baseline_scores(signals["train"][validation_rows], reference, position[validation.left],
+    validation_scores = cosine_baseline_scores(spectra["train"][validation_rows], position[validation.left],
                                                position[validation.right])
     threshold = accuracy_maximising_threshold(validation_scores, validation.same)
     test, test_all = pairs["test"], pairs["test_all"]
-    scores = cosine_baseline_scores(signals["test"], reference, np.concatenate([test.left, test_all.left]),
-                                    np.concatenate([test.right, test_all.right]))  # one call: the spectra once
+    scores = cosine_baseline_scores(spectra["test"], np.concatenate([test.left, test_all.left]),
+                                    np.concatenate([test.right, test_all.right]))  # one call: the means once
     test_scores, all_scores = scores[: len(test.left)], scores[len(test.left) :]
     return {
         "baseline_test_accuracy": float(np.mean((test_scores >= threshold) == (test.same > 0.5))),
@@ -506,7 +507,7 @@ def main(argv=None) -> None:
     train_seconds = time.perf_counter() - train_started
     results, logits, normalised, test_embeddings = model_report(model, features, pairs, ("train", "test", "test_all"),
                                                                 all_rows)
-    baseline, baseline_scores = baseline_report(signals, reference, validation_rows, pairs)
+    baseline, baseline_scores = baseline_report(spectra, validation_rows, pairs)
     scores = {"Siamese": logits, "Siamese, AS-norm": normalised, "baseline": baseline_scores}
     metrics = {**run_description(args, spectra, fitting, validation_speakers, pairs), "data": data,
                "magnitude_reference": reference, **results,
