@@ -27,9 +27,9 @@ test: $(SETUP)
 # STFT speed (seconds), the speaker benchmark (12 runs, about 7 minutes) and the Problem 2 effect benchmark (86 runs of
 # 2-3 minutes each: 24 effects x 3 seeds, 3 null runs, the default data; two at a time, about 2 hours on 2 cores).
 bench: $(SETUP) $(DATA_FILES)
-	$(PYTHON) bench/stft_speed.py
-	$(PYTHON) bench/experiments.py
-	$(PYTHON) bench/effect_benchmark.py --jobs 2
+	$(PYTHON) -m bench.stft_speed
+	$(PYTHON) -m bench.experiments
+	$(PYTHON) -m bench.effect_benchmark --jobs 2
 
 clean:
 	rm -rf results results-quick report/generated report/report.pdf
@@ -38,7 +38,8 @@ clean:
 # ---------------------------------------------------------------- report (issue 5)
 # make report          default runs into results/, then report/report.pdf
 # make report QUICK=1  tiny runs (--quick) into results-quick/, the same report.tex built from them (CI)
-# Chain: report.pdf <- generated/results.tex + figures <- metrics.json <- script + common.py + safety.py + data.
+# Chain: report.pdf <- generated/results.tex + figures <- metrics.json <- script + its folder + common.py +
+# safety/ + data.
 # Each script writes its run folder whole (renamed into place when complete), so a metrics.json
 # stands for the figures beside it.
 QUICK_RUN := $(filter 1 yes true,$(QUICK))
@@ -82,17 +83,18 @@ define run
 @$(1)
 endef
 
-$(SPEAKER_RESULTS)/metrics.json: speaker_verification.py speaker_figures.py verification_metrics.py common.py \
-		safety.py data/trs.pkl data/tes.pkl | $(SETUP)
+SHARED_CODE := common.py $(wildcard safety/*.py)
+SPEAKER_CODE := speaker_verification.py $(wildcard speaker/*.py) $(SHARED_CODE)
+VAE_CODE := vae_sevens.py $(wildcard sevens/*.py) $(SHARED_CODE)
+
+$(SPEAKER_RESULTS)/metrics.json: $(SPEAKER_CODE) data/trs.pkl data/tes.pkl | $(SETUP)
 	$(call run,$(PYTHON) speaker_verification.py $(RUN_FLAGS) --out $(SPEAKER_RESULTS))
 
-$(VAE_RESULTS)/metrics.json: vae_sevens.py image_change.py vae_figures.py common.py safety.py data/tr7.pkl \
-		data/te7.pkl | $(SETUP)
+$(VAE_RESULTS)/metrics.json: $(VAE_CODE) data/tr7.pkl data/te7.pkl | $(SETUP)
 	$(call run,$(PYTHON) vae_sevens.py --k 3 $(RUN_FLAGS) --out $(VAE_RESULTS))
 
 # The homework's plain VAE, reported beside the default model.
-$(PLAIN_VAE_RESULTS)/metrics.json: vae_sevens.py image_change.py vae_figures.py common.py safety.py data/tr7.pkl \
-		data/te7.pkl | $(SETUP)
+$(PLAIN_VAE_RESULTS)/metrics.json: $(VAE_CODE) data/tr7.pkl data/te7.pkl | $(SETUP)
 	$(call run,$(PYTHON) vae_sevens.py --k 3 --plain $(RUN_FLAGS) --out $(PLAIN_VAE_RESULTS))
 
 # Rewritten only when QUICK switches folders, so switching rebuilds the PDF and repeating does not.
@@ -102,7 +104,7 @@ $(RESULTS_SOURCE): report-force
 # make_results_tex.py reads only the runs' metrics.json.
 $(RESULTS_TEX): report/make_results_tex.py $(SPEAKER_RESULTS)/metrics.json $(VAE_RESULTS)/metrics.json \
 		$(PLAIN_VAE_RESULTS)/metrics.json $(RESULTS_SOURCE) | $(SETUP)
-	$(PYTHON) report/make_results_tex.py --speaker $(SPEAKER_RESULTS) --vae $(VAE_RESULTS) \
+	$(PYTHON) -m report.make_results_tex --speaker $(SPEAKER_RESULTS) --vae $(VAE_RESULTS) \
 		--plain-vae $(PLAIN_VAE_RESULTS) --out $@ $(if $(QUICK_RUN),--quick)
 
 # -g: make has already decided the PDF is out of date; latexmk must not second-guess it. On failure make

@@ -29,8 +29,8 @@ from tqdm import tqdm
 
 from common import DEFAULT_DATA_DIR, UTTERANCES_PER_SPEAKER, OneLineParser, bounded, run_cli
 from safety import DataError, atomic_path
+from sevens.mnist import load_mnist_sevens
 
-SEVENS_ASSET = Path(__file__).resolve().parent / "assets" / "mnist_sevens.npz"
 SEVENS_STREAM = 7  # the sevens' random stream, apart from the speech's
 
 # Each effect: its parameter's range and what the parameter means. Drawn uniformly per image.
@@ -100,11 +100,6 @@ def poor_sevens(sevens_uint8: np.ndarray, effect: str, rng: np.random.Generator)
     """(N, 28, 28) uint8 -> (N, 28, 28) float32 in [0, 1] with the effect added, and its values (N,)."""
     return changed_sevens(sevens_uint8, lambda image, value: add_effect(image, effect, value), *SEVENS_EFFECTS[effect],
                           rng)
-
-
-def load_mnist_sevens() -> dict[str, np.ndarray]:
-    with np.load(SEVENS_ASSET, allow_pickle=False) as archive:
-        return {"train": archive["train"], "test": archive["test"]}
 
 
 # ---------------------------------------------------------------- speech

@@ -37,8 +37,8 @@ from tqdm import tqdm
 from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, UTTERANCES_PER_SPEAKER, OneLineParser, data_entry,
                     load_speech, pick_device, run_cli, stft, stop_if_diverged, stream_rng, torch_generator)
 from safety import DataError, check_output_folder, run_folder, write_json
-from speaker_figures import write_figures
-from verification_metrics import (DETECTION_COST, P_TARGETS, accuracy_maximising_threshold,
+from speaker.figures import write_figures
+from speaker.measures import (DETECTION_COST, P_TARGETS, accuracy_maximising_threshold,
                                   actual_detection_cost, adaptive_s_norm, best_threshold_accuracy, cost_name,
                                   log_likelihood_ratio_cost, ranking_report)
 

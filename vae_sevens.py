@@ -28,12 +28,12 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-import image_change
+from sevens import image_change
 from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, IMAGE_SHAPE, OneLineParser, data_entry, load_images,
                     load_truth, pick_device, run_cli, stop_if_diverged, stream_rng, torch_generator)
-from make_data import load_mnist_sevens
+from sevens.mnist import load_mnist_sevens
 from safety import DataError, check_output_folder, run_folder, write_json
-from vae_figures import write_figures
+from sevens.figures import write_figures
 
 REPO = Path(__file__).resolve().parent
 IMAGE_SIDE = IMAGE_SHAPE[0]

@@ -9,8 +9,8 @@ the axis the script names (truth-free), the best axis by |Spearman| with the tru
 effect_family, effect_kind and the wall time; bench/out/effect_benchmark.json holds every row, and a table
 per effect and a confusion matrix of families are printed.
 
-    python bench/effect_benchmark.py --jobs 2            # about 3 hours on 2 cores
-    python bench/effect_benchmark.py --effects gamma crossbar --seeds 1 --rotation-seeds 0 --null-seeds 0
+    python -m bench.effect_benchmark --jobs 2            # about 3 hours on 2 cores
+    python -m bench.effect_benchmark --effects gamma crossbar --seeds 1 --rotation-seeds 0 --null-seeds 0
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-import numpy as np  # noqa: E402
+import numpy as np
 
-from bench.effects import EFFECTS, write_effect_data  # noqa: E402
-from make_data import load_mnist_sevens, write_pickle  # noqa: E402
+from bench.effects import EFFECTS, write_effect_data
+from make_data import write_pickle
+from sevens.mnist import load_mnist_sevens
 
 OUT = REPO / "bench" / "out"
 PYTHON = sys.executable

@@ -5,7 +5,7 @@ sevens (LeCun, Cortes, Burges; CC BY-SA 3.0) from `assets/mnist_sevens.npz`: the
 tr7.pkl, the test sevens te7.pkl, and the drawn parameters are written beside them as
 `tr7_truth_<effect>.npy` / `te7_truth_<effect>.npy`, the same layout `make_data.py` writes.
 
-    python bench/effects.py --effect blur --out /tmp/sevens_blur
+    python -m bench.effects --effect blur --out /tmp/sevens_blur
 """
 
 from __future__ import annotations
@@ -13,15 +13,14 @@ from __future__ import annotations
 import argparse
 import functools
 import inspect
-import sys
 from pathlib import Path
 
 import numpy as np
 import scipy.ndimage
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from common import run_cli  # noqa: E402
-from make_data import affine_about_centre, changed_sevens, load_mnist_sevens, write_npy, write_pickle  # noqa: E402
+from common import run_cli
+from make_data import affine_about_centre, changed_sevens, write_npy, write_pickle
+from sevens.mnist import load_mnist_sevens
 
 EFFECT_STREAM = 11  # the benchmark's own random stream, apart from make_data's
 

@@ -8,7 +8,7 @@ counts). Each run is its own process, one at a time (one torch thread each); --r
 already in bench/out. Prints one markdown row per variant and corpus and writes
 bench/out/speaker_benchmark.json with every run's figures. (Problem 2's is bench/effect_benchmark.py.)
 
-    python bench/experiments.py          # 12 runs, one at a time: 394 s at 5b9566a
+    python -m bench.experiments          # 12 runs, one at a time: 394 s at 5b9566a
 """
 
 import argparse
@@ -19,8 +19,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-from bench.second_corpus import write_second_corpus  # noqa: E402
+from bench.second_corpus import write_second_corpus
 
 OUT = REPO / "bench" / "out"
 VARIANTS = {

@@ -9,22 +9,20 @@ mass ratio, the content check's pixels and its masked critic's z (the change liv
 chance), and where the mean difference lives: the figures that fixed DIFFER_Z, NOISE_MARGIN, MAPPED_SHARE and
 CONTENT_SHARE in image_change.py.
 
-    python bench/image_evidence.py                 # about 5 minutes on one core
+    python -m bench.image_evidence                 # about 5 minutes on one core
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import image_change  # noqa: E402
-from bench.effects import EFFECT_STREAM, EFFECTS, effect_sevens  # noqa: E402
-from make_data import load_mnist_sevens  # noqa: E402
+from sevens import image_change
+from bench.effects import EFFECT_STREAM, EFFECTS, effect_sevens
+from sevens.mnist import load_mnist_sevens
 
 EVIDENCE_STREAM = 13
 

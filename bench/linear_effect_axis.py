@@ -5,8 +5,8 @@ leading principal components of both; the direction along which the poor ones sp
 clean ones solves S v = lambda C v, as vae_sevens.spread_axes does on the code. Prints lambda_1 and the
 |Spearman| of the poor sevens' coordinate along it with the effect's drawn value.
 
-    python bench/linear_effect_axis.py               # every effect, about a minute
-    python bench/linear_effect_axis.py crossbar gamma
+    python -m bench.linear_effect_axis               # every effect, about a minute
+    python -m bench.linear_effect_axis crossbar gamma
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ import numpy as np
 import scipy.linalg
 import scipy.stats
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.effects import EFFECTS, effect_sevens  # noqa: E402
-from make_data import load_mnist_sevens  # noqa: E402
+from bench.effects import EFFECTS, effect_sevens
+from sevens.mnist import load_mnist_sevens
 
 COMPONENTS = 30
 

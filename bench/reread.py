@@ -6,25 +6,23 @@ guide's decision changed since the run (the guide starts only when no axis sprea
 the code does not decide), the row is the one a fresh run of this checkout would give, without the wall time.
 Prints one JSON row per run (effect_benchmark.py's fields, plus `was`: the run's own words) and the table.
 
-    python bench/reread.py bench/out/vae_mirror_0 bench/out/vae_gamma_*    # about 20 s per run on one core
+    python -m bench.reread bench/out/vae_mirror_0 bench/out/vae_gamma_*    # about 20 s per run on one core
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-import image_change  # noqa: E402
-import vae_sevens as V  # noqa: E402
-from bench.effect_benchmark import benchmark_row, print_table  # noqa: E402
-from bench.effects import EFFECTS  # noqa: E402
-from common import stream_rng  # noqa: E402
+from sevens import image_change
+import vae_sevens as V
+from bench.effect_benchmark import benchmark_row, print_table
+from bench.effects import EFFECTS
+from common import stream_rng
 
 
 def reread(folder: Path) -> dict:

@@ -5,17 +5,15 @@ another layout: 60 training speakers of 0.75 s (12,000 samples) and 25 test spea
 against the default's 50 of 16,180 and 20 of 22,631. Written as trs.pkl and tes.pkl, the same bytes for
 the same folder every time.
 
-    python bench/second_corpus.py bench/out/second_corpus    # about 20 s
+    python -m bench.second_corpus bench/out/second_corpus    # about 20 s
 """
 
 import argparse
-import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-from common import UTTERANCES_PER_SPEAKER  # noqa: E402
-from make_data import speech_corpus, write_pickle  # noqa: E402
+from common import UTTERANCES_PER_SPEAKER
+from make_data import speech_corpus, write_pickle
 
 SEED = 1  # the default data is seed 0
 SPLITS = (("trs", 0, 60, 12_000), ("tes", 1, 25, 28_000))  # (file prefix, split, speakers, samples)

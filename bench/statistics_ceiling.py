@@ -13,14 +13,13 @@ LDA: with S_w the within-speaker and S_b the between-speaker covariance of the s
 S_b v = lambda (S_w + r tr(S_w) / D I) v with the largest lambda (r: a ridge, D: the dimension); embeddings
 are the statistics less their mean, projected on them and scaled to unit length, scored by cosine.
 
-    python bench/statistics_ceiling.py --model results/speaker_verification/model.pt    # seconds
-    python bench/statistics_ceiling.py --more-speakers 50 100 200 400                    # about 2 minutes
+    python -m bench.statistics_ceiling --model results/speaker_verification/model.pt    # seconds
+    python -m bench.statistics_ceiling --more-speakers 50 100 200 400                    # about 2 minutes
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +27,10 @@ import scipy.linalg
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-import speaker_verification as S  # noqa: E402
-from common import UTTERANCES_PER_SPEAKER  # noqa: E402
-from make_data import speech_corpus  # noqa: E402
-from verification_metrics import equal_error_rate  # noqa: E402
+import speaker_verification as S
+from common import UTTERANCES_PER_SPEAKER
+from make_data import speech_corpus
+from speaker.measures import equal_error_rate
 
 RIDGES = (0.01, 0.1, 1.0)
 FITTED = 5  # of each test speaker's utterances, the oracle is fitted on the first FITTED

@@ -7,7 +7,6 @@ with like: our "scipy" convention against SciPy, our "librosa" convention agains
 """
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -15,8 +14,7 @@ import numpy as np
 import scipy.signal
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere: common.py is one level up
-from common import stft  # noqa: E402
+from common import stft
 
 N_FFT, HOP = 1024, 512
 SHAPE = (500, 16180)

@@ -1,7 +1,7 @@
 """Write report/generated/results.tex: the runs' metrics.json values as LaTeX macros.
 
-    python report/make_results_tex.py                      # results/ -> report/generated/results.tex
-    python report/make_results_tex.py --speaker results-quick/speaker_verification \\
+    python -m report.make_results_tex                      # results/ -> report/generated/results.tex
+    python -m report.make_results_tex --speaker results-quick/speaker_verification \\
         --vae results-quick/vae_sevens_k3 --plain-vae results-quick/vae_sevens_k3_plain --quick
 
 It reads, it does not compute or word: each run has one table below, macro name -> (metrics key, format).
@@ -20,15 +20,13 @@ import json
 import math
 import os
 import re
-import sys
 from pathlib import Path
 
 REPORT_DIR = Path(__file__).resolve().parent
 REPO = REPORT_DIR.parent
-sys.path.insert(0, str(REPO))
 
-from common import run_cli  # noqa: E402  (common and safety import no torch at module level)
-from safety import DataError, atomic_path, printable  # noqa: E402
+from common import run_cli
+from safety import DataError, atomic_path, printable
 
 # The first line of every file this script writes; --out may replace only a file that starts with it.
 GENERATED_MARKER = "% Written by report/make_results_tex.py"

@@ -8,10 +8,10 @@ import scipy.stats
 import torch
 import torch.nn.functional as F
 
-import image_change as ic
+from sevens import image_change as ic
 from bench import effects
-from make_data import affine_about_centre, load_mnist_sevens
-
+from make_data import affine_about_centre
+from sevens.mnist import load_mnist_sevens
 torch.set_num_threads(1)  # small tensors: one thread is fastest, and the numbers do not depend on the cores
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from speaker_verification import cosine_baseline_scores, spectrograms
-from verification_metrics import best_threshold_accuracy, equal_error_rate, roc_auc, roc_curve
+from speaker.measures import best_threshold_accuracy, equal_error_rate, roc_auc, roc_curve
 
 
 def random_scores(seed, n=300, separation=1.0, ties=False):

@@ -116,7 +116,7 @@ def generate(tmp_path: Path, *extra, **runs) -> str:
     return out.read_text()
 
 
-GENERATOR = [sys.executable, str(REPO / "report" / "make_results_tex.py")]
+GENERATOR = [sys.executable, "-m", "report.make_results_tex"]
 
 
 # ---------------------------------------------------------------- the generator
@@ -189,17 +189,17 @@ def test_a_missing_key_figure_or_metrics_file_is_one_line_exit_2_and_no_output(t
     vae = vae_metrics()
     del vae["effect_kind"]
     out = tmp_path / "results.tex"
-    result = subprocess.run(GENERATOR + sample_runs(tmp_path, vae=vae) + ["--out", str(out)], capture_output=True,
+    result = subprocess.run(GENERATOR + sample_runs(tmp_path, vae=vae) + ["--out", str(out)], cwd=REPO, capture_output=True,
                             text=True)
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "vae_sevens_k3/metrics.json: expected the key 'effect_kind', not found" in result.stderr
     assert not out.exists()
     runs = sample_runs(tmp_path / "figure")
     (tmp_path / "figure" / "results" / "vae_sevens_k3_plain" / "effect.png").unlink()
-    result = subprocess.run(GENERATOR + runs + ["--out", str(out)], capture_output=True, text=True)
+    result = subprocess.run(GENERATOR + runs + ["--out", str(out)], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 2 and "vae_sevens_k3_plain: expected the figures effect.png" in result.stderr
     (tmp_path / "figure" / "results" / "speaker_verification" / "metrics.json").unlink()
-    result = subprocess.run(GENERATOR + runs + ["--out", str(out)], capture_output=True, text=True)
+    result = subprocess.run(GENERATOR + runs + ["--out", str(out)], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 2 and "speaker_verification/metrics.json: file not found" in result.stderr
     with pytest.raises(DataError, match=r"could not parse it: NaN is not a JSON number"):
         generate(tmp_path / "nan", speaker=speaker_metrics(test_eer=float("nan")))
@@ -222,7 +222,7 @@ def test_a_missing_key_figure_or_metrics_file_is_one_line_exit_2_and_no_output(t
 def test_a_value_of_the_wrong_kind_or_size_is_one_line_naming_the_real_file(tmp_path, changes, message):
     out = tmp_path / "results.tex"
     runs = sample_runs(tmp_path, vae=vae_metrics(**changes))
-    result = subprocess.run(GENERATOR + runs + ["--out", str(out)], capture_output=True, text=True)
+    result = subprocess.run(GENERATOR + runs + ["--out", str(out)], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert message in result.stderr and str(tmp_path / "results" / "vae_sevens_k3" / "metrics.json") in result.stderr
     assert not out.exists()
@@ -232,7 +232,7 @@ def test_metrics_nested_too_deep_to_parse_is_one_line(tmp_path):
     runs = sample_runs(tmp_path)
     deep = '{"k": ' + "[" * 100_000 + "]" * 100_000 + "}"
     (tmp_path / "results" / "vae_sevens_k3" / "metrics.json").write_text(deep)
-    result = subprocess.run(GENERATOR + runs + ["--out", str(tmp_path / "results.tex")], capture_output=True, text=True)
+    result = subprocess.run(GENERATOR + runs + ["--out", str(tmp_path / "results.tex")], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "could not parse it" in result.stderr
 
 
@@ -247,16 +247,16 @@ def test_out_not_written_by_the_generator_is_refused_and_left_as_it_was(tmp_path
     command = GENERATOR + sample_runs(tmp_path) + ["--out"]
     speech = tmp_path / "trs.pkl"
     speech.write_bytes(b"\x80\x04 speech, not TeX")
-    result = subprocess.run(command + [str(speech)], capture_output=True, text=True)
+    result = subprocess.run(command + [str(speech)], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
     assert "not written by report/make_results_tex.py" in result.stderr
     assert speech.read_bytes() == b"\x80\x04 speech, not TeX"
-    result = subprocess.run(command + [str(tmp_path)], capture_output=True, text=True)
+    result = subprocess.run(command + [str(tmp_path)], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 2 and "is not a file" in result.stderr
     generated = tmp_path / "results.tex"  # one it wrote itself is replaced
     generated.write_text(make_results_tex.GENERATED_MARKER + " from an earlier run\n")
-    assert subprocess.run(command + [str(generated)], capture_output=True).returncode == 0
+    assert subprocess.run(command + [str(generated)], cwd=REPO, capture_output=True).returncode == 0
     assert r"\SpeakerTestAccuracy" in generated.read_text()
 
 
@@ -271,8 +271,9 @@ def test_a_results_path_latex_cannot_include_is_refused(tmp_path):
 
 def dry_run_report(tmp_path: Path, speaker_metrics_text: str) -> str:
     """`make -n report` in a stand-in checkout: every input present and older than the runs' results."""
-    inputs = ["requirements.txt", ".venv/.installed", "common.py", "safety.py", "speaker_verification.py",
-              "speaker_figures.py", "verification_metrics.py", "vae_sevens.py", "image_change.py", "vae_figures.py",
+    inputs = ["requirements.txt", ".venv/.installed", "common.py", "safety/__init__.py", "speaker_verification.py",
+              "speaker/figures.py", "speaker/measures.py", "vae_sevens.py", "sevens/image_change.py",
+              "sevens/figures.py",
               "make_data.py", "report/make_results_tex.py", "report/report.tex", "report/ensure_tex.sh",
               "data/trs.pkl", "data/tes.pkl", "data/tr7.pkl", "data/te7.pkl"]
     runs = {"speaker_verification": speaker_metrics_text, "vae_sevens_k3": "{}", "vae_sevens_k3_plain": "{}"}

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-import speaker_figures
+from speaker.figures import principal_components
 import speaker_verification as sv
-import verification_metrics as vm
+import speaker.measures as vm
 from common import run_cli
 from safety import RUN_MARKER
 from speaker_verification import speaker_pairs
@@ -343,7 +343,7 @@ def test_accuracy_maximising_threshold_matches_brute_force():
 
 def test_principal_components_match_the_covariance_eigenvectors():
     points = np.random.default_rng(0).standard_normal((50, 5)) * np.array([5.0, 3.0, 1.0, 0.5, 0.1])
-    coordinates = speaker_figures.principal_components(points)
+    coordinates = principal_components(points)
     eigenvalues, eigenvectors = np.linalg.eigh(np.cov(points, rowvar=False))
     expected = (points - points.mean(axis=0)) @ eigenvectors[:, ::-1][:, :2]
     np.testing.assert_allclose(np.abs(coordinates), np.abs(expected), atol=1e-9)  # up to sign

@@ -28,7 +28,7 @@ from speaker_verification import (
     speaker_pairs,
     spectrograms,
 )
-from verification_metrics import best_threshold_accuracy, equal_error_rate
+from speaker.measures import best_threshold_accuracy, equal_error_rate
 
 REPO = Path(__file__).resolve().parents[1]
 SHORT = 8000  # half a second: enough speech for the statistics, fast to make

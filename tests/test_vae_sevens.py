@@ -11,11 +11,11 @@ import pytest
 import scipy.stats
 import torch
 
-import image_change
+from sevens import image_change
 import vae_sevens as vae
 from bench import effects
 from common import run_cli
-from make_data import load_mnist_sevens
+from sevens.mnist import load_mnist_sevens
 from safety import RUN_MARKER, run_folder
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ from scipy.special import expit
 from scipy.stats import norm
 
 from common import UTTERANCES_PER_SPEAKER, new_figure, save_figure
-from verification_metrics import det_curve, equal_error_rate, roc_auc, roc_curve
+from speaker.measures import det_curve, equal_error_rate, roc_auc, roc_curve
 
 HISTOGRAM_BINS = 40
 DET_PANELS = {"test": "the homework's test pairs", "test_all": "all test utterance pairs"}

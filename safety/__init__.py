@@ -193,7 +193,7 @@ RUN_MARKER = ".run-folder.json"
 MARKER_NOTE = "written by this project's safety.run_folder; the folder is replaced whole only if it holds just these"
 MAX_RUN_FILES = 100  # a run writes about ten files; a folder with more is not one of ours
 MIN_FREE_BYTES = 64 << 20  # a run writes a few MB (model.pt, figures); refused before training below this
-REPO = Path(__file__).resolve().parent  # the checkout: never a run folder, nor inside one
+REPO = Path(__file__).resolve().parents[1]  # the checkout: never a run folder, nor inside one
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
