@@ -1,20 +1,24 @@
 """Pieces both homework problems share: `stft` (hand-written: padding, framing, Hann window, real FFT);
 the data entry points `load_speech` and `load_images` (read through `safety.load_array`, the homework's
-pickles being untrusted input); named random streams; device choice; figure helpers; the one-line option
-parser `OneLineParser` and `run_cli`. Run folders and the pickle sandbox live in `safety.py`.
+pickles being untrusted input); named random streams; device choice; figure helpers; the scripts' options,
+each declared once as an `Option` (`parse_options` builds the parser and --quick), and `run_cli`. Run
+folders and the pickle sandbox live in safety/.
 """
 
 import argparse
 import hashlib
 import math
+import re
+import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 
-from safety import DataError, load_array, printable
+from safety import DataError, interrupts, load_array, printable
 
 EPS = 1e-12  # the one epsilon of the project: floors of divisions, norms and logs
 UTTERANCES_PER_SPEAKER = 10  # the homework's layout: rows ordered by speaker, 10 each
@@ -24,44 +28,99 @@ DEFAULT_TORCH_THREADS = 1  # one thread: the numbers do not depend on the core c
 
 
 # ---------------------------------------------------------------- options
-class OneLineParser(argparse.ArgumentParser):
-    """argparse whose errors are DataErrors (one line, exit status 2, as any bad input), with `option`."""
+@dataclass(frozen=True)
+class Option:
+    """One command-line option, declared once: --name (underscores become dashes), its type, default and help.
 
-    def error(self, message):
-        raise DataError(message)
+    `bound` ("in [1, 5]", "in (0, 1]", ">= 0", "> 0") makes it a finite number within those limits, `choices`
+    one of a few words; `quick` is its value under --quick. A bool option is a flag (default False)."""
 
-    def option(self, name: str, kind, text: str, bound: str | None = None, *, defaults: dict) -> None:
-        """--name, its default from `defaults`; with a bound, a finite value within BOUNDS[bound]."""
-        default = defaults[name.replace("-", "_")]
-        shown = f"{bound}, default {default}" if bound else f"default {default}"  # the bound is part of the knob
-        self.add_argument(f"--{name}", type=bounded(kind, bound) if bound else kind, default=default,
-                          help=f"{text} ({shown})")
+    name: str
+    kind: type
+    default: object
+    help: str
+    bound: str | None = None
+    choices: tuple | None = None
+    quick: object = None
 
 
-SEED_LIMIT = 2**64  # torch.manual_seed takes 0 .. 2**64 - 1 (numpy's SeedSequence any size)
-BOUNDS = {  # the bounds options may have, each checked once, in `bounded`
-    ">= 0": lambda v: v >= 0, ">= 1": lambda v: v >= 1, ">= 2": lambda v: v >= 2, "> 0": lambda v: v > 0,
-    "in (0, 1)": lambda v: 0 < v < 1, "in (0, 1]": lambda v: 0 < v <= 1,
-    "in [0, 2**64)": lambda v: 0 <= v < SEED_LIMIT,  # seeds
-    "in [0, 256]": lambda v: 0 <= v <= 256,  # threads: torch takes a million, then crashes
-    "in [1, 1000]": lambda v: 1 <= v <= 1000,  # pairs per speaker: 2000 pairs of spectrograms per minibatch
-    "in [1, 5]": lambda v: 1 <= v <= 5,  # latents: the homework asks for 1 <= K <= 5
-    "in [1, 4096]": lambda v: 1 <= v <= 4096,  # embedding size
-}
+# ">= a", "> a", or "in [a, b]" with either bracket open: "in (0, 1]", "in [0, 2**64)".
+BOUND_FORMS = re.compile(r"(?P<side>>=|>) (?P<low>\S+)"
+                         r"|in (?P<open>[\[(])(?P<from>[^,]+), (?P<to>[^\])]+)(?P<close>[\])])")
+
+
+def bound_number(text: str):
+    """"2**64" -> 2**64 (an int: seeds are compared exactly), "0.5" -> 0.5, "1" -> 1."""
+    base, _, power = text.partition("**")
+    return int(base) ** int(power) if power else (int(text) if text.isdigit() else float(text))
+
+
+def within(value, bound: str) -> bool:
+    """Whether `value` lies within a bound written as `Option.bound` is: "in [a, b)", ">= a", ..."""
+    form = BOUND_FORMS.fullmatch(bound)
+    if form is None:
+        raise ValueError(f"a bound is written '>= a', '> a' or 'in [a, b]' (brackets open or closed), not {bound!r}")
+    if form["side"]:
+        low = bound_number(form["low"])
+        return value >= low if form["side"] == ">=" else value > low
+    low, high = bound_number(form["from"]), bound_number(form["to"])
+    above = value >= low if form["open"] == "[" else value > low
+    below = value <= high if form["close"] == "]" else value < high
+    return above and below
 
 
 def bounded(kind, bound: str):
-    """An argparse type: a finite `kind` within BOUNDS[bound] (so --lr nan and --seed 2**70 are refused)."""
+    """An argparse type: a finite `kind` within `bound` (so --lr nan and --seed 2**70 are refused)."""
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             value = math.nan
         finite = not isinstance(value, float) or math.isfinite(value)  # an int of any size is finite
-        if not (finite and BOUNDS[bound](value)):
+        if not (finite and within(value, bound)):
             raise argparse.ArgumentTypeError(f"expected a finite {kind.__name__} {bound}, got {text!r}")
         return value
     return parse
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose errors are DataErrors: one line and exit status 2, as any bad input."""
+
+    def error(self, message):
+        raise DataError(message)
+
+
+def add_option(parser: argparse.ArgumentParser, option: Option) -> None:
+    """--name with its type, bound or choices, and its default (and bound) in its help."""
+    flag = "--" + option.name.replace("_", "-")
+    if option.kind is bool:
+        parser.add_argument(flag, action="store_true", help=option.help)
+        return
+    shown = f"{option.bound}, default {option.default}" if option.bound else f"default {option.default}"
+    kind = bounded(option.kind, option.bound) if option.bound else option.kind
+    parser.add_argument(flag, type=kind, default=option.default, choices=option.choices,
+                        help=f"{option.help} ({shown})")
+
+
+def parse_options(options, argv, description: str, quick_note: str = "") -> argparse.Namespace:
+    """Parse argv with the table of options; a bad value is a DataError. Options with a `quick` value give
+    a --quick flag (a smoke test for CI and the tests) that sets them; `quick_note` says what else it does."""
+    parser = OneLineParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for option in options:
+        add_option(parser, option)
+    quick = {option.name: option.quick for option in options if option.quick is not None}
+    if quick:
+        settings = ", ".join([f"{name.replace('_', '-')} {value}" for name, value in quick.items()]
+                             + ([quick_note] if quick_note else []))
+        parser.add_argument("--quick", action="store_true", help=f"a smoke test for CI and the tests: {settings}")
+    args = parser.parse_args(argv)
+    if getattr(args, "quick", False):
+        vars(args).update(quick)
+    return args
+
+
+SEED_BOUND = "in [0, 2**64)"  # torch.manual_seed takes 0 .. 2**64 - 1 (numpy's SeedSequence any size)
+THREADS_BOUND = "in [0, 256]"  # torch takes a million threads, then crashes
 
 
 def stop_if_diverged(epoch: int, lr: float, *losses: float) -> None:
@@ -74,6 +133,8 @@ def stop_if_diverged(epoch: int, lr: float, *losses: float) -> None:
 
 def run_cli(main) -> None:
     """Call `main()`; a DataError becomes `error: <one line>` on stderr and exit status 2, Ctrl-C 130."""
+    if signal.getsignal(signal.SIGINT) is interrupts.exit_quietly:  # the imports are done (safety/interrupts.py)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         main()
     except DataError as error:
@@ -81,7 +142,7 @@ def run_cli(main) -> None:
         sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(interrupts.INTERRUPTED_STATUS)
 
 
 # ---------------------------------------------------------------- STFT

@@ -15,7 +15,7 @@ Existing files are never overwritten without --force. The same --seed writes the
 
 from __future__ import annotations
 
-import argparse
+from safety import interrupts  # noqa: F401  first: Ctrl-C during the imports is one line too
 import os
 import pickle
 from pathlib import Path
@@ -27,7 +27,7 @@ import scipy.ndimage
 import scipy.signal
 from tqdm import tqdm
 
-from common import DEFAULT_DATA_DIR, UTTERANCES_PER_SPEAKER, OneLineParser, bounded, run_cli
+from common import DEFAULT_DATA_DIR, SEED_BOUND, UTTERANCES_PER_SPEAKER, Option, parse_options, run_cli
 from safety import DataError, atomic_path
 from sevens.mnist import load_mnist_sevens
 
@@ -546,17 +546,19 @@ def main(argv=None) -> None:
         print(f"wrote {path}")
 
 
+OPTIONS = (  # every option of the command, once: name, type, default, help, bound or choices
+    Option("out", Path, DEFAULT_DATA_DIR, "folder to write"),
+    Option("seed", int, 0, "random seed", SEED_BOUND),
+    Option("force", bool, False, "overwrite (or remove) files that exist"),
+    Option("sevens_effect", str, "rotation", "the nuisance effect", choices=tuple(sorted(SEVENS_EFFECTS))),
+    Option("only", str, None, "write only one of the two data sets", choices=("speech", "sevens")),
+    Option("quiet", bool, False, "no progress bars"),
+)
+
+
 def parse_args(argv=None):
     """The options through the scripts' one-line parser: a bad one is one line and exit status 2."""
-    parser = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=DEFAULT_DATA_DIR, help="folder to write (default: data/)")
-    parser.add_argument("--seed", type=bounded(int, "in [0, 2**64)"), default=0, help="random seed, below 2**64 (default 0)")
-    parser.add_argument("--force", action="store_true", help="overwrite (or remove) files that exist")
-    parser.add_argument("--sevens-effect", choices=sorted(SEVENS_EFFECTS), default="rotation",
-                        help="the nuisance effect (default rotation)")
-    parser.add_argument("--only", choices=["speech", "sevens"], help="write only one of the two data sets")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    args = parser.parse_args(argv)
+    args = parse_options(OPTIONS, argv, __doc__)
     args.out = check_data_folder(args.out)
     return args
 

@@ -20,6 +20,7 @@ Measures: accuracy at p = 0.5, ROC AUC, EER, NIST's minDCF (P_target 0.01, 0.05)
 Cllr of the logits, DET curves; beside them the cosines after AS-norm against the fitting speakers.
 """
 
+from safety import interrupts  # noqa: F401  first: Ctrl-C during the imports is one line too
 import argparse
 import copy
 import functools
@@ -34,8 +35,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, UTTERANCES_PER_SPEAKER, OneLineParser, data_entry,
-                    load_speech, pick_device, run_cli, stft, stop_if_diverged, stream_rng, torch_generator)
+from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, SEED_BOUND, THREADS_BOUND, UTTERANCES_PER_SPEAKER,
+                    Option, data_entry, load_speech, parse_options, pick_device, run_cli, stft, stop_if_diverged,
+                    stream_rng, torch_generator)
 from safety import DataError, check_output_folder, run_folder, write_json
 from speaker.figures import write_figures
 from speaker.measures import (DETECTION_COST, P_TARGETS, accuracy_maximising_threshold,
@@ -64,39 +66,34 @@ FEATURE_DESCRIPTION = (f"log(1 + |STFT| / r), r the RMS of |STFT| over the train
 EPOCH_CHOICE = ("highest validation pair accuracy at p = 0.5 (ties: lower validation loss) of a model trained on "
                 "the other training speakers; test data chooses nothing")
 
-DEFAULTS = dict(data_dir=DEFAULT_DATA_DIR, out=Path("results/speaker_verification"), seed=0, device="auto",
-                threads=DEFAULT_TORCH_THREADS, epochs=30, lr=1e-3, pairs=45, validation_fraction=0.2,
-                embedding_dim=64, weight_decay=1e-4, shortest_crop=0.5, warp=0.12)
-QUICK = dict(epochs=2, pairs=10)  # seconds, for CI and tests; not the report's numbers
+OPTIONS = (  # every option of the script, once: name, type, default, help, bound; `quick`: its --quick value
+    Option("data_dir", Path, DEFAULT_DATA_DIR, "folder with trs.pkl and tes.pkl"),
+    Option("out", Path, Path("results/speaker_verification"), "run folder, replaced whole when the run succeeds"),
+    Option("seed", int, 0, "seed of the split, the pairs, the minibatches and the initial weights", SEED_BOUND),
+    Option("device", str, "auto", "auto, cpu or cuda (auto: CUDA when present)"),
+    Option("threads", int, DEFAULT_TORCH_THREADS, "CPU threads for torch (0: all cores)", THREADS_BOUND),
+    Option("epochs", int, 30, "most training epochs; validation chooses how many the kept model trains", ">= 1",
+           quick=2),
+    Option("lr", float, 1e-3, "Adam's initial step size, annealed to 0 along a cosine", "in (0, 1]"),
+    # At most 1000: 2000 pairs of spectrograms per minibatch.
+    Option("pairs", int, 45, "L: positive (and as many negative) pairs per speaker and minibatch", "in [1, 1000]",
+           quick=10),
+    Option("validation_fraction", float, 0.2, "share of the training speakers held out", "in (0, 1)"),
+    Option("embedding_dim", int, 64, "embedding size", "in [1, 4096]"),
+    Option("weight_decay", float, 1e-4, "L2 weight decay of the encoder", ">= 0"),
+    Option("shortest_crop", float, 0.5, "shortest training window, as a share of the frames", "in (0, 1]"),
+    # Below 1: the smallest factor 1 - a must stay positive.
+    Option("warp", float, 0.12, "training speakers' frequency warp: log-uniform in [1 - a, 1 + a] (0: none)",
+           "in [0, 1)"),
+    Option("quiet", bool, False, "no progress bars"),
+)
+EMBEDDING_DIM = next(option.default for option in OPTIONS if option.name == "embedding_dim")
 
 
 # ---------------------------------------------------------------- command line
 def parse_args(argv=None) -> argparse.Namespace:
     """The options, each checked before any work (the run folder too); DataError otherwise."""
-    parser = OneLineParser(description="\n\n".join(__doc__.split("\n\n")[:2]),
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    option = functools.partial(parser.option, defaults=DEFAULTS)
-    option("data-dir", Path, "folder with trs.pkl and tes.pkl")
-    option("out", Path, "run folder, replaced whole when the run succeeds")
-    option("seed", int, "seed of the split, the pairs, the minibatches and the initial weights",
-           "in [0, 2**64)")
-    option("device", str, "auto, cpu or cuda (auto: CUDA when present)")
-    option("threads", int, "CPU threads for torch (0: all cores)", "in [0, 256]")
-    option("epochs", int, "most training epochs; validation chooses how many the kept model trains", ">= 1")
-    option("lr", float, "Adam's initial step size, annealed to 0 along a cosine", "in (0, 1]")
-    option("pairs", int, "L: positive (and as many negative) pairs per speaker and minibatch", "in [1, 1000]")
-    option("validation-fraction", float, "share of the training speakers held out", "in (0, 1)")
-    option("embedding-dim", int, "embedding size", "in [1, 4096]")
-    option("weight-decay", float, "L2 weight decay of the encoder", ">= 0")
-    option("shortest-crop", float, "shortest training window, as a share of the frames", "in (0, 1]")
-    option("warp", float, "training speakers' frequency warp: log-uniform in [1 - a, 1 + a] (0: none; < 1)", ">= 0")
-    parser.add_argument("--quick", action="store_true", help=f"tiny run for CI and tests: {QUICK}")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    args = parser.parse_args(argv)
-    if args.warp >= 1:  # a factor 1 - a must stay positive
-        parser.error(f"argument --warp: expected a finite float in [0, 1), got {args.warp:g}")
-    if args.quick:
-        vars(args).update(QUICK)
+    args = parse_options(OPTIONS, argv, "\n\n".join(__doc__.split("\n\n")[:2]))
     args.out = check_output_folder(args.out, data_dir=args.data_dir)
     args.device = pick_device(args.device)
     return args

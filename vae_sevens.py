@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from safety import interrupts  # noqa: F401  first: Ctrl-C during the imports is one line too
 import argparse
 import functools
 import math
@@ -29,8 +30,9 @@ from torch import nn
 from tqdm import tqdm
 
 from sevens import image_change
-from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, IMAGE_SHAPE, OneLineParser, data_entry, load_images,
-                    load_truth, pick_device, run_cli, stop_if_diverged, stream_rng, torch_generator)
+from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, IMAGE_SHAPE, SEED_BOUND, THREADS_BOUND, Option,
+                    data_entry, load_images, load_truth, parse_options, pick_device, run_cli, stop_if_diverged,
+                    stream_rng, torch_generator)
 from sevens.mnist import load_mnist_sevens
 from safety import DataError, check_output_folder, run_folder, write_json
 from sevens.figures import write_figures
@@ -38,9 +40,23 @@ from sevens.figures import write_figures
 REPO = Path(__file__).resolve().parent
 IMAGE_SIDE = IMAGE_SHAPE[0]
 
-DEFAULTS = dict(k=3, reference="mnist", epochs=30, batch_size=128, lr=1e-3, seed=0, device="auto",
-                threads=DEFAULT_TORCH_THREADS, data_dir=DEFAULT_DATA_DIR, out=None)
-QUICK = dict(epochs=2, train_images=512)
+OPTIONS = (  # every option of the script, once: name, type, default, help, bound; `quick`: its --quick value
+    Option("k", int, 3, "latent dimensions K", "in [1, 5]"),  # the homework asks for 1 <= K <= 5
+    Option("plain", bool, False, "the homework's plain VAE instead of the beta-TC-VAE"),
+    Option("reference", str, "mnist", "clean sevens to compare with: mnist (MNIST's training sevens, shipped) or a "
+                                      "pickle of (N, 28, 28) images"),
+    Option("epochs", int, 30, "training epochs", ">= 1", quick=2),
+    Option("batch_size", int, 128, "images per minibatch", ">= 2"),  # the TC estimate compares within a batch
+    Option("lr", float, 1e-3, "Adam's step size", "in (0, 1]"),
+    Option("seed", int, 0, "seed of the split, the initial weights, the minibatches and the figures", SEED_BOUND),
+    Option("device", str, "auto", "auto, cpu or cuda (auto: CUDA when present)"),
+    Option("threads", int, DEFAULT_TORCH_THREADS, "CPU threads for torch (0: all cores)", THREADS_BOUND),
+    Option("data_dir", Path, DEFAULT_DATA_DIR, "folder with tr7.pkl and te7.pkl"),
+    Option("out", Path, None, "run folder, replaced whole when the run succeeds; None: "
+                              "results/vae_sevens_k{K}[_plain]"),
+    Option("quiet", bool, False, "no progress bar"),
+)
+QUICK_TRAIN_IMAGES = 512  # --quick trains on this many sevens: seconds, for CI and the tests
 VALIDATION_FRACTION = 0.1  # of tr7
 EVAL_BATCH = 512
 
@@ -447,27 +463,9 @@ def truth_scores(test_mu: np.ndarray, truth, effect_dimension) -> dict:
 
 def parse_args(argv=None) -> argparse.Namespace:
     """The options, each checked before any work (the run folder too); DataError otherwise."""
-    parser = OneLineParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    option = functools.partial(parser.option, defaults=DEFAULTS)
-    option("k", int, "latent dimensions K", "in [1, 5]")
-    parser.add_argument("--plain", action="store_true", help="the homework's plain VAE instead of the beta-TC-VAE")
-    option("reference", str, "clean sevens to compare with: mnist (MNIST's training sevens, shipped) or a pickle "
-                             "of (N, 28, 28) images")
-    option("epochs", int, "training epochs", ">= 1")
-    option("batch-size", int, "images per minibatch", ">= 2")
-    option("lr", float, "Adam's step size", "in (0, 1]")
-    option("seed", int, "seed of the split, the initial weights, the minibatches and the figures", "in [0, 2**64)")
-    option("device", str, "auto, cpu or cuda (auto: CUDA when present)")
-    option("threads", int, "CPU threads for torch (0: all cores)", "in [0, 256]")
-    option("data-dir", Path, "folder with tr7.pkl and te7.pkl")
-    option("out", Path, "run folder, replaced whole when the run succeeds (None: results/vae_sevens_k{K}[_plain])")
-    parser.add_argument("--quick", action="store_true", help=f"a smoke test: {QUICK}")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
+    args = parse_options(OPTIONS, argv, __doc__, quick_note=f"{QUICK_TRAIN_IMAGES} training images")
     if args.reference != "mnist" and not Path(args.reference).is_file():
         raise DataError(f"--reference {args.reference}: expected mnist or a pickle of (N, 28, 28) images")
-    if args.quick:
-        args.epochs = QUICK["epochs"]
     args.guide_epochs = max(1, round(args.epochs / 3))
     if args.out is None:
         args.out = REPO / "results" / f"vae_sevens_k{args.k}{'_plain' if args.plain else ''}"
@@ -497,7 +495,7 @@ def main(argv=None) -> None:
     reference, reference_entry = load_reference(args.reference)
     train_rows, validation_rows = split_validation(len(train_all), stream_rng(args.seed, SPLIT_STREAM))
     if args.quick:
-        train_rows = train_rows[: QUICK["train_images"]]
+        train_rows = train_rows[:QUICK_TRAIN_IMAGES]
     as_tensor = functools.partial(torch.as_tensor, dtype=torch.float32, device=args.device)
     images = {"train": as_tensor(train_all[train_rows]), "validation": as_tensor(train_all[validation_rows]),
               "test": as_tensor(test)}

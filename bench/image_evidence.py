@@ -15,7 +15,6 @@ CONTENT_SHARE in image_change.py.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 import torch

@@ -12,7 +12,6 @@ clean ones solves S v = lambda C v, as vae_sevens.spread_axes does on the code. 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import scipy.linalg

@@ -114,9 +114,9 @@ def main() -> None:
         counts = sorted(args.more_speakers)
         new, _ = speech_corpus(counts[-1], UTTERANCES_PER_SPEAKER, signals["train"].shape[1], MORE_SPEAKERS_SEED)
         eers = more_speakers_eers(statistics(S.spectrograms(new, reference), mean, std), counts, features["test"],
-                                  S.DEFAULTS["embedding_dim"])
+                                  S.EMBEDDING_DIM)
         print(f"EER on all pairs of the test utterances, LDA fitted on new speakers of make_data's generator "
-              f"(at most {S.DEFAULTS['embedding_dim']} directions), ridge {' / '.join(f'{r:g}' for r in RIDGES)}")
+              f"(at most {S.EMBEDDING_DIM} directions), ridge {' / '.join(f'{r:g}' for r in RIDGES)}")
         for count in counts:
             print(f"{count} speakers: " + " / ".join(f"{100 * eers[count, ridge]:.1f}%" for ridge in RIDGES))
 

@@ -8,7 +8,6 @@ with like: our "scipy" convention against SciPy, our "librosa" convention agains
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import scipy.signal

@@ -1,9 +1,12 @@
 """The Siamese speaker verifier: the homework's pairs, the indexed scores, the loss, any length, bad input."""
 
+import functools
 import json
 import pickle
+import signal
 import subprocess
 import sys
+import time
 from itertools import combinations
 from pathlib import Path
 
@@ -471,7 +474,7 @@ def test_the_model_file_loads_with_weights_only(tmp_path):
     data = write_corpus(tmp_path / "data", n_train=6, train_samples=3000, n_test=3, test_samples=3500)
     sv.main(["--data-dir", str(data), "--out", str(tmp_path / "out"), "--quick", "--quiet"])
     checkpoint = torch.load(tmp_path / "out" / "model.pt", weights_only=True)
-    model = sv.SiameseVerifier(513, sv.DEFAULTS["embedding_dim"])
+    model = sv.SiameseVerifier(513, sv.EMBEDDING_DIM)
     model.load_state_dict(checkpoint["state_dict"])
 
 
@@ -530,8 +533,8 @@ def test_the_command_line_reports_a_missing_file_without_a_traceback(tmp_path):
         (["--epochs", "0"], "argument --epochs: expected a finite int >= 1"),
         (["--validation-fraction", "1"], "expected a finite float in (0, 1)"),
         (["--shortest-crop", "1.5"], "expected a finite float in (0, 1]"),
-        (["--warp", "1"], "argument --warp: expected a finite float in [0, 1), got 1"),
-        (["--warp", "-0.1"], "argument --warp: expected a finite float >= 0"),
+        (["--warp", "1"], "argument --warp: expected a finite float in [0, 1), got '1'"),
+        (["--warp", "-0.1"], "argument --warp: expected a finite float in [0, 1), got '-0.1'"),
         (["--device", "tpu"], "--device tpu: expected auto, cpu or cuda"),
         (["--no-such-option"], "unrecognized arguments: --no-such-option"),
         (["--out", "/dev/null"], "exists and is not a folder (a character device)"),
@@ -587,3 +590,17 @@ def test_the_data_folder_as_out_is_refused_before_any_work(tmp_path, capsys):
     status, lines = run_in_process(capsys, "--quick", "--data-dir", str(data), "--out", str(data))
     assert status == 2 and len(lines) == 1 and "the data folder --data-dir" in lines[0], lines
     assert {path.name: path.read_bytes() for path in data.iterdir()} == before
+
+
+@pytest.mark.parametrize("delay", [0.4, 1.0, 2.5])  # while torch is imported, reading the data, training
+def test_ctrl_c_at_any_moment_is_one_line_and_status_130(tmp_path, delay):
+    data = write_corpus(tmp_path / "data", n_train=6, train_samples=3000, n_test=3, test_samples=3500)
+    command = [sys.executable, str(REPO / "speaker_verification.py"), "--data-dir", str(data), "--quiet",
+               "--out", str(tmp_path / "run"), "--epochs", "1000"]
+    process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=functools.partial(signal.signal, signal.SIGINT, signal.SIG_DFL))
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert (process.returncode, stderr) == (130, "interrupted\n")
+    assert not (tmp_path / "run").exists()
