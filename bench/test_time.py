@@ -3,7 +3,8 @@
     python -m bench.test_time            # 3 runs of `make test`, about 6 minutes on 2 cores
     python -m bench.test_time --runs 5
 
-Each run is the whole command a user types, lint and tests, once .venv exists; the set-up is not timed.
+Each run is the whole command a user types, lint and tests, once .venv exists; the set-up is not
+timed.
 """
 
 import argparse
@@ -16,7 +17,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def time_make_test() -> float:
-    """Wall seconds of one `make test`; a failing run stops the benchmark (a red suite has no speed)."""
+    """Wall seconds of one `make test`; a failing run stops the benchmark (a red suite has no
+    speed)."""
     started = time.perf_counter()
     subprocess.run(["make", "--no-print-directory", "test"], cwd=REPO, check=True,
                    stdout=subprocess.DEVNULL)

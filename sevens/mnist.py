@@ -1,5 +1,5 @@
-"""MNIST's sevens, shipped in assets/mnist_sevens.npz: the clean sevens both the default data and the
-VAE's reference come from. MNIST: LeCun, Cortes and Burges; CC BY-SA 3.0 (see assets/)."""
+"""MNIST's sevens, shipped in assets/mnist_sevens.npz: the clean sevens that both the default data
+and the VAE's reference come from. MNIST: LeCun, Cortes and Burges; CC BY-SA 3.0 (see assets/)."""
 
 from pathlib import Path
 
