@@ -1,8 +1,8 @@
 """Pieces both homework problems share: `stft` (hand-written: padding, framing, Hann window, real FFT);
-the data entry points `load_speech` and `load_images` (read through `safety.load_array`, the homework's
-pickles being untrusted input); named random streams; device choice; figure helpers; the scripts' options,
-each declared once as an `Option` (`parse_options` builds the parser and --quick), and `run_cli`. Run
-folders and the pickle sandbox live in safety/.
+the data entry points `load_speech` and `load_images` (read through `safety.pickles.load_array`, the
+homework's pickles being untrusted input); named random streams; device choice; figure helpers; the
+scripts' options, each declared once as an `Option` (`parse_options` builds the parser and --quick), and
+`run_cli`. Run folders and the pickle sandbox live in safety/.
 """
 
 import argparse
@@ -18,7 +18,9 @@ import numpy as np
 import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 
-from safety import DataError, interrupts, load_array, printable
+from safety import interrupts
+from safety.errors import DataError, printable
+from safety.pickles import load_array
 
 EPS = 1e-12  # the one epsilon of the project: floors of divisions, norms and logs
 UTTERANCES_PER_SPEAKER = 10  # the homework's layout: rows ordered by speaker, 10 each

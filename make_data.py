@@ -28,7 +28,8 @@ import scipy.signal
 from tqdm import tqdm
 
 from common import DEFAULT_DATA_DIR, SEED_BOUND, UTTERANCES_PER_SPEAKER, Option, parse_options, run_cli
-from safety import DataError, atomic_path
+from safety.errors import DataError
+from safety.run_folders import atomic_path
 from sevens.mnist import load_mnist_sevens
 
 SEVENS_STREAM = 7  # the sevens' random stream, apart from the speech's

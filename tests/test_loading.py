@@ -12,7 +12,8 @@ import pytest
 
 import common
 from common import load_images, load_speech, run_cli
-from safety import DataError, load_array
+from safety.errors import DataError
+from safety.pickles import load_array
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""Run folders (safety.py): recognised by their marker, checked before any work and again at the swap,
+"""Run folders (safety/output_folders.py, safety/run_folders.py): recognised by their marker, checked before any work and again at the swap,
 written whole or not at all, leftovers of killed runs cleared; and named random streams (common.py)."""
 
 import json
@@ -15,8 +15,11 @@ import pytest
 import torch
 
 from common import data_entry, stream_rng, torch_generator
-import safety
-from safety import NOT_COMPUTED, RUN_MARKER, DataError, check_output_folder, run_folder, write_json
+from safety import output_folders, run_folders
+from safety.errors import DataError
+from safety.json_files import NOT_COMPUTED, write_json
+from safety.output_folders import RUN_MARKER, check_output_folder
+from safety.run_folders import run_folder
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -128,7 +131,7 @@ def test_a_mount_point_is_refused(tmp_path, monkeypatch):
 
 def test_a_nearly_full_file_system_is_refused_before_any_work(tmp_path, monkeypatch):
     nearly_full = shutil._ntuple_diskusage(total=1 << 30, used=(1 << 30) - (1 << 20), free=1 << 20)
-    monkeypatch.setattr(safety.shutil, "disk_usage", lambda path: nearly_full)
+    monkeypatch.setattr(output_folders.shutil, "disk_usage", lambda path: nearly_full)
     refused(tmp_path / "run", "bytes free on its file system")
 
 
@@ -167,7 +170,7 @@ KILLED_RUN = """
 import sys, time
 from pathlib import Path
 from common import run_cli
-from safety import run_folder
+from safety.run_folders import run_folder
 
 def main():
     with run_folder(Path(sys.argv[1])) as folder:
@@ -206,10 +209,10 @@ def test_a_folder_the_user_makes_at_out_during_the_run_is_refused_at_the_swap(tm
 def test_both_swaps_replace_the_previous_run_whole(tmp_path, monkeypatch, exchange):
     out = previous_run(tmp_path / "run")
     if exchange:  # one renameat2(RENAME_EXCHANGE), no os.rename: --out is never missing
-        assert safety._RENAMEAT2 is not None
+        assert run_folders._RENAMEAT2 is not None
         monkeypatch.setattr(os, "rename", lambda *paths: pytest.fail("renamed in two steps"))
     else:
-        monkeypatch.setattr(safety, "_RENAMEAT2", None)
+        monkeypatch.setattr(run_folders, "_RENAMEAT2", None)
     with run_folder(out) as folder:
         (folder / "metrics.json").write_text("{}\n")
     assert snapshot(out)[Path("metrics.json")] == b"{}\n" and Path("model.pt") not in snapshot(out)
@@ -246,7 +249,7 @@ FULL_DISK_RUN = """
 import resource, signal, sys
 from pathlib import Path
 from common import run_cli
-from safety import run_folder
+from safety.run_folders import run_folder
 
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write beyond the limit fails with EFBIG, as on a full disk
 resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 16, 1 << 16))
@@ -275,7 +278,7 @@ def test_a_failed_write_is_one_line_and_leaves_the_previous_folder_whole(tmp_pat
 
 def test_a_single_file_that_cannot_be_written_is_one_line_and_the_previous_file_stays(tmp_path):
     (tmp_path / "results.tex").write_text("previous")
-    script = FULL_DISK_RUN.replace("from safety import run_folder", "from safety import atomic_path").replace(
+    script = FULL_DISK_RUN.replace("import run_folder", "import atomic_path").replace(
         """    with run_folder(Path(sys.argv[1])) as folder:
         (folder / "model.pt").write_bytes(bytes(1 << 20))""", """    with atomic_path(Path(sys.argv[1])) as temporary:
         temporary.write_bytes(bytes(1 << 20))""")
