@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from common import load_images
-from make_data import SEVENS_EFFECTS, add_effect, poor_sevens
+from default_data.sevens import SEVENS_EFFECTS, add_effect, poor_sevens
 from sevens.mnist import load_mnist_sevens
 REPO = Path(__file__).resolve().parents[1]
 

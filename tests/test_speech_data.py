@@ -11,17 +11,9 @@ import scipy.linalg
 import scipy.signal
 
 from common import UTTERANCES_PER_SPEAKER, load_speech
-from make_data import (
-    SAMPLE_RATE,
-    SPEECH_SPLITS,
-    SYNTH_HOP,
-    draw_speaker,
-    resonance_log_gain,
-    speaker_pitch_bounds,
-    speech_corpus,
-    synthesise_speakers,
-    synthesise_utterance,
-)
+from default_data.speakers import SAMPLE_RATE, SYNTH_HOP, draw_speaker
+from default_data.speech import (SPEECH_SPLITS, resonance_log_gain, speaker_pitch_bounds,
+                                 speech_corpus, synthesise_speakers, synthesise_utterance)
 from speaker_verification import (
     cosine_baseline_scores,
     magnitude_reference,
