@@ -32,23 +32,6 @@ from safety.errors import DataError
 from sevens.mnist import load_mnist_sevens
 
 SEVENS_STREAM = 7  # the sevens' random stream, apart from the speech's
-
-
-# ---------------------------------------------------------------- main
-
-
-def main(argv=None) -> None:
-    args = parse_args(argv)
-    # Every file in the way is refused before any work.
-    sevens = sevens_to_write(args) if args.only != "speech" else []
-    written: list[Path] = []
-    write_sevens(args, sevens, written)
-    if args.only != "sevens":
-        write_speech(args, written)
-    for path in written:
-        print(f"wrote {path}")
-
-
 OPTIONS = (  # every option of the command, once: name, type, default, help, bound or choices
     Option("out", Path, DEFAULT_DATA_DIR, "folder to write"),
     Option("seed", int, 0, "random seed", SEED_BOUND),
@@ -58,6 +41,19 @@ OPTIONS = (  # every option of the command, once: name, type, default, help, bou
     Option("only", str, None, "write only one of the two data sets", choices=("speech", "sevens")),
     Option("quiet", bool, False, "no progress bars"),
 )
+
+
+def main(argv=None) -> None:
+    """Check every option and every file in the way, then write the sevens and the speech."""
+    args = parse_args(argv)
+    # Every file in the way is refused before any work.
+    sevens = sevens_to_write(args) if args.only != "speech" else []
+    written: list[Path] = []
+    write_sevens(args, sevens, written)
+    if args.only != "sevens":
+        write_speech(args, written)
+    for path in written:
+        print(f"wrote {path}")
 
 
 def parse_args(argv=None):
@@ -110,6 +106,7 @@ def sevens_to_write(args) -> list:
 
 
 def write_sevens(args, splits: list, written: list) -> None:
+    """Each split of sevens_to_write: its poor sevens and their truth, the stale truths removed."""
     sevens = load_mnist_sevens() if splits else None
     for prefix, pickle_path, truth_path, stale in splits:
         # One generator per split, so train and test do not depend on each other's sizes.
@@ -125,6 +122,7 @@ def write_sevens(args, splits: list, written: list) -> None:
 
 
 def write_speech(args, written: list) -> None:
+    """trs.pkl and tes.pkl (SPEECH_SPLITS), each split kept if it exists without --force."""
     for prefix, split, n_speakers, n_samples in SPEECH_SPLITS:
         pickle_path = args.out / f"{prefix}.pkl"
         if keep_existing(pickle_path, args.force):

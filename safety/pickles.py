@@ -24,6 +24,13 @@ MAX_DIMENSIONS = 32  # NumPy's own limit on an array's dimensions
 ACCEPTED_DTYPES = {"f4": "float32", "f8": "float64", "i2": "int16", "u1": "uint8"}  # any byte order
 _DTYPE_NAMES = ", ".join(ACCEPTED_DTYPES.values())
 SHOWN_BYTES = 20  # bytes of an untrusted value shown in an error: enough to recognise it
+# The only globals a NumPy array's pickle names (both of NumPy's module layouts, 1.x and 2.x).
+_ALLOWED = {("numpy", "ndarray"): "ndarray", ("numpy", "dtype"): "dtype",
+            ("_codecs", "encode"): "encode",
+            **{(f"{core}.multiarray", "_reconstruct"): "_reconstruct"
+               for core in ("numpy.core", "numpy._core")},
+            **{(f"{core}.numeric", "_frombuffer"): "_frombuffer"
+               for core in ("numpy.core", "numpy._core")}}
 
 
 class _Refused(Exception):
@@ -68,15 +75,6 @@ def _is(value, name: str, *n_args: int) -> bool:
     if not n_args:
         return value.args is None
     return value.args is not None and len(value.args) in n_args
-
-
-# The only globals a NumPy array's pickle names (both of NumPy's module layouts, 1.x and 2.x).
-_ALLOWED = {("numpy", "ndarray"): "ndarray", ("numpy", "dtype"): "dtype",
-            ("_codecs", "encode"): "encode",
-            **{(f"{core}.multiarray", "_reconstruct"): "_reconstruct"
-               for core in ("numpy.core", "numpy._core")},
-            **{(f"{core}.numeric", "_frombuffer"): "_frombuffer"
-               for core in ("numpy.core", "numpy._core")}}
 
 
 class _RecordingUnpickler(pickle.Unpickler):
