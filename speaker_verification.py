@@ -38,7 +38,10 @@ from tqdm import tqdm
 from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, SEED_BOUND, THREADS_BOUND, UTTERANCES_PER_SPEAKER,
                     Option, data_entry, load_speech, parse_options, pick_device, run_cli, stft, stop_if_diverged,
                     stream_rng, torch_generator)
-from safety import DataError, check_output_folder, run_folder, write_json
+from safety.errors import DataError
+from safety.json_files import write_json
+from safety.output_folders import check_output_folder
+from safety.run_folders import run_folder
 from speaker.figures import write_figures
 from speaker.measures import (DETECTION_COST, P_TARGETS, accuracy_maximising_threshold,
                                   actual_detection_cost, adaptive_s_norm, best_threshold_accuracy, cost_name,

@@ -34,7 +34,10 @@ from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, IMAGE_SHAPE, S
                     data_entry, load_images, load_truth, parse_options, pick_device, run_cli, stop_if_diverged,
                     stream_rng, torch_generator)
 from sevens.mnist import load_mnist_sevens
-from safety import DataError, check_output_folder, run_folder, write_json
+from safety.errors import DataError
+from safety.json_files import write_json
+from safety.output_folders import check_output_folder
+from safety.run_folders import run_folder
 from sevens.figures import write_figures
 
 REPO = Path(__file__).resolve().parent

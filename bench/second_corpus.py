@@ -13,7 +13,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 from common import UTTERANCES_PER_SPEAKER
-from make_data import speech_corpus, write_pickle
+from default_data.homework_files import write_pickle
+from default_data.speech import speech_corpus
 
 SEED = 1  # the default data is seed 0
 SPLITS = (("trs", 0, 60, 12_000), ("tes", 1, 25, 28_000))  # (file prefix, split, speakers, samples)

@@ -29,7 +29,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 import speaker_verification as S
 from common import UTTERANCES_PER_SPEAKER
-from make_data import speech_corpus
+from default_data.speech import speech_corpus
 from speaker.measures import equal_error_rate
 
 RIDGES = (0.01, 0.1, 1.0)

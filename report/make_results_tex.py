@@ -26,7 +26,8 @@ REPORT_DIR = Path(__file__).resolve().parent
 REPO = REPORT_DIR.parent
 
 from common import run_cli
-from safety import DataError, atomic_path, printable
+from safety.errors import DataError, printable
+from safety.run_folders import atomic_path
 
 # The first line of every file this script writes; --out may replace only a file that starts with it.
 GENERATED_MARKER = "% Written by report/make_results_tex.py"

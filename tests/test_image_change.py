@@ -10,7 +10,7 @@ import torch.nn.functional as F
 
 from sevens import image_change as ic
 from bench import effects
-from make_data import affine_about_centre
+from default_data.sevens import affine_about_centre
 from sevens.mnist import load_mnist_sevens
 torch.set_num_threads(1)  # small tensors: one thread is fastest, and the numbers do not depend on the cores
 

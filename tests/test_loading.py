@@ -1,4 +1,5 @@
-"""Homework pickles are untrusted input: safe loading and one clear line for every kind of bad file."""
+"""Homework pickles are untrusted input: safe loading and one clear line for every kind of bad
+file."""
 
 import codecs
 import os
@@ -12,7 +13,8 @@ import pytest
 
 import common
 from common import load_images, load_speech, run_cli
-from safety import DataError, load_array
+from safety.errors import DataError
+from safety.pickles import load_array
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -90,7 +92,8 @@ def test_object_array_is_refused_without_running_anything(tmp_path):
 
 
 class Calls:
-    """Pickles as a call function(*arguments), then BUILD with `state` if given: what a hostile file can ask for."""
+    """Pickles as a call function(*arguments), then BUILD with `state` if given: what a hostile
+    file can ask for."""
 
     def __init__(self, function, *arguments, state=None):
         self.reduced = (function, arguments) if state is None else (function, arguments, state)
@@ -102,7 +105,8 @@ class Calls:
 def reconstruct(shape, data=None):
     """numpy's own pickle of an array: _reconstruct(ndarray, (0,), b'b'), then the claimed state."""
     state = None if data is None else (1, shape, np.dtype("f4"), False, data)
-    return Calls(np._core.multiarray._reconstruct, np.ndarray, (0,) if state else shape, b"b", state=state)
+    claimed = (0,) if state else shape
+    return Calls(np._core.multiarray._reconstruct, np.ndarray, claimed, b"b", state=state)
 
 
 def stack_global(module: str, name: str) -> bytes:
@@ -138,7 +142,8 @@ def test_data_shorter_than_the_claimed_shape_is_refused(tmp_path):
 
 
 def test_an_array_in_neither_c_nor_fortran_order_is_refused_with_a_hint(tmp_path):
-    permuted = np.zeros((20, 10, 30), dtype=np.float32).transpose(1, 0, 2)  # protocol 5 stores order 'K'
+    # Protocol 5 stores order 'K'.
+    permuted = np.zeros((20, 10, 30), dtype=np.float32).transpose(1, 0, 2)
     with pytest.raises(DataError, match=r"np.ascontiguousarray.*found _frombuffer\("):
         load_array(pickle_to(tmp_path / "x.pkl", permuted, protocol=5), 3, "a stack")
 
@@ -169,19 +174,22 @@ def test_a_path_that_is_not_a_regular_file_says_so(tmp_path, kind):
         os.mkfifo(path)
     else:
         path = Path("/dev/zero")
-    with pytest.raises(DataError, match=r"not a regular file \((a folder|a FIFO|a character device)\)"):
+    kinds = r"(a folder|a FIFO|a character device)"
+    with pytest.raises(DataError, match=rf"not a regular file \({kinds}\)"):
         load_speech(path)
 
 
 def test_huge_but_finite_float32_speech_is_refused_by_the_audio_bound(tmp_path):
-    speech = np.where(np.random.default_rng(0).standard_normal((20, 300)) > 0, 3e38, -3e38).astype(np.float32)
+    signs = np.random.default_rng(0).standard_normal((20, 300)) > 0
+    speech = np.where(signs, 3e38, -3e38).astype(np.float32)
     with pytest.raises(DataError, match=r"found \|x\| up to 3e\+38"):
         load_speech(pickle_to(tmp_path / "trs.pkl", speech))
 
 
 def test_float64_beyond_float32_range_is_named_as_such_not_as_nan(tmp_path):
     speech = np.full((20, 300), 1e300)
-    with pytest.raises(DataError, match="600[0] values beyond float32's range .largest .x. 1e\\+300"):
+    message = "600[0] values beyond float32's range .largest .x. 1e\\+300"
+    with pytest.raises(DataError, match=message):
         load_speech(pickle_to(tmp_path / "trs.pkl", speech))
 
 
@@ -229,16 +237,21 @@ def good_speech():
 
 
 BAD_FILES = {
-    "truncated": (lambda path: path.write_bytes(pickle.dumps(good_speech())[:300]), "truncated or not a pickle"),
-    "not a pickle": (lambda path: path.write_text("speaker,utterance\n1,2\n"), "truncated or not a pickle"),
+    "truncated": (lambda path: path.write_bytes(pickle.dumps(good_speech())[:300]),
+                  "truncated or not a pickle"),
+    "not a pickle": (lambda path: path.write_text("speaker,utterance\n1,2\n"),
+                     "truncated or not a pickle"),
     "empty file": (lambda path: path.write_bytes(b""), "truncated or not a pickle"),
     "a list": (lambda path: pickle_to(path, [1.0, 2.0]), "found a list"),
     "a number": (lambda path: pickle_to(path, 3.0), "found a float"),
-    "wrong ndim": (lambda path: pickle_to(path, np.zeros((10, 5, 5))), r"expected 2 dimensions .* shape \(10, 5, 5\)"),
-    "rows not divisible by 10": (lambda path: pickle_to(path, np.zeros((25, 100))), "found 25 rows"),
+    "wrong ndim": (lambda path: pickle_to(path, np.zeros((10, 5, 5))),
+                   r"expected 2 dimensions .* shape \(10, 5, 5\)"),
+    "rows not divisible by 10": (lambda path: pickle_to(path, np.zeros((25, 100))),
+                                 "found 25 rows"),
     "one speaker only": (lambda path: pickle_to(path, np.zeros((10, 100))), "found 10 rows"),
     "NaN": (lambda path: pickle_to(path, np.full((20, 100), np.nan)), "2000 NaN/Inf"),
-    "Inf": (lambda path: pickle_to(path, np.r_[good_speech()[:-1], np.full((1, 100), np.inf)]), "100 NaN/Inf"),
+    "Inf": (lambda path: pickle_to(path, np.r_[good_speech()[:-1], np.full((1, 100), np.inf)]),
+            "100 NaN/Inf"),
     "empty array": (lambda path: pickle_to(path, np.zeros((0, 100))), "empty array"),
     "strings": (lambda path: pickle_to(path, np.array([["a"] * 3] * 20)), "numeric"),
 }
@@ -260,7 +273,8 @@ def test_missing_file_says_how_to_make_the_default_data(tmp_path):
 
 
 def test_images_must_be_28_by_28(tmp_path):
-    with pytest.raises(DataError, match=r"expected \(N, 28, 28\) images, found shape \(5, 32, 32\)"):
+    message = r"expected \(N, 28, 28\) images, found shape \(5, 32, 32\)"
+    with pytest.raises(DataError, match=message):
         load_images(pickle_to(tmp_path / "tr7.pkl", np.zeros((5, 32, 32))))
 
 
@@ -269,7 +283,8 @@ def test_run_cli_turns_data_error_into_one_line_and_exit_status_2(tmp_path):
         "from common import load_images, run_cli\n"
         f"run_cli(lambda: load_images({str(tmp_path / 'missing.pkl')!r}))\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                            text=True)
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from safety import DataError
+from safety.errors import DataError
 
 REPO = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("make_results_tex", REPO / "report" / "make_results_tex.py")

@@ -1,5 +1,7 @@
 """The default "poor sevens": real MNIST sevens with a known effect, in the homework's format."""
 
+import functools
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -7,10 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common import load_images
-from make_data import SEVENS_EFFECTS, add_effect, poor_sevens
+import make_data
+from common import load_images, run_cli
+from default_data.sevens import SEVENS_EFFECTS, add_effect, poor_sevens
 from sevens.mnist import load_mnist_sevens
+
 REPO = Path(__file__).resolve().parents[1]
+SEED = 3  # any seed but the default one: the files are written by --seed, not by a default
+SEVENS_FILES = ("tr7.pkl", "te7.pkl", "tr7_truth_rotation.npy", "te7_truth_rotation.npy")
 
 
 def a_seven():
@@ -71,34 +77,62 @@ def test_poor_sevens_stay_in_unit_range_and_values_in_their_range(effect):
     assert values.min() >= low and values.max() <= high
 
 
+# ---------------------------------------------------------------- the command
+def make_sevens(*arguments) -> None:
+    """make_data.py --only sevens, in this process (the process itself is tested below)."""
+    make_data.main(["--only", "sevens", "--quiet", *arguments])
+
+
 def run_make_data(*arguments):
-    return subprocess.run(
-        [sys.executable, "make_data.py", "--only", "sevens", *arguments], cwd=REPO, capture_output=True, text=True
-    )
+    """make_data.py --only sevens as its own process: its exit status and stderr."""
+    command = [sys.executable, "make_data.py", "--only", "sevens", *arguments]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True)
 
 
-def test_make_data_writes_homework_format_deterministically_and_never_overwrites(tmp_path):
-    first, second = tmp_path / "a", tmp_path / "b"
-    assert run_make_data("--out", str(first), "--seed", "3").returncode == 0
-    assert run_make_data("--out", str(second), "--seed", "3").returncode == 0
+def status_of(capsys, *arguments) -> tuple:
+    """(exit status, stderr) of `make_data.py --only sevens ARGUMENTS` as run_cli ends it."""
+    with pytest.raises(SystemExit) as exit_status:
+        run_cli(functools.partial(make_sevens, *arguments))
+    return exit_status.value.code, capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def sevens_written_twice(tmp_path_factory):
+    """Two folders written by make_data.py --only sevens with the same --seed: never modify them."""
+    folders = tmp_path_factory.mktemp("first"), tmp_path_factory.mktemp("second")
+    for folder in folders:
+        make_sevens("--out", str(folder), "--seed", str(SEED))
+    return folders
+
+
+def copy_of(folder: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(folder, tmp_path / "copy"))
+
+
+def test_make_data_writes_homework_format_deterministically(sevens_written_twice):
+    first, second = sevens_written_twice
     train, test = load_images(first / "tr7.pkl"), load_images(first / "te7.pkl")
     assert train.shape == (6265, 28, 28) and test.shape == (1028, 28, 28)
-    for name in ("tr7.pkl", "te7.pkl", "tr7_truth_rotation.npy", "te7_truth_rotation.npy"):
+    for name in SEVENS_FILES:
         assert (first / name).read_bytes() == (second / name).read_bytes()
     angles = np.load(first / "te7_truth_rotation.npy")
     assert angles.shape == (1028,) and -60 <= angles.min() < -50 and 50 < angles.max() <= 60
 
-    (first / "te7.pkl").write_bytes(b"the user's own file")
-    result = run_make_data("--out", str(first), "--seed", "4")
-    assert result.returncode == 0 and "kept" in result.stdout
-    assert (first / "te7.pkl").read_bytes() == b"the user's own file"
+
+def test_make_data_never_overwrites_a_users_sevens(sevens_written_twice, tmp_path, capsys):
+    out = copy_of(sevens_written_twice[0], tmp_path)
+    (out / "te7.pkl").write_bytes(b"the user's own file")
+    make_sevens("--out", str(out), "--seed", "4")
+    assert "kept" in capsys.readouterr().out
+    assert (out / "te7.pkl").read_bytes() == b"the user's own file"
 
 
-def test_another_effect_replaces_the_truth_file_so_only_the_new_one_stands(tmp_path):
-    assert run_make_data("--out", str(tmp_path)).returncode == 0
-    result = run_make_data("--out", str(tmp_path), "--force", "--sevens-effect", "shift")
-    assert result.returncode == 0 and "removed" in result.stdout
-    truths = sorted(path.name for path in tmp_path.glob("*_truth_*.npy"))
+def test_another_effect_replaces_the_truth_file_so_only_the_new_one_stands(
+        sevens_written_twice, tmp_path, capsys):
+    out = copy_of(sevens_written_twice[0], tmp_path)
+    make_sevens("--out", str(out), "--force", "--sevens-effect", "shift")
+    assert "removed" in capsys.readouterr().out
+    truths = sorted(path.name for path in out.glob("*_truth_*.npy"))
     assert truths == ["te7_truth_shift.npy", "tr7_truth_shift.npy"]
 
 
@@ -117,18 +151,19 @@ def test_make_data_refuses_a_file_as_output_folder(tmp_path):
     (["--seed", str(2**64)], "--seed: expected a finite int in [0, 2**64)"),
     (["--out", "{tmp}/notes.txt/data"], "notes.txt is a file, not a folder"),
 ])
-def test_bad_make_data_options_are_one_line_and_status_2(tmp_path, arguments, message):
+def test_bad_make_data_options_are_one_line_and_status_2(tmp_path, capsys, arguments, message):
     (tmp_path / "notes.txt").write_text("mine")
-    result = run_make_data(*[argument.format(tmp=tmp_path) for argument in arguments])
-    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
-    assert result.stderr.startswith("error: ") and message in result.stderr and "Traceback" not in result.stderr
+    status, stderr = status_of(capsys, *[argument.format(tmp=tmp_path) for argument in arguments])
+    assert status == 2 and stderr.count("\n") == 1, stderr
+    assert stderr.startswith("error: ") and message in stderr and "Traceback" not in stderr
 
 
-def test_make_data_never_overwrites_or_removes_a_truth_file_without_force(tmp_path):
+def test_make_data_never_overwrites_or_removes_a_truth_file_without_force(tmp_path, capsys):
     (tmp_path / "tr7_truth_rotation.npy").write_bytes(b"the user's angles")
     (tmp_path / "te7_truth_thickness.npy").write_bytes(b"the user's thickness")
-    result = run_make_data("--out", str(tmp_path))
-    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "--force" in result.stderr
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["te7_truth_thickness.npy", "tr7_truth_rotation.npy"]
+    status, stderr = status_of(capsys, "--out", str(tmp_path))
+    assert status == 2 and stderr.count("\n") == 1 and "--force" in stderr
+    names = sorted(path.name for path in tmp_path.iterdir())
+    assert names == ["te7_truth_thickness.npy", "tr7_truth_rotation.npy"]
     assert (tmp_path / "tr7_truth_rotation.npy").read_bytes() == b"the user's angles"
     assert (tmp_path / "te7_truth_thickness.npy").read_bytes() == b"the user's thickness"

@@ -18,7 +18,7 @@ from speaker.figures import principal_components
 import speaker_verification as sv
 import speaker.measures as vm
 from common import run_cli
-from safety import RUN_MARKER
+from safety.output_folders import RUN_MARKER
 from speaker_verification import speaker_pairs
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,27 +1,18 @@
-"""The default speech: a procedural source-filter corpus of many speakers, in the homework's format."""
+"""The default speech: a procedural source-filter corpus of many speakers, in the homework's
+format."""
 
 import pickle
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import scipy.linalg
 import scipy.signal
 
+import make_data
 from common import UTTERANCES_PER_SPEAKER, load_speech
-from make_data import (
-    SAMPLE_RATE,
-    SPEECH_SPLITS,
-    SYNTH_HOP,
-    draw_speaker,
-    resonance_log_gain,
-    speaker_pitch_bounds,
-    speech_corpus,
-    synthesise_speakers,
-    synthesise_utterance,
-)
+from default_data.speakers import SAMPLE_RATE, SYNTH_HOP, draw_speaker
+from default_data.speech import (SPEECH_SPLITS, resonance_log_gain, speaker_pitch_bounds,
+                                 speech_corpus, synthesise_speakers, synthesise_utterance)
 from speaker_verification import (
     cosine_baseline_scores,
     magnitude_reference,
@@ -30,7 +21,6 @@ from speaker_verification import (
 )
 from speaker.measures import best_threshold_accuracy, equal_error_rate
 
-REPO = Path(__file__).resolve().parents[1]
 SHORT = 8000  # half a second: enough speech for the statistics, fast to make
 BASELINE_BAND = (0.60, 0.80)  # issue 2: speakers distinguishable, but room for a learned model
 PAIRS_SEED = 0
@@ -112,7 +102,8 @@ def autocorrelation_pitch(frame: np.ndarray, low_hz=60.0, high_hz=500.0) -> floa
     """f0 (Hz) of a frame: the lag of the highest normalised autocorrelation peak in [low, high]."""
     frame = (frame - frame.mean()) * np.hanning(len(frame))
     correlation = np.correlate(frame, frame, mode="full")[len(frame) - 1 :]
-    correlation /= correlation[0] * (1 - np.arange(len(frame)) / len(frame))  # unbias the lag window
+    # Unbias the lag window.
+    correlation /= correlation[0] * (1 - np.arange(len(frame)) / len(frame))
     lags = np.arange(int(SAMPLE_RATE / high_hz), int(SAMPLE_RATE / low_hz))
     return SAMPLE_RATE / lags[np.argmax(correlation[lags])]
 
@@ -125,7 +116,8 @@ def test_estimated_pitch_of_voiced_frames_follows_the_contour_within_the_speaker
         voiced = np.flatnonzero((tracks["voicing"] > 0.99) & (tracks["kinds"] == "vowel"))
         voiced = voiced[(voiced * SYNTH_HOP + window) < len(signal)]
         assert len(voiced) > 10
-        estimates = np.array([autocorrelation_pitch(signal[f * SYNTH_HOP : f * SYNTH_HOP + window]) for f in voiced])
+        frames = [signal[f * SYNTH_HOP : f * SYNTH_HOP + window] for f in voiced]
+        estimates = np.array([autocorrelation_pitch(frame) for frame in frames])
         truth = np.array([tracks["f0"][f + window // SYNTH_HOP // 2] for f in voiced])
         assert low <= truth.min() and truth.max() <= high
         semitones_off = np.abs(12 * np.log2(estimates / truth))
@@ -136,7 +128,8 @@ def test_estimated_pitch_of_voiced_frames_follows_the_contour_within_the_speaker
 def test_two_speakers_differ_more_than_two_utterances_of_one_speaker():
     utterances = 5
     signals, _ = speech_corpus(6, utterances, 16000, seed=2)
-    spectra = spectrograms(signals, magnitude_reference(signals)).mean(axis=-1)  # (30, 513): long-term log spectra
+    # (30, 513): long-term log spectra
+    spectra = spectrograms(signals, magnitude_reference(signals)).mean(axis=-1)
     distances = np.linalg.norm(spectra[:, None] - spectra[None], axis=-1)
     speaker = np.repeat(np.arange(6), utterances)
     same = speaker[:, None] == speaker[None]
@@ -144,35 +137,34 @@ def test_two_speakers_differ_more_than_two_utterances_of_one_speaker():
     assert distances[~same].mean() > 1.2 * distances[same & off_diagonal].mean()
 
 
-def test_make_data_keeps_existing_speech_files_without_force(tmp_path):
+def test_make_data_keeps_existing_speech_files_without_force(tmp_path, capsys):
     sentinel = np.zeros((10, 4), dtype=np.float32)
     for prefix, *_ in SPEECH_SPLITS:
         (tmp_path / f"{prefix}.pkl").write_bytes(pickle.dumps(sentinel))
     before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
-    result = subprocess.run(
-        [sys.executable, "make_data.py", "--only", "speech", "--out", str(tmp_path)],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "kept" in result.stdout and "wrote" not in result.stdout
+    # In this process: tests/test_sevens_data.py runs make_data.py as a process.
+    make_data.main(["--only", "speech", "--out", str(tmp_path)])
+    printed = capsys.readouterr().out
+    assert "kept" in printed and "wrote" not in printed
     assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before
 
 
-def lda_probe_scores(train: np.ndarray, test: np.ndarray, left, right, utterances_per_speaker=UTTERANCES_PER_SPEAKER):
+def long_term_statistics(spectrogram: np.ndarray) -> np.ndarray:
+    """(B, 1026): mean and standard deviation over time of each bin of a (B, 513, T) spectrogram."""
+    return np.concatenate([spectrogram.mean(axis=-1), spectrogram.std(axis=-1)], axis=1)
+
+
+def lda_probe_scores(train_features: np.ndarray, test_features: np.ndarray, left, right,
+                     utterances_per_speaker=UTTERANCES_PER_SPEAKER):
     """A cheap learned verifier: LDA on the training speakers, cosine of test embeddings.
 
-    Features per utterance: mean and standard deviation over time of log(1 + |STFT| / r) (1026,), r from train.
-    Principal components (PROBE_COMPONENTS) keep the within-speaker scatter invertible, then the
-    generalised eigenproblem S_b w = lambda S_w w gives PROBE_DIMENSIONS discriminant directions.
+    Features per utterance (long_term_statistics): mean and standard deviation over time of
+    log(1 + |STFT| / r) (1026,), r from train. Principal components (PROBE_COMPONENTS) keep the
+    within-speaker scatter invertible, then the generalised eigenproblem S_b w = lambda S_w w
+    gives PROBE_DIMENSIONS discriminant directions.
     """
-    reference = magnitude_reference(train)
-
-    def features(signals):
-        spectrogram = spectrograms(signals, reference)  # (B, 513, T)
-        return np.concatenate([spectrogram.mean(axis=-1), spectrogram.std(axis=-1)], axis=1)
-
-    train_features, test_features = features(train), features(test)
-    speaker = np.repeat(np.arange(len(train) // utterances_per_speaker), utterances_per_speaker)
+    n_speakers = len(train_features) // utterances_per_speaker
+    speaker = np.repeat(np.arange(n_speakers), utterances_per_speaker)
     centre = train_features.mean(axis=0)
     components = np.linalg.svd(train_features - centre, full_matrices=False)[2][:PROBE_COMPONENTS].T
     projected = (train_features - centre) @ components
@@ -189,14 +181,26 @@ def lda_probe_scores(train: np.ndarray, test: np.ndarray, left, right, utterance
 
 @pytest.fixture(scope="module")
 def default_speech(tmp_path_factory):
-    """The default speech matrices, written by the command line as `make data` does."""
+    """The default speech matrices, written by make_data.py as `make data` does, in this
+    process."""
     out = tmp_path_factory.mktemp("speech")
-    result = subprocess.run(
-        [sys.executable, "make_data.py", "--only", "speech", "--out", str(out), "--force"],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
-    )
-    assert result.returncode == 0, result.stderr
+    make_data.main(["--only", "speech", "--out", str(out), "--force", "--quiet"])
     return load_speech(out / "trs.pkl"), load_speech(out / "tes.pkl")
+
+
+@pytest.fixture(scope="module")
+def default_spectrograms(default_speech):
+    """(train, test) spectrograms (B, 513, T) of the default speech, both in the training corpus's
+    unit (magnitude_reference(train)), as the baseline and the probe use them."""
+    train, test = default_speech
+    reference = magnitude_reference(train)
+    return spectrograms(train, reference), spectrograms(test, reference)
+
+
+@pytest.fixture(scope="module")
+def verification_pairs():
+    """The verification pairs of the 20 test speakers: (left, right, same)."""
+    return speaker_pairs(np.random.default_rng(PAIRS_SEED), 20, UTTERANCES_PER_SPEAKER, 45)
 
 
 @pytest.mark.slow
@@ -207,18 +211,19 @@ def test_make_data_writes_the_homework_format(default_speech):
 
 
 @pytest.mark.slow
-def test_no_training_baseline_lands_in_its_band_on_the_test_speakers(default_speech):
-    train, test = default_speech
-    left, right, same = speaker_pairs(np.random.default_rng(PAIRS_SEED), 20, UTTERANCES_PER_SPEAKER, 45)
-    scores = cosine_baseline_scores(spectrograms(test, magnitude_reference(train)), left, right)
+def test_no_training_baseline_lands_in_its_band_on_the_test_speakers(default_spectrograms,
+                                                                      verification_pairs):
+    left, right, same = verification_pairs
+    scores = cosine_baseline_scores(default_spectrograms[1], left, right)
     accuracy = best_threshold_accuracy(scores, same)
     assert BASELINE_BAND[0] <= accuracy <= BASELINE_BAND[1]
 
 
 @pytest.mark.slow
-def test_a_linear_probe_learned_on_training_speakers_verifies_test_speakers(default_speech):
-    train, test = default_speech
-    left, right, same = speaker_pairs(np.random.default_rng(PAIRS_SEED), 20, UTTERANCES_PER_SPEAKER, 45)
-    scores = lda_probe_scores(train, test, left, right)
+def test_a_linear_probe_learned_on_training_speakers_verifies_test_speakers(default_spectrograms,
+                                                                            verification_pairs):
+    left, right, same = verification_pairs
+    train_features, test_features = map(long_term_statistics, default_spectrograms)
+    scores = lda_probe_scores(train_features, test_features, left, right)
     assert best_threshold_accuracy(scores, same) >= PROBE_ACCURACY_FLOOR
     assert equal_error_rate(scores, same)[0] <= 1 - PROBE_ACCURACY_FLOOR

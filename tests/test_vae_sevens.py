@@ -16,7 +16,8 @@ import vae_sevens as vae
 from bench import effects
 from common import run_cli
 from sevens.mnist import load_mnist_sevens
-from safety import RUN_MARKER, run_folder
+from safety.output_folders import RUN_MARKER
+from safety.run_folders import run_folder
 
 REPO = Path(__file__).resolve().parents[1]
 
