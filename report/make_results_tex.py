@@ -41,6 +41,7 @@ MAX_TEXT = 2000  # characters of one text value: a model description or a senten
 MAX_NUMBER = 1e15  # beyond any count or measure a run reports; larger ones print as pages of digits
 MAX_ITEMS = 1000  # of a list read whole (the validation speakers)
 MAX_DICT_ITEMS = 64  # of a dict read one macro per item (the families of an image change)
+KINDS = {dict: "an object", list: "a list", str: "a string", bool: "true/false"}  # or a number
 
 
 # ---------------------------------------------------------------- formats: value -> LaTeX
@@ -152,8 +153,7 @@ SPEAKER = {
     "TestHash": ("data.test.sha256", digest),
 }
 
-# Both vae_sevens.py runs write the same keys: one table, read with the prefix Vae and again with
-# PlainVae.
+# Both vae_sevens.py runs write the same keys: one table, read as Vae and again as PlainVae.
 VAE = {
     "Model": ("model", text), "K": ("k", integer), "Seed": ("seed", integer),
     "Epochs": ("epochs", integer), "BatchSize": ("batch_size", integer),
@@ -193,8 +193,7 @@ VAE_SWITCHES = {
     "CrossChecked": ("critic_reproduced", lambda value: value is not None),
 }
 
-# Keys whose value has one macro per item: their container. Every other key holds one value (or a
-# whole list, for count and listed).
+# Keys with one macro per item of their value, and its container (count, listed: the list whole).
 PER_ITEM = {"kl_per_latent": list, "axis_scores": list, "spearman_with_truth": list,
             "fit_quantiles": list, "explained_fraction": dict, "explained_null": dict}
 
@@ -260,7 +259,8 @@ def per_item(value, key: str, where: str) -> dict:
     container = PER_ITEM[key]
     limit = len(INDEX_NAMES) if container is list else MAX_DICT_ITEMS
     if not isinstance(value, container):
-        raise DataError(f"{where}: expected a {container.__name__}, found {kind(value)}")
+        found = KINDS.get(type(value), "a number")
+        raise DataError(f"{where}: expected a {container.__name__}, found {found}")
     if len(value) > limit:
         raise DataError(f"{where}: expected at most {limit} items, found {len(value):,}")
     if container is list:
@@ -291,7 +291,7 @@ def unprintable(value, form) -> str:
             return f"expected a list of at most {MAX_ITEMS} numbers, found {str(value)[:80]}"
     elif form in (text, digest):
         if not isinstance(value, str):
-            return f"{texts} {kind(value)}"
+            return f"{texts} {KINDS.get(type(value), 'a number')}"
         if len(value) > MAX_TEXT:
             return f"{texts} {len(value):,} characters"
         if not value.isprintable():
@@ -302,15 +302,10 @@ def unprintable(value, form) -> str:
         if type(value) is not int or not 0 <= value < len(INDEX_NAMES):
             return f"expected an axis 0..{len(INDEX_NAMES) - 1} or null, found {str(value)[:40]}"
     elif type(value) not in (int, float):
-        return f"expected a number, found {kind(value)}"
+        return f"expected a number, found {KINDS.get(type(value), 'a number')}"
     elif not (math.isfinite(value) and abs(value) <= MAX_NUMBER):
         return f"expected a finite number of at most {MAX_NUMBER:g}, found {value!r}"
     return ""
-
-
-def kind(value) -> str:
-    names = {dict: "an object", list: "a list", str: "a string", bool: "true/false"}
-    return names.get(type(value), "a number")
 
 
 def tex_path(folder: Path, tex_dir: Path) -> str:
@@ -326,8 +321,7 @@ def tex_path(folder: Path, tex_dir: Path) -> str:
 
 # ---------------------------------------------------------------- main
 def check_out(path: Path) -> None:
-    """--out must be new, or a file whose first line is GENERATED_MARKER (`--out data/trs.pkl`
-    must not overwrite the speech)."""
+    """--out must be new, or a file starting with GENERATED_MARKER (not `--out data/trs.pkl`)."""
     if not os.path.lexists(path):
         return
     if not path.is_file():
@@ -353,12 +347,10 @@ def results_tex(runs: dict, folders: dict, quick: bool = False) -> str:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--speaker", type=Path, default=RESULTS / "speaker_verification",
-                        help="speaker run folder")
-    parser.add_argument("--vae", type=Path, default=RESULTS / "vae_sevens_k3",
-                        help="vae_sevens.py --k 3 run folder")
-    parser.add_argument("--plain-vae", type=Path, default=RESULTS / "vae_sevens_k3_plain",
-                        help="--plain run folder")
+    for option, folder, help in (("--speaker", "speaker_verification", "speaker run folder"),
+                                 ("--vae", "vae_sevens_k3", "vae_sevens.py --k 3 run folder"),
+                                 ("--plain-vae", "vae_sevens_k3_plain", "--plain run folder")):
+        parser.add_argument(option, type=Path, default=RESULTS / folder, help=help)
     parser.add_argument("--out", type=Path, default=REPORT_DIR / "generated" / "results.tex",
                         help="file to write; an existing file is replaced only if this script "
                         "wrote it")
