@@ -5,18 +5,17 @@
         --vae results-quick/vae_sevens_k3 --plain-vae results-quick/vae_sevens_k3_plain --quick
 
 It reads, it does not compute or word: each run has a table, macro -> (metrics key, format). A
-missing key, metrics file or figure, a value of the wrong kind or size, and a path LaTeX cannot
-take stop the build with one line naming the file, before pdflatex sees anything.
+missing key, metrics file or figure, a value of the wrong kind or size (report/checked_metrics.py)
+and a path LaTeX cannot take stop the build with one line naming the file, before pdflatex runs.
 """
 
 import argparse
-import json
-import math
 import os
 import re
 from pathlib import Path
 
 from common import run_cli
+from report.checked_metrics import checked_items, lookup, read_metrics, unprintable
 from safety import DataError, atomic_path, printable
 
 REPORT_DIR = Path(__file__).resolve().parent
@@ -26,7 +25,7 @@ GENERATED_MARKER = "% Written by report/make_results_tex.py"
 SPEAKER_FIGURES = ("curves.png", "score_histogram.png", "roc.png", "det.png", "embeddings_pca.png")
 VAE_FIGURES = ("traversal.png", "effect.png", "reconstructions.png", "curves.png")
 HASH_DIGITS = 12  # of a sha256, enough to tell two data files apart in print
-INDEX_NAMES = ("Zero", "One", "Two", "Three", "Four")  # list items: macro names are letters only
+INDEX_NAMES = ("Zero", "One", "Two", "Three", "Four")  # list items, one per axis (macros: letters)
 MISSING = "--"
 
 LATEX_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
@@ -34,14 +33,6 @@ LATEX_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$",
                   "~": r"\textasciitilde{}", "<": r"\textless{}", ">": r"\textgreater{}",
                   "|": r"\textbar{}"}  # OT1 fonts misprint < > |
 SAFE_PATH = re.compile(r"[A-Za-z0-9/._+=,@-]+")  # \includegraphics takes a path nearly verbatim
-ITEM_KEY = re.compile(r"[a-z]+(-[a-z]+)*")  # in a macro name: stroke-width -> StrokeWidth
-NOT_FINITE = re.compile(r"(?<![A-Za-z])[-+]?(nan|inf)(?![a-wyz])")  # a number printed from NaN, inf
-MAX_METRICS_BYTES = 16 << 20  # a run's metrics.json holds a few kB to a few hundred kB
-MAX_TEXT = 2000  # characters of one text value: a model description or a sentence
-MAX_NUMBER = 1e15  # beyond any count or measure a run reports; larger ones print as pages of digits
-MAX_ITEMS = 1000  # of a list read whole (the validation speakers)
-MAX_DICT_ITEMS = 64  # of a dict read one macro per item (the families of an image change)
-KINDS = {dict: "an object", list: "a list", str: "a string", bool: "true/false"}  # or a number
 
 
 # ---------------------------------------------------------------- formats: value -> LaTeX
@@ -197,50 +188,15 @@ VAE_SWITCHES = {
 PER_ITEM = {"kl_per_latent": list, "axis_scores": list, "spearman_with_truth": list,
             "fit_quantiles": list, "explained_fraction": dict, "explained_null": dict}
 
+# What each format takes (checked_metrics.unprintable); every other format takes a number.
+TAKES = {text: "text", digest: "text", dimension: "axis", count: "list", listed: "numbers"}
+
 # The runs the report quotes: macro prefix -> (the figures beside its metrics.json, table, switches)
 RUNS = {"Speaker": (SPEAKER_FIGURES, SPEAKER, {}), "Vae": (VAE_FIGURES, VAE, VAE_SWITCHES),
         "PlainVae": (VAE_FIGURES, VAE, VAE_SWITCHES)}
 
 
-# ---------------------------------------------------------------- reading a run
-def read_metrics(folder: Path, figures) -> tuple[Path, dict]:
-    """(the run's metrics.json, its metrics), once the figures beside it are there too."""
-    path = Path(folder) / "metrics.json"
-    if not path.is_file():
-        raise DataError(f"{path}: file not found "
-                        "(expected the run's metrics; run the experiment first)")
-    if (size := path.stat().st_size) > MAX_METRICS_BYTES:
-        raise DataError(f"{path}: {size:,} bytes, above the {MAX_METRICS_BYTES:,} a run writes")
-    try:  # a JSONDecodeError and a UnicodeDecodeError are ValueErrors
-        metrics = json.loads(path.read_text(), parse_constant=not_json)
-    except (ValueError, RecursionError) as error:
-        raise DataError(f"{path}: expected JSON metrics, "
-                        f"could not parse it: {str(error)[:200]}") from None
-    if not isinstance(metrics, dict):
-        raise DataError(f"{path}: expected a JSON object of metrics, "
-                        f"found {type(metrics).__name__}")
-    if missing := [name for name in figures if not (Path(folder) / name).is_file()]:
-        raise DataError(f"{folder}: expected the figures {', '.join(missing)} "
-                        "beside metrics.json, not found")
-    return path, metrics
-
-
-def not_json(constant: str):
-    raise ValueError(f"{constant} is not a JSON number "
-                     "(a run writes null for a number it cannot compute)")
-
-
-def lookup(path: Path, metrics: dict, key: str):
-    """metrics at `key`, its steps joined by dots; digits index a list (data.train.shape.0)."""
-    value = metrics
-    for step in key.split("."):
-        try:
-            value = value[int(step) if step.isdigit() else step]
-        except (KeyError, IndexError, TypeError):
-            raise DataError(f"{path}: expected the key '{key}', not found") from None
-    return value
-
-
+# ---------------------------------------------------------------- macros of a run
 def run_macros(prefix: str, path: Path, metrics: dict) -> list[str]:
     """The run's macros, one per table entry or per item of a PER_ITEM key, then its switches."""
     _, table, switches = RUNS[prefix]
@@ -256,18 +212,9 @@ def run_macros(prefix: str, path: Path, metrics: dict) -> list[str]:
 
 def per_item(value, key: str, where: str) -> dict:
     """{macro suffix: item}: a list's items Zero, One, ...; a dict's stroke-width -> StrokeWidth."""
-    container = PER_ITEM[key]
-    limit = len(INDEX_NAMES) if container is list else MAX_DICT_ITEMS
-    if not isinstance(value, container):
-        found = KINDS.get(type(value), "a number")
-        raise DataError(f"{where}: expected a {container.__name__}, found {found}")
-    if len(value) > limit:
-        raise DataError(f"{where}: expected at most {limit} items, found {len(value):,}")
-    if container is list:
+    value = checked_items(value, PER_ITEM[key], where)
+    if isinstance(value, list):
         return dict(zip(INDEX_NAMES, value))
-    if bad := [item for item in value if not ITEM_KEY.fullmatch(item)]:
-        raise DataError(f"{where}: has the key {bad[0][:40]!r}; expected lower-case words "
-                        "joined by '-' (they become macro names)")
     return {"".join(map(str.capitalize, item.split("-"))): item_value
             for item, item_value in value.items()}
 
@@ -277,35 +224,9 @@ def printed(value, form, where: str) -> str:
     `form` prints is a DataError naming the file and the key (`where`)."""
     if value is None:
         return dimension(None) if form is dimension else MISSING
-    if problem := unprintable(value, form):
+    if problem := unprintable(value, TAKES.get(form, "number")):
         raise DataError(f"{where}: {problem}")
     return form(value)
-
-
-def unprintable(value, form) -> str:
-    """What keeps `form` from printing a value (not null), or "" when nothing does."""
-    texts = f"expected a printable text of at most {MAX_TEXT} characters, found"
-    if form in (count, listed):
-        if not (isinstance(value, list) and len(value) <= MAX_ITEMS and (form is count or all(
-                type(item) in (int, float) and abs(item) <= MAX_NUMBER for item in value))):
-            return f"expected a list of at most {MAX_ITEMS} numbers, found {str(value)[:80]}"
-    elif form in (text, digest):
-        if not isinstance(value, str):
-            return f"{texts} {KINDS.get(type(value), 'a number')}"
-        if len(value) > MAX_TEXT:
-            return f"{texts} {len(value):,} characters"
-        if not value.isprintable():
-            return f"{texts} a tab, newline or other control character"
-        if match := NOT_FINITE.search(value):
-            return f"holds {match.group()!r}, a number the run could not compute"
-    elif form is dimension:
-        if type(value) is not int or not 0 <= value < len(INDEX_NAMES):
-            return f"expected an axis 0..{len(INDEX_NAMES) - 1} or null, found {str(value)[:40]}"
-    elif type(value) not in (int, float):
-        return f"expected a number, found {KINDS.get(type(value), 'a number')}"
-    elif not (math.isfinite(value) and abs(value) <= MAX_NUMBER):
-        return f"expected a finite number of at most {MAX_NUMBER:g}, found {value!r}"
-    return ""
 
 
 def tex_path(folder: Path, tex_dir: Path) -> str:
@@ -347,10 +268,10 @@ def results_tex(runs: dict, folders: dict, quick: bool = False) -> str:
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    for option, folder, help in (("--speaker", "speaker_verification", "speaker run folder"),
+    for option, folder, what in (("--speaker", "speaker_verification", "speaker run folder"),
                                  ("--vae", "vae_sevens_k3", "vae_sevens.py --k 3 run folder"),
                                  ("--plain-vae", "vae_sevens_k3_plain", "--plain run folder")):
-        parser.add_argument(option, type=Path, default=RESULTS / folder, help=help)
+        parser.add_argument(option, type=Path, default=RESULTS / folder, help=what)
     parser.add_argument("--out", type=Path, default=REPORT_DIR / "generated" / "results.tex",
                         help="file to write; an existing file is replaced only if this script "
                         "wrote it")

@@ -104,12 +104,12 @@ def test_ensure_tex_as_root_with_apt_get_installs_the_packages(tmp_path):
     bin_dir = tmp_path / "bin"
     chmod = shutil.which("chmod")  # PATH holds only the fake tools
     # apt-get "installs" by creating the missing tools, as the real packages would.
+    kpsewhich = f'printf "#!/bin/sh\\necho /x.sty\\n" > {bin_dir}/kpsewhich'
     install = "\n".join(
         [f'echo "$*" >> {log}']
         + [f'printf "#!/bin/sh\\n" > {bin_dir}/{tool}; {chmod} +x {bin_dir}/{tool}'
            for tool in TEX_TOOLS]
-        + [f'printf "#!/bin/sh\\necho /x.sty\\n" > {bin_dir}/kpsewhich; '
-           f'{chmod} +x {bin_dir}/kpsewhich'])
+        + [f"{kpsewhich}; {chmod} +x {bin_dir}/kpsewhich"])
     tools = fake_bin(bin_dir, {"id": "echo 0", "apt-get": install})
     result = run_ensure_tex([tools])
     assert result.returncode == 0, result.stderr
