@@ -111,7 +111,7 @@ $(RESULTS_SOURCE): report-force
 	@mkdir -p $(@D); echo '$(RESULTS)' | cmp -s - $@ || echo '$(RESULTS)' > $@
 
 # make_results_tex.py reads only the runs' metrics.json.
-$(RESULTS_TEX): report/make_results_tex.py $(SPEAKER_RESULTS)/metrics.json $(VAE_RESULTS)/metrics.json \
+$(RESULTS_TEX): $(wildcard report/*.py) $(SPEAKER_RESULTS)/metrics.json $(VAE_RESULTS)/metrics.json \
 		$(PLAIN_VAE_RESULTS)/metrics.json $(RESULTS_SOURCE) | $(SETUP)
 	$(PYTHON) -m report.make_results_tex --speaker $(SPEAKER_RESULTS) --vae $(VAE_RESULTS) \
 		--plain-vae $(PLAIN_VAE_RESULTS) --out $@ $(if $(QUICK_RUN),--quick)

@@ -1,55 +1,44 @@
 """Write report/generated/results.tex: the runs' metrics.json values as LaTeX macros.
 
-    python -m report.make_results_tex                      # results/ -> report/generated/results.tex
+    python -m report.make_results_tex              # results/ -> report/generated/results.tex
     python -m report.make_results_tex --speaker results-quick/speaker_verification \\
         --vae results-quick/vae_sevens_k3 --plain-vae results-quick/vae_sevens_k3_plain --quick
 
-It reads, it does not compute or word: each run has one table below, macro name -> (metrics key, format).
-A dict or list value gives one macro per item (\\VaeExplainedRotation, \\VaeAxisScoreZero, ...). A missing
-key, metrics file or figure, a value of the wrong kind or size, and a path LaTeX cannot take stop the build
-with one line naming the file, before pdflatex sees anything.
-
-Formats: fractions as percentages with one decimal (0.9344 -> "93.4\\,\\%", which .ci/run relies on), AUC and
-correlations with three decimals, nats with one, whole seconds; null prints as "--" (or "none", an axis).
+It reads, it does not compute or word: each run has a table, macro -> (metrics key, format). A
+missing key, metrics file or figure, a value of the wrong kind or size (report/checked_metrics.py)
+and a path LaTeX cannot take stop the build with one line naming the file, before pdflatex runs.
 """
 
-from __future__ import annotations
-
 import argparse
-import json
-import math
 import os
 import re
 from pathlib import Path
 
-REPORT_DIR = Path(__file__).resolve().parent
-REPO = REPORT_DIR.parent
-
 from common import run_cli
+from report.checked_metrics import checked_items, lookup, read_metrics, unprintable
 from safety.errors import DataError, printable
 from safety.run_folders import atomic_path
 
-# The first line of every file this script writes; --out may replace only a file that starts with it.
+REPORT_DIR = Path(__file__).resolve().parent
+RESULTS = REPORT_DIR.parent / "results"
+# The first line of every file this script writes; --out replaces only a file that starts with it.
 GENERATED_MARKER = "% Written by report/make_results_tex.py"
 SPEAKER_FIGURES = ("curves.png", "score_histogram.png", "roc.png", "det.png", "embeddings_pca.png")
 VAE_FIGURES = ("traversal.png", "effect.png", "reconstructions.png", "curves.png")
 HASH_DIGITS = 12  # of a sha256, enough to tell two data files apart in print
-INDEX_NAMES = ("Zero", "One", "Two", "Three", "Four")  # list items: macro names are letters only
+INDEX_NAMES = ("Zero", "One", "Two", "Three", "Four")  # list items, one per axis (macros: letters)
 MISSING = "--"
 
-LATEX_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
-                  "%": r"\%", "_": r"\_", "^": r"\textasciicircum{}", "~": r"\textasciitilde{}",
-                  "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}  # OT1 fonts misprint < > |
-SAFE_PATH = re.compile(r"[A-Za-z0-9/._+=,@-]+")  # \includegraphics takes a path nearly verbatim: these only
-ITEM_KEY = re.compile(r"[a-z]+(-[a-z]+)*")  # a dict key becomes part of a macro name (stroke-width -> StrokeWidth)
-NOT_FINITE = re.compile(r"(?<![A-Za-z])[-+]?(nan|inf)(?![a-wyz])")  # a number formatted from NaN or Infinity
-MAX_METRICS_BYTES = 16 << 20  # a run's metrics.json holds a few kB to a few hundred kB
-MAX_TEXT = 2000  # characters of one text value: a model description or a sentence
-MAX_NUMBER = 1e15  # beyond any count or measure a run reports; larger ones print as pages of digits
-MAX_ITEMS = 1000  # of a list read whole (the validation speakers)
+LATEX_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
+                  "#": r"\#", "%": r"\%", "_": r"\_", "^": r"\textasciicircum{}",
+                  "~": r"\textasciitilde{}", "<": r"\textless{}", ">": r"\textgreater{}",
+                  "|": r"\textbar{}"}  # OT1 fonts misprint < > |
+SAFE_PATH = re.compile(r"[A-Za-z0-9/._+=,@-]+")  # \includegraphics takes a path nearly verbatim
 
 
 # ---------------------------------------------------------------- formats: value -> LaTeX
+# Fractions as percentages with one decimal, AUC and correlations with three decimals, nats with
+# one, whole seconds; null prints as MISSING (an axis: none).
 def text(value) -> str:  # any text -> LaTeX that prints it literally
     return "".join(LATEX_SPECIALS.get(character, character) for character in str(value))
 
@@ -58,11 +47,11 @@ def signed(digits: str) -> str:  # a typographic minus instead of a hyphen
     return "$-$" + digits[1:] if digits.startswith("-") else digits
 
 
-def places(count: int):
-    return lambda value: signed(f"{value:.{count}f}")  # noqa: E731
+def places(count: int):  # places(3): 0.98123 -> 0.981
+    return lambda value: signed(f"{value:.{count}f}")
 
 
-def percent(fraction) -> str:  # 0.9344 -> 93.4\,\% (one decimal: the format .ci/run searches the PDF for)
+def percent(fraction) -> str:  # 0.9344 -> 93.4\,\% (one decimal: the format .ci/run searches for)
     return signed(f"{100.0 * fraction:.1f}") + r"\,\%"
 
 
@@ -74,7 +63,7 @@ def number(value) -> str:  # a setting as given: 1.0 -> 1, 0.001 -> 0.001
     return signed(f"{value:g}")
 
 
-def significant(value) -> str:  # three significant digits at any scale: 1.0157 -> 1.02, 3.1e-05 -> 3.1 x 10^-5
+def significant(value) -> str:  # three significant digits: 1.0157 -> 1.02, 3.1e-05 -> 3.1 x 10^-5
     mantissa, _, exponent = f"{value:.3g}".partition("e")
     return signed(mantissa) + (f"$\\times 10^{{{int(exponent)}}}$" if exponent else "")
 
@@ -105,10 +94,12 @@ def switch(name: str, value: bool) -> str:  # report.tex writes \ifName ... \els
     return f"\\newif\\if{name}\\{name}{'true' if value else 'false'}"
 
 
-# ---------------------------------------------------------------- one table per run: macro -> (key, format)
-# A macro is the run's prefix and a name below (\SpeakerTestAUC, \VaeK); a key is a path into metrics.json:
-# "test_auc" or ("data", "train", "sha256").
-TRAIN, TEST = ("data", "train"), ("data", "test")
+# ---------------------------------------------------------------- one table per run
+# A macro is the run's prefix and a name below (\SpeakerTestAUC, \VaeK); a key is a path into
+# metrics.json, its steps joined by dots: "test_auc", "data.train.sha256", "data.train.shape.0".
+DCF_SCORES = (("Test", "test_"), ("AllPairs", "test_all_pairs_"),
+              ("BaselineTest", "baseline_test_"), ("BaselineAllPairs", "baseline_all_pairs_"),
+              ("SnormTest", "snorm_test_"), ("SnormAllPairs", "snorm_test_all_pairs_"))
 
 SPEAKER = {
     "TestAccuracy": ("test_accuracy", percent), "TestAUC": ("test_auc", places(3)),
@@ -117,52 +108,56 @@ SPEAKER = {
     "BaselineBestThresholdAccuracy": ("baseline_test_best_threshold_accuracy", percent),
     "BaselineAUC": ("baseline_test_auc", places(3)), "BaselineEER": ("baseline_test_eer", percent),
     "BaselineAllPairsEER": ("baseline_all_pairs_eer", percent),
-    **{f"{pairs}{name}{cost}": (f"{prefix}{key}_{p}", places(3))
-       for pairs, prefix in (("Test", "test_"), ("AllPairs", "test_all_pairs_"), ("BaselineTest", "baseline_test_"),
-                             ("BaselineAllPairs", "baseline_all_pairs_"), ("SnormTest", "snorm_test_"),
-                             ("SnormAllPairs", "snorm_test_all_pairs_"))
-       for name, key in (("MinDCF", "min_dcf"), ("ActDCF", "act_dcf")) for cost, p in (("One", "p01"), ("Five", "p05"))
+    # min DCF at P_target 0.01 (One) and 0.05 (Five) of every score; act DCF of the model's own
+    **{f"{scores}{name}{cost}": (f"{prefix}{key}_{p}", places(3)) for scores, prefix in DCF_SCORES
+       for name, key in (("MinDCF", "min_dcf"), ("ActDCF", "act_dcf"))
+       for cost, p in (("One", "p01"), ("Five", "p05"))
        if key == "min_dcf" or not prefix.startswith(("baseline", "snorm"))},
     "TestCllr": ("test_cllr", places(3)), "AllPairsCllr": ("test_all_pairs_cllr", places(3)),
-    "SnormTestEER": ("snorm_test_eer", percent), "SnormAllPairsEER": ("snorm_test_all_pairs_eer", percent),
-    "SnormValidationEER": ("snorm_validation_eer", percent), "ValidationEER": ("validation_eer", percent),
-    "CohortTop": ("cohort_top", integer), "CohortUtterances": ("cohort_utterances", integer),
-    "TrainAccuracy": ("train_accuracy", percent), "ValidationAccuracy": ("validation_accuracy", percent),
+    "SnormTestEER": ("snorm_test_eer", percent),
+    "SnormAllPairsEER": ("snorm_test_all_pairs_eer", percent),
+    "SnormValidationEER": ("snorm_validation_eer", percent),
+    "ValidationEER": ("validation_eer", percent), "CohortTop": ("cohort_top", integer),
+    "CohortUtterances": ("cohort_utterances", integer),
+    "TrainAccuracy": ("train_accuracy", percent),
+    "ValidationAccuracy": ("validation_accuracy", percent),
     "Threshold": ("decision_threshold", number), "ChosenEpoch": ("chosen_epoch", integer),
     "Epochs": ("epochs", integer), "Parameters": ("parameters", integer), "Seed": ("seed", integer),
-    "PairsPerSpeaker": ("pairs_per_speaker", integer), "FitSpeakers": ("training_speakers", integer),
+    "PairsPerSpeaker": ("pairs_per_speaker", integer),
+    "FitSpeakers": ("training_speakers", integer),
     "FinalSpeakers": ("final_training_speakers", integer),
-    "ValidationSpeakers": ("validation_speakers", count), "TestSpeakers": ("test_speakers", integer),
-    "TestPairs": ("test_pairs", integer), "TestAllPairs": ("test_all_pairs", integer),
-    "TrainSeconds": ("train_seconds", integer), "Seconds": ("seconds", integer),
-    "Device": ("device", text), "Threads": ("threads", integer), "Feature": ("feature", text),
-    "MagnitudeReference": ("magnitude_reference", significant),
+    "ValidationSpeakers": ("validation_speakers", count),
+    "TestSpeakers": ("test_speakers", integer), "TestPairs": ("test_pairs", integer),
+    "TestAllPairs": ("test_all_pairs", integer), "TrainSeconds": ("train_seconds", integer),
+    "Seconds": ("seconds", integer), "Device": ("device", text), "Threads": ("threads", integer),
+    "Feature": ("feature", text), "MagnitudeReference": ("magnitude_reference", significant),
     "NFFT": ("n_fft", integer), "Hop": ("hop", integer), "Bins": ("bins", integer),
-    "TrainFrames": (("frames", "train"), integer), "TestFrames": (("frames", "test"), integer),
+    "TrainFrames": ("frames.train", integer), "TestFrames": ("frames.test", integer),
     "UtterancesPerSpeaker": ("utterances_per_speaker", integer), "Warp": ("warp", number),
     "PTargets": ("p_targets", listed), "EmbeddingDim": ("embedding_dim", integer),
     "InitialScale": ("initial_scale", number), "InitialBias": ("initial_bias", number),
     "LearningRate": ("lr", number), "WeightDecay": ("weight_decay", number),
-    "CalibrationFactor": ("calibration_lr_factor", number), "ShortestCrop": ("shortest_crop", percent),
-    "Model": ("model", text), "TrainUtterances": (TRAIN + ("shape", 0), integer),
-    "TrainSamples": (TRAIN + ("shape", 1), integer), "TrainHash": (TRAIN + ("sha256",), digest),
-    "TestUtterances": (TEST + ("shape", 0), integer), "TestSamples": (TEST + ("shape", 1), integer),
-    "TestHash": (TEST + ("sha256",), digest),
+    "CalibrationFactor": ("calibration_lr_factor", number),
+    "ShortestCrop": ("shortest_crop", percent), "Model": ("model", text),
+    "TrainUtterances": ("data.train.shape.0", integer),
+    "TrainSamples": ("data.train.shape.1", integer), "TrainHash": ("data.train.sha256", digest),
+    "TestUtterances": ("data.test.shape.0", integer), "TestSamples": ("data.test.shape.1", integer),
+    "TestHash": ("data.test.sha256", digest),
 }
 
-# Both vae_sevens.py runs write the same keys: one table, read with the prefix Vae and again with PlainVae.
+# Both vae_sevens.py runs write the same keys: one table, read as Vae and again as PlainVae.
 VAE = {
     "Model": ("model", text), "K": ("k", integer), "Seed": ("seed", integer),
-    "Epochs": ("epochs", integer), "BatchSize": ("batch_size", integer), "LearningRate": ("lr", number),
-    "Device": ("device", text), "Threads": ("threads", integer),
-    "Beta": (("objective", "beta"), number), "TCWeight": (("objective", "tc_weight"), number),
-    "GreyLevelWeight": (("objective", "grey_level_weight"), number),
+    "Epochs": ("epochs", integer), "BatchSize": ("batch_size", integer),
+    "LearningRate": ("lr", number), "Device": ("device", text), "Threads": ("threads", integer),
+    "Beta": ("objective.beta", number), "TCWeight": ("objective.tc_weight", number),
+    "GreyLevelWeight": ("objective.grey_level_weight", number),
     "TraversalLimit": ("traversal_limit", number), "FigureRows": ("figure_rows", integer),
     "FitQuantile": ("fit_quantiles", percent), "Seconds": ("seconds", integer),
-    "TrainImages": (TRAIN + ("shape", 0), integer), "TrainHash": (TRAIN + ("sha256",), digest),
-    "FitImages": (TRAIN + ("train_rows",), integer),
-    "ValidationImages": (TRAIN + ("validation_rows",), integer),
-    "TestImages": (TEST + ("shape", 0), integer), "TestHash": (TEST + ("sha256",), digest),
+    "TrainImages": ("data.train.shape.0", integer), "TrainHash": ("data.train.sha256", digest),
+    "FitImages": ("data.train.train_rows", integer),
+    "ValidationImages": ("data.train.validation_rows", integer),
+    "TestImages": ("data.test.shape.0", integer), "TestHash": ("data.test.sha256", digest),
     "NegElbo": ("test_neg_elbo", places(1)), "Reconstruction": ("test_reconstruction", places(1)),
     "KL": ("test_kl", places(2)), "KLPerLatent": ("kl_per_latent", places(2)),
     "AxisScore": ("axis_scores", places(2)), "SpreadMargin": ("spread_margin", number),
@@ -190,170 +185,112 @@ VAE_SWITCHES = {
     "CrossChecked": ("critic_reproduced", lambda value: value is not None),
 }
 
-# Keys whose value has one macro per item: their container. Every other key holds one value (or a whole list,
-# for count and listed).
-PER_ITEM = {"kl_per_latent": list, "axis_scores": list, "spearman_with_truth": list, "fit_quantiles": list,
-            "explained_fraction": dict, "explained_null": dict}
+# Keys with one macro per item of their value, and its container (count, listed: the list whole).
+PER_ITEM = {"kl_per_latent": list, "axis_scores": list, "spearman_with_truth": list,
+            "fit_quantiles": list, "explained_fraction": dict, "explained_null": dict}
+
+# What each format takes (checked_metrics.unprintable); every other format takes a number.
+TAKES = {text: "text", digest: "text", dimension: "axis", count: "list", listed: "numbers"}
+
+# The runs the report quotes: macro prefix -> (the figures beside its metrics.json, table, switches)
+RUNS = {"Speaker": (SPEAKER_FIGURES, SPEAKER, {}), "Vae": (VAE_FIGURES, VAE, VAE_SWITCHES),
+        "PlainVae": (VAE_FIGURES, VAE, VAE_SWITCHES)}
 
 
-# ---------------------------------------------------------------- reading a run
-class Run(dict):
-    """A run's metrics and the file they came from, which every error line names."""
-
-    def __init__(self, path: Path, metrics: dict):
-        super().__init__(metrics)
-        self.path = path
-
-
-def read_metrics(folder: Path, figures) -> Run:
-    path = Path(folder) / "metrics.json"
-    if not path.is_file():
-        raise DataError(f"{path}: file not found (expected the run's metrics; run the experiment first)")
-    if path.stat().st_size > MAX_METRICS_BYTES:
-        raise DataError(f"{path}: {path.stat().st_size:,} bytes, above the {MAX_METRICS_BYTES:,} a run writes")
-    try:
-        metrics = json.loads(path.read_text(), parse_constant=not_json)
-    except (ValueError, UnicodeDecodeError, RecursionError) as error:  # JSONDecodeError is a ValueError
-        raise DataError(f"{path}: expected JSON metrics, could not parse it: {str(error)[:200]}") from None
-    if not isinstance(metrics, dict):
-        raise DataError(f"{path}: expected a JSON object of metrics, found {type(metrics).__name__}")
-    if missing := [name for name in figures if not (Path(folder) / name).is_file()]:
-        raise DataError(f"{folder}: expected the figures {', '.join(missing)} beside metrics.json, not found")
-    return Run(path, metrics)
-
-
-def not_json(constant: str):
-    raise ValueError(f"{constant} is not a JSON number (a run writes null for a number it cannot compute)")
-
-
-def lookup(metrics: Run, key):
-    """metrics at the path `key` (a name, or a tuple of names and indices)."""
-    value = metrics
-    for step in (key,) if isinstance(key, str) else key:
-        try:
-            value = value[step]
-        except (KeyError, IndexError, TypeError):
-            raise DataError(f"{metrics.path}: expected the key '{shown(key)}', not found") from None
-    return value
-
-
-def shown(key) -> str:
-    return key if isinstance(key, str) else ".".join(map(str, key))
-
-
-def run_macros(prefix: str, metrics: Run, table: dict, switches: dict = {}) -> list[str]:
-    """The run's macros, one per table entry or one per item of a PER_ITEM key, then its switches."""
+# ---------------------------------------------------------------- macros of a run
+def run_macros(prefix: str, path: Path, metrics: dict) -> list[str]:
+    """The run's macros, one per table entry or per item of a PER_ITEM key, then its switches."""
+    _, table, switches = RUNS[prefix]
     lines = []
     for name, (key, form) in table.items():
-        value, where = lookup(metrics, key), f"{metrics.path}: '{shown(key)}'"
-        items = per_item(value, key, where) if key in PER_ITEM and value is not None else {"": value}
-        lines += [macro(prefix + name + suffix, printed(item, form, where)) for suffix, item in items.items()]
-    for name, (key, test) in switches.items():
-        lines.append(switch(prefix + name, test(lookup(metrics, key))))
-    return lines
+        value, where = lookup(path, metrics, key), f"{path}: '{key}'"
+        items = {"": value} if key not in PER_ITEM or value is None else per_item(value, key, where)
+        lines += [macro(prefix + name + suffix, printed(item, form, where))
+                  for suffix, item in items.items()]
+    return lines + [switch(prefix + name, test(lookup(path, metrics, key)))
+                    for name, (key, test) in switches.items()]
 
 
 def per_item(value, key: str, where: str) -> dict:
-    """{macro suffix: item} of a PER_ITEM key: a list's items Zero, One, ...; a dict's stroke-width -> StrokeWidth."""
-    container = PER_ITEM[key]
-    limit = len(INDEX_NAMES) if container is list else 64
-    if not isinstance(value, container):
-        raise DataError(f"{where}: expected a {container.__name__}, found {kind(value)}")
-    if len(value) > limit:
-        raise DataError(f"{where}: expected at most {limit} items, found {len(value):,}")
-    if container is list:
+    """{macro suffix: item}: a list's items Zero, One, ...; a dict's stroke-width -> StrokeWidth."""
+    value = checked_items(value, PER_ITEM[key], where)
+    if isinstance(value, list):
         return dict(zip(INDEX_NAMES, value))
-    if bad := [item for item in value if not ITEM_KEY.fullmatch(item)]:
-        raise DataError(f"{where}: has the key {bad[0][:40]!r}; expected lower-case words joined by '-' "
-                        "(they become macro names)")
-    return {"".join(part.capitalize() for part in item.split("-")): item_value for item, item_value in value.items()}
-
-
-def kind(value) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "true/false"}.get(type(value), "a number")
+    return {"".join(map(str.capitalize, item.split("-"))): item_value
+            for item, item_value in value.items()}
 
 
 def printed(value, form, where: str) -> str:
-    """form(value), or MISSING for null (an axis: none); a value of another kind or size than `form` prints
-    is a DataError naming the file and the key (`where`)."""
+    """form(value), or MISSING for null (an axis: none); a value of another kind or size than
+    `form` prints is a DataError naming the file and the key (`where`)."""
     if value is None:
         return dimension(None) if form is dimension else MISSING
-    if form in (count, listed):
-        numbers = not isinstance(value, list) or form is count or all(
-            type(item) in (int, float) and abs(item) <= MAX_NUMBER for item in value)
-        if not (isinstance(value, list) and len(value) <= MAX_ITEMS and numbers):
-            raise DataError(f"{where}: expected a list of at most {MAX_ITEMS} numbers, found {str(value)[:80]}")
-    elif form in (text, digest):
-        if not isinstance(value, str) or len(value) > MAX_TEXT or not value.isprintable():
-            found = f"{len(value):,} characters" if isinstance(value, str) and len(value) > MAX_TEXT else (
-                "a tab, newline or other control character" if isinstance(value, str) else kind(value))
-            raise DataError(f"{where}: expected a printable text of at most {MAX_TEXT} characters, found {found}")
-        if match := NOT_FINITE.search(value):
-            raise DataError(f"{where}: holds {match.group()!r}, a number the run could not compute")
-    elif form is dimension:
-        if type(value) is not int or not 0 <= value < len(INDEX_NAMES):
-            raise DataError(f"{where}: expected an axis 0..{len(INDEX_NAMES) - 1} or null, found {str(value)[:40]}")
-    elif type(value) not in (int, float):
-        raise DataError(f"{where}: expected a number, found {kind(value)}")
-    elif not (math.isfinite(value) and abs(value) <= MAX_NUMBER):
-        raise DataError(f"{where}: expected a finite number of at most {MAX_NUMBER:g}, found {value!r}")
+    if problem := unprintable(value, TAKES.get(form, "number")):
+        raise DataError(f"{where}: {problem}")
     return form(value)
 
 
 def tex_path(folder: Path, tex_dir: Path) -> str:
-    """The folder as \\includegraphics sees it from tex_dir (where pdflatex runs), with / separators."""
+    """The folder as \\includegraphics sees it from tex_dir (where pdflatex runs), / separated."""
     relative = Path(os.path.relpath(Path(folder).resolve(), Path(tex_dir).resolve())).as_posix()
     if not SAFE_PATH.fullmatch(relative):
         unsafe = sorted({character for character in relative if not SAFE_PATH.fullmatch(character)})
-        raise DataError(f"{printable(str(folder))}: results folder path {printable(relative)!r} contains {unsafe}, "
-                        "which LaTeX cannot include; use a folder of letters, digits and /._+=,@-")
+        raise DataError(f"{printable(str(folder))}: results folder path {printable(relative)!r} "
+                        f"contains {unsafe}, which LaTeX cannot include; "
+                        "use a folder of letters, digits and /._+=,@-")
     return relative
 
 
 # ---------------------------------------------------------------- main
 def check_out(path: Path) -> None:
-    """--out must be new, or a file whose first line is GENERATED_MARKER (`--out data/trs.pkl` must not overwrite)."""
+    """--out must be new, or a file starting with GENERATED_MARKER (not `--out data/trs.pkl`)."""
     if not os.path.lexists(path):
         return
     if not path.is_file():
-        raise DataError(f"{path}: exists and is not a file; refusing to replace it (--out names the .tex file)")
+        raise DataError(f"{path}: exists and is not a file; refusing to replace it "
+                        "(--out names the .tex file)")
     with open(path, "rb") as stream:
         if stream.read(len(GENERATED_MARKER)) != GENERATED_MARKER.encode():
-            raise DataError(f"{path}: exists and was not written by report/make_results_tex.py (no "
-                            f"'{GENERATED_MARKER}' first line); refusing to overwrite it")
+            raise DataError(f"{path}: exists and was not written by report/make_results_tex.py "
+                            f"(no '{GENERATED_MARKER}' first line); refusing to overwrite it")
 
 
-def results_tex(speaker: Run, vae: Run, plain_vae: Run, folders: dict, quick: bool = False) -> str:
-    """folders: macro prefix (Speaker, Vae, PlainVae) -> the run's folder as LaTeX includes it."""
+def results_tex(runs: dict, folders: dict, quick: bool = False) -> str:
+    """runs: prefix -> (metrics.json, metrics); folders: prefix -> folder as LaTeX includes it."""
     lines = [f"{GENERATED_MARKER} from the runs' metrics.json; do not edit."]
-    for prefix, folder in folders.items():  # \SpeakerDir for \includegraphics, \SpeakerDirText to print
+    for prefix, folder in folders.items():  # \SpeakerDir to include, \SpeakerDirText to print
         lines += [macro(prefix + "Dir", folder), macro(prefix + "DirText", text(folder))]
-    lines += run_macros("Speaker", speaker, SPEAKER)
-    lines += run_macros("Vae", vae, VAE, VAE_SWITCHES)
-    lines += run_macros("PlainVae", plain_vae, VAE, VAE_SWITCHES)
-    lines.append(switch("QuickRun", quick or any(run.get("quick") is True for run in (speaker, vae, plain_vae))))
-    return "\n".join(lines) + "\n"
+    for prefix, (path, metrics) in runs.items():
+        lines += run_macros(prefix, path, metrics)
+    quick = quick or any(metrics.get("quick") is True for _, metrics in runs.values())
+    return "\n".join(lines + [switch("QuickRun", quick)]) + "\n"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    for option, folder, what in (("--speaker", "speaker_verification", "speaker run folder"),
+                                 ("--vae", "vae_sevens_k3", "vae_sevens.py --k 3 run folder"),
+                                 ("--plain-vae", "vae_sevens_k3_plain", "--plain run folder")):
+        parser.add_argument(option, type=Path, default=RESULTS / folder, help=what)
+    parser.add_argument("--out", type=Path, default=REPORT_DIR / "generated" / "results.tex",
+                        help="file to write; an existing file is replaced only if this script "
+                        "wrote it")
+    parser.add_argument("--tex-dir", type=Path, default=REPORT_DIR,
+                        help="where pdflatex runs (figure paths)")
+    parser.add_argument("--quick", action="store_true",
+                        help="--quick runs: the PDF says so on its first page")
+    return parser.parse_args(argv)
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    results = REPO / "results"
-    parser.add_argument("--speaker", type=Path, default=results / "speaker_verification", help="speaker run folder")
-    parser.add_argument("--vae", type=Path, default=results / "vae_sevens_k3", help="vae_sevens.py --k 3 run folder")
-    parser.add_argument("--plain-vae", type=Path, default=results / "vae_sevens_k3_plain", help="--plain run folder")
-    parser.add_argument("--out", type=Path, default=REPORT_DIR / "generated" / "results.tex",
-                        help="file to write; an existing file is replaced only if this script wrote it")
-    parser.add_argument("--tex-dir", type=Path, default=REPORT_DIR, help="where pdflatex runs (figure paths)")
-    parser.add_argument("--quick", action="store_true", help="--quick runs: the PDF says so on its first page")
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     check_out(args.out)
-
-    runs = [read_metrics(folder, figures) for folder, figures in
-            ((args.speaker, SPEAKER_FIGURES), (args.vae, VAE_FIGURES), (args.plain_vae, VAE_FIGURES))]
-    folders = {prefix: tex_path(folder, args.tex_dir) for prefix, folder in
-               (("Speaker", args.speaker), ("Vae", args.vae), ("PlainVae", args.plain_vae))}
+    folders = {"Speaker": args.speaker, "Vae": args.vae, "PlainVae": args.plain_vae}
+    runs = {prefix: read_metrics(folder, RUNS[prefix][0]) for prefix, folder in folders.items()}
+    tex_folders = {prefix: tex_path(folder, args.tex_dir) for prefix, folder in folders.items()}
     with atomic_path(args.out) as temporary:
-        temporary.write_text(results_tex(*runs, folders, args.quick))
+        temporary.write_text(results_tex(runs, tex_folders, args.quick))
     print(f"wrote {args.out}")
 
 
