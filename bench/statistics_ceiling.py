@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 import speaker_verification as S
 from common import UTTERANCES_PER_SPEAKER
 from make_data import speech_corpus
+from speaker.data import load_data
 from speaker.measures import equal_error_rate
 
 RIDGES = (0.01, 0.1, 1.0)
@@ -85,7 +86,7 @@ def main() -> None:
     parser.add_argument("--more-speakers", type=int, nargs="+", metavar="N",
                         help="also fit the LDA on N new speakers of make_data's generator, for each N")
     args = parser.parse_args()
-    signals, _ = S.load_data(args.data_dir)
+    signals, _ = load_data(args.data_dir, shortest=S.N_FFT // 2)
     reference = S.magnitude_reference(signals["train"])
     spectra = {split: S.spectrograms(signals[split], reference) for split in signals}
     mean, std = S.normalisation_statistics(spectra["train"])

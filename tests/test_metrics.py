@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from speaker_verification import cosine_baseline_scores, spectrograms
+from speaker.baseline import cosine_baseline_scores
+from speaker_verification import spectrograms
 from speaker.measures import best_threshold_accuracy, equal_error_rate, roc_auc, roc_curve
 
 

@@ -17,7 +17,10 @@ import torch
 from speaker.figures import principal_components
 import speaker_verification as sv
 import speaker.measures as vm
-from common import run_cli
+from common import load_speech, run_cli, stream_rng
+from speaker.augment import frequency_warp, speaker_warp
+from speaker.data import speaker_rows, split_speakers
+from speaker.evaluation import all_pairs, embed_all, pair_report, pair_scores
 from safety import RUN_MARKER
 from speaker_verification import speaker_pairs
 
@@ -117,7 +120,7 @@ def test_pairs_are_reproducible_with_a_seed_and_change_with_it():
 
 
 def test_pairs_within_a_subset_of_speakers_stay_in_that_subset():
-    rows = sv.speaker_rows(np.array([1, 4, 6]))
+    rows = speaker_rows(np.array([1, 4, 6]))
     left, right, same = sv.pairs_within(rows, np.random.default_rng(0), 45)
     assert set(np.unique(np.concatenate([left.ravel(), right.ravel()]) // 10)) <= {1, 4, 6}
     assert np.all((left // 10 == right // 10) == (same == 1))
@@ -125,16 +128,16 @@ def test_pairs_within_a_subset_of_speakers_stay_in_that_subset():
 
 
 def test_validation_speakers_are_disjoint_seeded_and_a_fifth_by_default():
-    fitting, validation = sv.split_speakers(50, 0.2, seed=0)
+    fitting, validation = split_speakers(50, 0.2, stream_rng(0, sv.SPLIT_STREAM))
     assert len(validation) == 10 and len(fitting) == 40
     assert set(fitting) | set(validation) == set(range(50)) and not set(fitting) & set(validation)
-    np.testing.assert_array_equal(validation, sv.split_speakers(50, 0.2, seed=0)[1])
-    assert not np.array_equal(validation, sv.split_speakers(50, 0.2, seed=1)[1])
-    assert len(sv.split_speakers(5, 0.2, seed=0)[1]) == 2  # never fewer than 2 validation speakers
+    np.testing.assert_array_equal(validation, split_speakers(50, 0.2, stream_rng(0, sv.SPLIT_STREAM))[1])
+    assert not np.array_equal(validation, split_speakers(50, 0.2, stream_rng(1, sv.SPLIT_STREAM))[1])
+    assert len(split_speakers(5, 0.2, stream_rng(0, sv.SPLIT_STREAM))[1]) == 2  # never fewer than 2 validation speakers
 
 
 def test_all_pairs_are_every_unordered_pair_labelled_by_speaker():
-    left, right, same = sv.all_pairs(30)
+    left, right, same = all_pairs(30)
     assert len(left) == 30 * 29 // 2
     assert set(zip(left, right)) == set(combinations(range(30), 2))
     assert same.sum() == 3 * 45  # C(10, 2) same-speaker pairs per speaker
@@ -190,19 +193,19 @@ def test_embeddings_have_one_size_and_unit_length_for_any_length(frames):
 def test_frequency_warp_by_1_is_the_identity_and_moves_a_peak_to_a_times_its_bin():
     spectrograms = torch.zeros(3, 513, 4)
     spectrograms[:, 100] = 1.0
-    warped = sv.frequency_warp(spectrograms, np.array([1.0, 1.1, 0.9]))
+    warped = frequency_warp(spectrograms, np.array([1.0, 1.1, 0.9]))
     torch.testing.assert_close(warped[0], spectrograms[0])
     assert int(warped[1, :, 0].argmax()) == 110 and int(warped[2, :, 0].argmax()) == 90
     ramp = torch.arange(513.0)[None, :, None].expand(1, 513, 2)
     expected = np.clip(np.arange(513) / 1.05, 0, 512)  # bin f reads bin f / a, linearly interpolated
-    np.testing.assert_allclose(sv.frequency_warp(ramp, np.array([1.05]))[0, :, 0].numpy(), expected, rtol=1e-5)
+    np.testing.assert_allclose(frequency_warp(ramp, np.array([1.05]))[0, :, 0].numpy(), expected, rtol=1e-5)
 
 
 def test_speaker_warp_gives_a_speakers_utterances_one_factor():
     rows = np.array([3, 7, 12, 15, 18, 41])  # speakers 0, 0, 1, 1, 1, 4
     spectrograms = torch.zeros(6, 513, 2)
     spectrograms[:, 200] = 1.0
-    warped = sv.speaker_warp(rows, spectrograms, np.random.default_rng(0), largest=0.12)
+    warped = speaker_warp(rows, spectrograms, np.random.default_rng(0), largest=0.12)
     peaks = warped[:, :, 0].argmax(dim=1).numpy()
     assert peaks[0] == peaks[1] and peaks[2] == peaks[3] == peaks[4]
     assert len(set(peaks[[0, 2, 5]])) == 3 and np.all(np.abs(peaks - 200) <= 0.12 * 200 + 1)
@@ -220,7 +223,7 @@ def test_logistic_loss_equals_numpy_binary_cross_entropy():
 def test_pair_report_matches_direct_counts():
     probabilities = np.array([0.9, 0.6, 0.4, 0.2, 0.55, 0.1])
     same = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0])
-    report = sv.pair_report(np.log(probabilities / (1 - probabilities)), same)
+    report = pair_report(np.log(probabilities / (1 - probabilities)), same)
     assert report["accuracy"] == pytest.approx(4 / 6)  # 0.4 (same) and 0.55 (different) are wrong
     assert report["loss"] == pytest.approx(-np.mean(np.log([0.9, 0.6, 0.4, 0.8, 0.45, 0.9])))
     # p >= 0.5 accepts 0.9, 0.6 and 0.55: one miss of 3 targets, one false alarm of 3 non-targets
@@ -323,8 +326,8 @@ def test_silent_and_zero_padded_utterances_give_finite_features_embeddings_and_s
     model = small_model()
     model.set_normalisation(*sv.normalisation_statistics(features))
     features = torch.as_tensor(features)
-    embeddings = sv.embed_all(model, features)
-    scores = sv.pair_scores(model, embeddings, sv.Pairs(np.array([0, 0, 1]), np.array([1, 2, 2]), np.ones(3)))
+    embeddings = embed_all(model, features)
+    scores = pair_scores(model, embeddings, sv.Pairs(np.array([0, 0, 1]), np.array([1, 2, 2]), np.ones(3)))
     assert torch.isfinite(embeddings).all() and np.isfinite(scores).all()
     model.train()  # gradients too: the standard deviation pooling of a constant must not give NaN
     logits = sv.minibatch_logits(model, features, np.array([0, 0]), np.array([1, 2]))
@@ -405,7 +408,7 @@ def test_the_kept_model_trains_on_every_training_speaker_for_the_chosen_epochs(t
     assert len(selection_speakers) == metrics["training_speakers"] == 8  # 2 of 10 held out for validation
     assert final_speakers == list(range(10)) and metrics["final_training_speakers"] == 10
     assert final_epochs == metrics["chosen_epoch"]
-    signals = sv.load_speech(data / "trs.pkl")
+    signals = load_speech(data / "trs.pkl")
     spectra = sv.spectrograms(signals, sv.magnitude_reference(signals))
     np.testing.assert_allclose(mean.numpy(), spectra.mean(axis=(0, 2)), rtol=1e-5, atol=1e-6)  # all 10 speakers
 
@@ -460,7 +463,7 @@ def test_a_corpus_saved_at_another_gain_gives_the_same_numbers(tmp_path):
     quiet.mkdir()
     for name in ("trs.pkl", "tes.pkl"):  # 1/64: a power of two, so the scaled floats are exact
         with open(quiet / name, "wb") as stream:
-            pickle.dump(sv.load_speech(data / name) / 64, stream, protocol=4)
+            pickle.dump(load_speech(data / name) / 64, stream, protocol=4)
     results = []
     for folder in (data, quiet):
         sv.main(["--data-dir", str(folder), "--out", str(tmp_path / f"out-{folder.name}"), "--quick", "--quiet"])

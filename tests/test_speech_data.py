@@ -22,8 +22,8 @@ from make_data import (
     synthesise_speakers,
     synthesise_utterance,
 )
+from speaker.baseline import cosine_baseline_scores
 from speaker_verification import (
-    cosine_baseline_scores,
     magnitude_reference,
     speaker_pairs,
     spectrograms,
