@@ -62,6 +62,9 @@ TRAIN_PAIRS_STREAM = 2  # the fixed training pairs on which train_accuracy is me
 TEST_PAIRS_STREAM, TEST_PAIRS_SEED = 3, 0  # the fixed test pairs
 MINIBATCH_STREAM = 4  # the training minibatches and crops, re-drawn every epoch
 INIT_STREAM = 5  # the initial weights
+# What train() records per epoch; the test accuracy is drawn in the curves, it never chooses.
+HISTORY = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy",
+           "validation_auc", "test_accuracy")
 RECORDED_CONSTANTS = {  # what metrics.json records of the constants above, for the report
     "n_fft": N_FFT, "hop": HOP, "bins": N_BINS, "initial_scale": INITIAL_SCALE,
     "initial_bias": INITIAL_BIAS, "calibration_lr_factor": CALIBRATION_LR_FACTOR,
@@ -94,6 +97,7 @@ OPTIONS = (  # every option, once: name, type, default, help, bound; `quick`: it
            "(0: none)", "in [0, 1)"),
     Option("quiet", bool, False, "no progress bars"),
 )
+# The default embedding size, for the readers of a saved model (tests, bench/).
 EMBEDDING_DIM = next(option.default for option in OPTIONS if option.name == "embedding_dim")
 
 
@@ -251,11 +255,6 @@ def logistic_loss(logits: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------- training
-# Per epoch; the test accuracy is drawn in the curves, it never chooses.
-HISTORY = ("train_loss", "train_accuracy", "validation_loss", "validation_accuracy",
-           "validation_auc", "test_accuracy")
-
-
 def new_optimiser(args, model: SiameseVerifier, steps: int):
     """Adam, its step size annealed along a cosine to 0 over `steps` minibatches (Loshchilov &
     Hutter, 2017): large steps first, then the epoch-to-epoch jitter of the accuracy dies down."""

@@ -22,13 +22,15 @@ from pathlib import Path
 
 from bench.second_corpus import write_second_corpus
 
-REPO = Path(__file__).resolve().parents[1]
-OUT = REPO / "bench" / "out"
-VARIANTS = {
+REPO = Path(__file__).resolve().parents[1]  # the runs start here: speaker_verification.py
+OUT = REPO / "bench" / "out"  # the runs, the second corpus and the summary (not committed)
+VARIANTS = {  # name: the options that make the variant
     "statistics": ["--warp", "0"],
     "statistics + warp (default)": [],
 }
+# The default data and a second one with other voices, lengths and speaker counts.
 CORPORA = {"default": REPO / "data", "second": OUT / "second_corpus"}
+# What each row keeps of a run's metrics.json.
 KEYS = ("validation_accuracy", "validation_eer", "test_accuracy", "test_eer", "test_auc",
         "test_min_dcf_p01", "test_min_dcf_p05", "test_act_dcf_p05", "test_cllr",
         "test_all_pairs_eer", "snorm_test_eer", "snorm_test_min_dcf_p01", "baseline_test_accuracy",

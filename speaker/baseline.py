@@ -11,6 +11,7 @@ import numpy as np
 from common import EPS
 from speaker.measures import accuracy_maximising_threshold, best_threshold_accuracy, ranking_report
 
+# How the threshold was chosen, in metrics.json's words: the test speakers choose nothing.
 THRESHOLD_CHOICE = "the cosine threshold with the best accuracy on the validation speakers' pairs"
 
 

@@ -10,6 +10,7 @@ from common import UTTERANCES_PER_SPEAKER, new_figure, save_figure
 from speaker.measures import det_curve, equal_error_rate, roc_auc, roc_curve
 
 HISTOGRAM_BINS = 40  # bars 0.025 wide in p: where the errors sit around p = 0.5 shows
+# One DET panel per test pair set: the homework's pairs, and all pairs as the field counts them.
 DET_PANELS = {"test": "the homework's test pairs", "test_all": "all test utterance pairs"}
 # The rates marked (in %) on the normal-deviate axes, 0.1% to 80%.
 DET_TICKS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8)

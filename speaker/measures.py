@@ -12,6 +12,7 @@ import numpy as np
 from common import EPS
 
 P_TARGETS = (0.01, 0.05)  # NIST SRE's priors of a target trial for the detection cost
+# metrics.json's words for the costs, for the report.
 DETECTION_COST = ("NIST SRE's normalised DCF, C_miss = C_fa = 1: (P_target P_miss + (1 - P_target) "
                   "P_fa) / min(P_target, 1 - P_target); minDCF at the best threshold, actDCF at "
                   "the decision p >= 0.5")

@@ -11,6 +11,7 @@ from common import UTTERANCES_PER_SPEAKER
 from speaker.evaluation import COHORT_TOP
 from speaker.measures import DETECTION_COST, P_TARGETS
 
+# metrics.json's words for the features, the model and the epoch choice, quoted by the report.
 FEATURE = ("log(1 + |STFT| / r), r the RMS of |STFT| over the training utterances; n_fft {n_fft}, "
            "hop {hop}, periodic Hann, librosa convention (centred frames, reflect padding); "
            "normalised per frequency bin with the mean and std of the frames of the speakers the "

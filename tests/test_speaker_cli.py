@@ -22,7 +22,7 @@ import speaker_verification as sv
 from common import run_cli
 from speaker_runs import separable_speech, shared_quick_run, write_corpus
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[1]  # the script runs from the checkout, as a user runs it
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from common import load_speech
 from safety import RUN_MARKER
 from speaker_runs import QUICK_OPTIONS, TINY, shared_quick_run, skip_figures, write_corpus
 
+# What a run folder and its metrics.json hold, whatever the corpus.
 FIGURES = ("curves.png", "score_histogram.png", "roc.png", "det.png", "embeddings_pca.png")
 SCHEMA = ("script", "model", "seed", "quick", "seconds", "threads", "device", "data")
 MEASURES = ("min_dcf_p01", "min_dcf_p05", "act_dcf_p01", "act_dcf_p05", "cllr")
