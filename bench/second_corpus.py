@@ -1,9 +1,10 @@
-"""A second speech corpus for the speaker benchmark: other voices, other lengths, other speaker counts.
+"""A second speech corpus for the speaker benchmark: other voices, other lengths, other speaker
+counts.
 
 make_data's procedural speech with another seed (so other speakers drawn from the same ranges) and
-another layout: 60 training speakers of 0.75 s (12,000 samples) and 25 test speakers of 1.75 s (28,000),
-against the default's 50 of 16,180 and 20 of 22,631. Written as trs.pkl and tes.pkl, the same bytes for
-the same folder every time.
+another layout: 60 training speakers of 0.75 s (12,000 samples) and 25 test speakers of 1.75 s
+(28,000), against the default's 50 of 16,180 and 20 of 22,631. Written as trs.pkl and tes.pkl, the
+same bytes for the same folder every time.
 
     python -m bench.second_corpus bench/out/second_corpus    # about 20 s
 """
@@ -11,7 +12,6 @@ the same folder every time.
 import argparse
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
 from common import UTTERANCES_PER_SPEAKER
 from default_data.homework_files import write_pickle
 from default_data.speech import speech_corpus
@@ -32,6 +32,7 @@ def write_second_corpus(folder: Path) -> Path:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", type=Path)
     print(f"wrote {write_second_corpus(parser.parse_args().folder)}")

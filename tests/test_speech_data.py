@@ -13,8 +13,8 @@ from common import UTTERANCES_PER_SPEAKER, load_speech
 from default_data.speakers import SAMPLE_RATE, SYNTH_HOP, draw_speaker
 from default_data.speech import (SPEECH_SPLITS, resonance_log_gain, speaker_pitch_bounds,
                                  speech_corpus, synthesise_speakers, synthesise_utterance)
+from speaker.baseline import cosine_baseline_scores
 from speaker_verification import (
-    cosine_baseline_scores,
     magnitude_reference,
     speaker_pairs,
     spectrograms,

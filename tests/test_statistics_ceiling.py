@@ -2,6 +2,7 @@
 
 import numpy as np
 
+import bench.statistics_ceiling as ceiling
 from bench.statistics_ceiling import RIDGES, lda, more_speakers_eers, pair_eer
 
 
@@ -22,7 +23,8 @@ def test_lda_directions_solve_the_generalised_eigenproblem():
     features = rng.normal(size=(120, 6)) + rng.normal(size=(4, 6))[speakers]
     _, directions = lda(features, speakers, 3, ridge=0.0)
     means = np.stack([features[speakers == s].mean(0) for s in range(4)])
-    within = sum((features[speakers == s] - means[s]).T @ (features[speakers == s] - means[s]) for s in range(4)) / 120
+    deviations = [features[speakers == s] - means[s] for s in range(4)]
+    within = sum(deviation.T @ deviation for deviation in deviations) / 120
     between = np.cov(means.T, bias=True)  # equal speaker sizes: the covariance of their means
     for v in directions.T:
         ratio = (v @ between @ v) / (v @ within @ v)
@@ -36,8 +38,8 @@ def test_pair_eer_is_zero_when_speakers_point_apart_and_a_half_when_all_embeddin
     assert pair_eer(np.ones((12, 3)), speakers) == 0.5
 
 
-def test_more_speakers_eers_fit_the_first_count_speakers_with_at_most_count_minus_1_directions(monkeypatch):
-    import bench.statistics_ceiling as ceiling
+def test_more_speakers_eers_fit_the_first_count_speakers_with_at_most_count_minus_1_directions(
+        monkeypatch):
     calls = []
     real_lda = ceiling.lda
 
@@ -49,7 +51,8 @@ def test_more_speakers_eers_fit_the_first_count_speakers_with_at_most_count_minu
     rng = np.random.default_rng(3)
     features = rng.normal(size=(80, 6)) + 3 * rng.normal(size=(8, 6))[np.repeat(np.arange(8), 10)]
     eers = more_speakers_eers(features, [2, 8], features[:30], dimension=5)
-    assert calls == [(20, 2, 1, ridge) for ridge in RIDGES] + [(80, 8, 5, ridge) for ridge in RIDGES]
+    expected = [(20, 2, 1, ridge) for ridge in RIDGES] + [(80, 8, 5, ridge) for ridge in RIDGES]
+    assert calls == expected
     assert set(eers) == {(count, ridge) for count in (2, 8) for ridge in RIDGES}
 
 
