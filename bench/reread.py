@@ -23,22 +23,25 @@ import vae_sevens as V
 from bench.effect_benchmark import benchmark_row, print_table
 from bench.effects import EFFECTS
 from common import stream_rng
+from sevens.axes import encode_means
+from sevens.data import load_reference, load_sevens, split_validation
+from sevens.run_record import truth_scores
 
 
 def reread(folder: Path) -> dict:
     metrics = json.loads((folder / "metrics.json").read_text())
     reference_path = metrics["data"]["reference"]["path"]
-    reference, _ = V.load_reference("mnist" if reference_path.startswith("assets/") else reference_path)
-    train_all, test, truth = V.load_sevens(Path(metrics["data"]["train"]["path"]).parent)
-    train_rows, _ = V.split_validation(len(train_all), stream_rng(metrics["seed"], V.SPLIT_STREAM))
+    reference, _ = load_reference("mnist" if reference_path.startswith("assets/") else reference_path)
+    train_all, test, truth = load_sevens(Path(metrics["data"]["train"]["path"]).parent)
+    train_rows, _ = split_validation(len(train_all), stream_rng(metrics["seed"], V.SPLIT_STREAM))
     poor = train_all[train_rows]
     saved = torch.load(folder / "model.pt", weights_only=True)
     model = V.ConvVAE(saved["k"], plain=saved["plain"])
     model.load_state_dict(saved["state_dict"])
     args = argparse.Namespace(seed=metrics["seed"], k=metrics["k"])
     evidence = image_change.evidence_from_images(poor, reference, stream_rng(args.seed, V.CRITIC_STREAM))
-    _, codes, result = V.read_code(model, poor, reference, V.encode_means(model, test, "cpu"), evidence, args, "cpu")
-    scores = V.truth_scores(codes["test"], truth, result["effect_dimension"])
+    _, codes, result = V.read_code(model, poor, reference, encode_means(model, test, "cpu"), evidence, args, "cpu")
+    scores = truth_scores(codes["test"], truth, result["effect_dimension"])
     row = benchmark_row(folder.name, args.seed, None, {**metrics, **result, **scores})
     return {**row, "guided": metrics["guided_latent"] is not None,
             "was": [metrics["effect_family"], metrics["effect_kind"], metrics["effect_dimension_abs_spearman"]]}
