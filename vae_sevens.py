@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from sevens import image_change
+from sevens import along_axis, image_checks
 from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, IMAGE_SHAPE, SEED_BOUND, THREADS_BOUND, Option,
                     data_entry, load_images, load_truth, parse_options, pick_device, run_cli, stop_if_diverged,
                     stream_rng, torch_generator)
@@ -437,10 +437,10 @@ def read_code(model, poor_images, reference, test_mu, evidence: dict, args, devi
     axes = spread_axes(poor, clean)
     codes = {"poor": axes.from_model(poor), "clean": axes.from_model(clean), "test": axes.from_model(test_mu)}
     decode = functools.partial(decode_means, model, axes=axes, device=device)
-    effect = image_change.describe_axis(decode, codes["poor"], axes.scores[0], SPREAD_MARGIN, evidence,
-                                        stream_rng(args.seed, FIT_STREAM))
+    effect = along_axis.describe_axis(decode, codes["poor"], axes.scores[0], SPREAD_MARGIN, evidence,
+                                      stream_rng(args.seed, FIT_STREAM))
     result = {"axis_scores": axes.scores.tolist(), "spread_margin": SPREAD_MARGIN, **effect}
-    images = {key: evidence[key] for key in image_change.EVIDENCE_KEYS}
+    images = {key: evidence[key] for key in image_checks.EVIDENCE_KEYS}
     return axes, codes, {**result, **images}
 
 
@@ -501,7 +501,7 @@ def main(argv=None) -> None:
               "test": as_tensor(test)}
 
     poor = train_all[train_rows]
-    evidence = image_change.evidence_from_images(poor, reference, stream_rng(args.seed, CRITIC_STREAM))
+    evidence = image_checks.evidence_from_images(poor, reference, stream_rng(args.seed, CRITIC_STREAM))
 
     torch.manual_seed(args.seed)  # the initial weights
     model = ConvVAE(args.k, plain=args.plain).to(args.device)
@@ -522,7 +522,7 @@ def main(argv=None) -> None:
                  "test": data_entry(args.data_dir / "te7.pkl", test), "reference": reference_entry},
         "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
         "objective": objective, "traversal_limit": TRAVERSAL_GRID[-1],
-        "figure_rows": FIGURE_ROWS, "fit_quantiles": list(image_change.FIT_QUANTILES),
+        "figure_rows": FIGURE_ROWS, "fit_quantiles": list(along_axis.FIT_QUANTILES),
         "test_neg_elbo": final["test"]["neg_elbo"], "test_reconstruction": final["test"]["reconstruction"],
         "test_kl": final["test"]["kl"], "validation_neg_elbo": final["validation"]["neg_elbo"],
         "kl_per_latent": final["test"]["kl_per_latent"], "guided_latent": guide[0] if guided else None,

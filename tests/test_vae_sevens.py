@@ -11,7 +11,7 @@ import pytest
 import scipy.stats
 import torch
 
-from sevens import image_change
+from sevens import verdict
 import vae_sevens as vae
 from bench import effects
 from common import run_cli
@@ -376,7 +376,7 @@ def test_quick_run_writes_every_output_and_repeats_exactly(tmp_path):
     assert SCHEMA <= set(first) and first["quick"] and first["script"] == "vae_sevens.py" and not first["plain"]
     assert set(first["data"]) == {"train", "test", "reference"} and first["threads"] == 1
     assert first["truth_file"] == "te7_truth_rotation.npy" and len(first["spearman_with_truth"]) == 2
-    assert first["effect_family"] in image_change.FAMILIES
+    assert first["effect_family"] in verdict.FAMILIES
     assert first["effect_dimension"] is None or first["axis_scores"][0] >= vae.SPREAD_MARGIN
     assert 0.0 <= first["critic_accuracy"] <= 1.0 and isinstance(first["images_differ"], bool)
     latents = np.load(tmp_path / "a" / "test_latents.npz")
