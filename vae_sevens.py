@@ -7,10 +7,10 @@
    beta-TC-VAE (Chen et al., 2018), warped broadcast decoder, grey-level term; --plain: homework's.
 2. Axes: the poor and the clean sevens (--reference) are encoded; the effect axis is the one along
    which the poor codes spread SPREAD_MARGIN times beyond the clean codes, S v = lambda C v
-   (sevens/axes.py). When the images differ (image_change.py's critic) and none does, the least
+   (sevens/axes.py). When the images differ (sevens/critic.py) and none does, the least
    used latent is tied to the critic's score, trained on.
 3. Traversals: K-1 latents fixed, one from -5 to 5, on those axes (traversal.png).
-4. What it is: image_change.py along the effect axis: effect_family, _kind, _sentence or "unknown".
+4. What it is: sevens/along_axis.py: effect_family, _kind, _sentence or "unknown".
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from sevens import image_change
+from sevens import along_axis, image_checks
 from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, IMAGE_SHAPE, SEED_BOUND,
                     THREADS_BOUND, Option, data_entry, parse_options, pick_device, run_cli,
                     stop_if_diverged, stream_rng, torch_generator)
@@ -299,10 +299,10 @@ def read_code(model, poor_images, reference, test_mu, evidence: dict, args, devi
     codes = {"poor": axes.from_model(poor), "clean": axes.from_model(clean),
              "test": axes.from_model(test_mu)}
     decode = functools.partial(decode_means, model, axes=axes, device=device)
-    effect = image_change.describe_axis(decode, codes["poor"], axes.scores[0], SPREAD_MARGIN,
+    effect = along_axis.describe_axis(decode, codes["poor"], axes.scores[0], SPREAD_MARGIN,
                                         evidence, stream_rng(args.seed, FIT_STREAM))
     result = {"axis_scores": axes.scores.tolist(), "spread_margin": SPREAD_MARGIN, **effect}
-    images = {key: evidence[key] for key in image_change.EVIDENCE_KEYS}
+    images = {key: evidence[key] for key in image_checks.EVIDENCE_KEYS}
     return axes, codes, {**result, **images}
 
 
@@ -377,7 +377,7 @@ def main(argv=None) -> None:
     if args.threads:  # 0: torch's default, all cores
         torch.set_num_threads(args.threads)
     images, poor, reference, truth, data_record = load_data(args)
-    evidence = image_change.evidence_from_images(poor, reference,
+    evidence = image_checks.evidence_from_images(poor, reference,
                                                  stream_rng(args.seed, CRITIC_STREAM))
     torch.manual_seed(args.seed)  # the initial weights
     model = ConvVAE(args.k, plain=args.plain).to(args.device)
@@ -385,7 +385,7 @@ def main(argv=None) -> None:
         model, images, poor, reference, evidence, args)
     settings = {"objective": PLAIN_OBJECTIVE if args.plain else DEFAULT_OBJECTIVE,
                 "traversal_limit": TRAVERSAL_GRID[-1], "figure_rows": FIGURE_ROWS,
-                "fit_quantiles": list(image_change.FIT_QUANTILES), "guide_weight": GUIDE_WEIGHT}
+                "fit_quantiles": list(along_axis.FIT_QUANTILES), "guide_weight": GUIDE_WEIGHT}
     metrics = run_metrics(args, settings, data_record, history, final, result, codes["test"],
                           truth, guided_latent)
     traversals, reconstructions = figure_images(model, axes, images["test"], args, args.device)

@@ -1,16 +1,17 @@
 """Problem 2 benchmark: does `vae_sevens.py --k 3` find and name effects it was never tuned on?
 
 For every effect of bench/effects.py (made from MNIST's training and test sevens; 24 effects in six
-families) and every seed, one default run; null runs (tr7 and --reference two disjoint halves of MNIST's
-training sevens, untouched: they must say `none`); the default data (data/, rotation) at --rotation-seeds
-seeds and the plain VAE on it.
-Each run is its own process (`vae_sevens.py --quiet`), several at a time with --jobs. Per run it records
-the axis the script names (truth-free), the best axis by |Spearman| with the truth (te7 only scores),
-effect_family, effect_kind and the wall time; bench/out/effect_benchmark.json holds every row, and a table
-per effect and a confusion matrix of families are printed.
+families) and every seed, one default run; null runs (tr7 and --reference two disjoint halves of
+MNIST's training sevens, untouched: they must say `none`); the default data (data/, rotation) at
+--rotation-seeds seeds and the plain VAE on it. Each run is its own process (`vae_sevens.py
+--quiet`), several at a time with --jobs. Per run it records the axis the script names (truth-free),
+the best axis by |Spearman| with the truth (te7 only scores), effect_family, effect_kind and the
+wall time; bench/out/effect_benchmark.json holds every row, and a table per effect and a confusion
+matrix of families are printed.
 
     python -m bench.effect_benchmark --jobs 2            # about 3 hours on 2 cores
-    python -m bench.effect_benchmark --effects gamma crossbar --seeds 1 --rotation-seeds 0 --null-seeds 0
+    python -m bench.effect_benchmark --effects gamma crossbar --seeds 1 --rotation-seeds 0 \
+        --null-seeds 0
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ PYTHON = sys.executable
 
 def vae_run(name: str, data_dir: Path, seed: int, extra=(), device="cpu", resume=False) -> dict:
     out = OUT / name
-    command = [PYTHON, "vae_sevens.py", "--k", "3", "--quiet", "--seed", str(seed), "--data-dir", str(data_dir),
-               "--out", str(out), "--device", device, *extra]
+    command = [PYTHON, "vae_sevens.py", "--k", "3", "--quiet", "--seed", str(seed),
+               "--data-dir", str(data_dir), "--out", str(out), "--device", device, *extra]
     seconds = None
     if not (resume and (out / "metrics.json").is_file()):
         started = time.perf_counter()
@@ -52,9 +53,11 @@ def vae_run(name: str, data_dir: Path, seed: int, extra=(), device="cpu", resume
 
 def benchmark_row(name: str, seed: int, seconds, metrics: dict) -> dict:
     """What the benchmark records of a run, from its metrics.json (or the same keys)."""
-    named, best = metrics["effect_dimension"], metrics["best_spearman_dimension"]  # best: None without truth
-    return {"name": name, "seed": seed, "wall_seconds": seconds, "run_seconds": round(metrics["seconds"], 1),
-            "effect_dimension": named, "best_dimension": best, "axis_right": named is not None and named == best,
+    named = metrics["effect_dimension"]
+    best = metrics["best_spearman_dimension"]  # None without truth
+    return {"name": name, "seed": seed, "wall_seconds": seconds,
+            "run_seconds": round(metrics["seconds"], 1), "effect_dimension": named,
+            "best_dimension": best, "axis_right": named is not None and named == best,
             "named_abs_spearman": metrics["effect_dimension_abs_spearman"],
             "best_abs_spearman": metrics["best_abs_spearman"],
             "axis_scores": metrics["axis_scores"], "effect_family": metrics["effect_family"],
@@ -63,8 +66,8 @@ def benchmark_row(name: str, seed: int, seconds, metrics: dict) -> dict:
 
 
 def write_null_data(out: Path, seed: int) -> Path:
-    """tr7.pkl and reference.pkl: two disjoint random halves of MNIST's training sevens; te7.pkl: its test
-    sevens. Nothing is changed, so the run must say none. Returns the reference pickle."""
+    """tr7.pkl and reference.pkl: two disjoint random halves of MNIST's training sevens; te7.pkl:
+    its test sevens. Nothing is changed, so the run must say none. Returns the reference pickle."""
     sevens = load_mnist_sevens()
     order = np.random.default_rng([seed, 12]).permutation(len(sevens["train"]))
     half = len(order) // 2
@@ -74,20 +77,28 @@ def write_null_data(out: Path, seed: int) -> Path:
     return out / "reference.pkl"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=3, help="seeds per effect (default 3)")
     parser.add_argument("--first-seed", type=int, default=0, help="seeds run from here (default 0)")
-    parser.add_argument("--null-seeds", type=int, default=3, help="null runs, each its own halves (default 3)")
-    parser.add_argument("--rotation-seeds", type=int, default=10, help="seeds on the default data (default 10)")
+    parser.add_argument("--null-seeds", type=int, default=3,
+                        help="null runs, each its own halves (default 3)")
+    parser.add_argument("--rotation-seeds", type=int, default=10,
+                        help="seeds on the default data (default 10)")
     parser.add_argument("--effects", nargs="*", default=list(EFFECTS), choices=list(EFFECTS))
-    parser.add_argument("--jobs", type=int, default=1, help="runs at a time, one thread each (default 1)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="runs at a time, one thread each (default 1)")
     parser.add_argument("--device", default="cpu", help="passed to vae_sevens.py (default cpu)")
-    parser.add_argument("--resume", action="store_true", help="reuse runs whose metrics.json is already there")
-    args = parser.parse_args()
+    parser.add_argument("--resume", action="store_true",
+                        help="reuse runs whose metrics.json is already there")
+    return parser.parse_args()
 
-    OUT.mkdir(parents=True, exist_ok=True)
-    runs = []  # (effect, the family it belongs to, run name, data folder, seed, extra options)
+
+def benchmark_runs(args: argparse.Namespace) -> list[tuple]:
+    """(effect, the family it belongs to, run name, data folder, seed, extra options) of every run,
+    its data written."""
+    runs = []
     for effect in args.effects:
         data_dir = OUT / f"sevens_{effect}"
         write_effect_data(effect, data_dir, seed=0)
@@ -96,14 +107,26 @@ def main() -> None:
     for seed in range(args.null_seeds):
         data_dir = OUT / f"sevens_null_{seed}"
         reference = write_null_data(data_dir, seed)
-        runs.append(("null", "none", f"vae_null_{seed}", data_dir, seed, ("--reference", str(reference))))
+        runs.append(("null", "none", f"vae_null_{seed}", data_dir, seed,
+                     ("--reference", str(reference))))
     runs += [("default data (rotation)", "geometry", f"vae_default_{seed}", REPO / "data", seed, ())
              for seed in range(args.rotation_seeds)]
     if args.rotation_seeds:
-        runs.append(("default data, plain VAE", "geometry", "vae_default_plain_0", REPO / "data", 0, ("--plain",)))
+        runs.append(("default data, plain VAE", "geometry", "vae_default_plain_0", REPO / "data", 0,
+                     ("--plain",)))
+    return runs
+
+
+def main() -> None:
+    args = parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    runs = benchmark_runs(args)
+
+    def run_one(run):
+        return (*run[:2], vae_run(*run[2:], device=args.device, resume=args.resume))
+
     with ThreadPoolExecutor(args.jobs) as pool:
-        rows = list(pool.map(lambda run: (*run[:2], vae_run(*run[2:], device=args.device, resume=args.resume)),
-                             runs))
+        rows = list(pool.map(run_one, runs))
 
     table = {}
     for effect, family, row in rows:
@@ -114,8 +137,10 @@ def main() -> None:
 
 
 def print_table(table: dict) -> None:
-    """Per effect: the runs right, the named axis's |r| and the words named; then the confusion of families."""
-    print(f"\n{'effect':26} {'family':9} {'right':>6} {'named |r| (min..max)':>22}  families, kinds named")
+    """Per effect: the runs right, the named axis's |r| and the words named; then the confusion of
+    families."""
+    print(f"\n{'effect':26} {'family':9} {'right':>6} {'named |r| (min..max)':>22}  "
+          f"families, kinds named")
     confusion = {}
     for effect, entry in table.items():
         good = [row for row in entry["runs"] if "error" not in row]
@@ -126,11 +151,14 @@ def print_table(table: dict) -> None:
         named = sorted({f"{row['effect_family']}/{row['effect_kind']}" for row in good})
         right = sum(row["effect_family"] == entry["family"] for row in good)
         print(f"{effect:26} {entry['family']:9} {right:>2}/{len(entry['runs']):<3} "
-              f"{min(correlations, default=0):>10.3f}..{max(correlations, default=0):.3f}   {', '.join(named)}")
+              f"{min(correlations, default=0):>10.3f}..{max(correlations, default=0):.3f}   "
+              f"{', '.join(named)}")
     named_families = sorted({named for _, named in confusion})
-    print(f"\nconfusion (rows: true family, columns: named): {' '.join(f'{f:>9}' for f in named_families)}")
+    columns = " ".join(f"{f:>9}" for f in named_families)
+    print(f"\nconfusion (rows: true family, columns: named): {columns}")
     for family in sorted({true for true, _ in confusion}):
-        print(f"{family:46} {' '.join(f'{confusion.get((family, f), 0):>9}' for f in named_families)}")
+        counts = " ".join(f"{confusion.get((family, f), 0):>9}" for f in named_families)
+        print(f"{family:46} {counts}")
 
 
 if __name__ == "__main__":

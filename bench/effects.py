@@ -1,8 +1,9 @@
-"""Sevens carrying effects of our own making, for the Problem 2 benchmark (`bench/effect_benchmark.py`).
+"""Sevens carrying effects of our own making, for the Problem 2 benchmark
+(`bench/effect_benchmark.py`).
 
-Each effect has one parameter, drawn uniformly per image from its range, and is applied to real MNIST
-sevens (LeCun, Cortes, Burges; CC BY-SA 3.0) from `assets/mnist_sevens.npz`: the training sevens make
-tr7.pkl, the test sevens te7.pkl, and the drawn parameters are written beside them as
+Each effect has one parameter, drawn uniformly per image from its range, and is applied to real
+MNIST sevens (LeCun, Cortes, Burges; CC BY-SA 3.0) from `assets/mnist_sevens.npz`: the training
+sevens make tr7.pkl, the test sevens te7.pkl, and the drawn parameters are written beside them as
 `tr7_truth_<effect>.npy` / `te7_truth_<effect>.npy`, the same layout `make_data.py` writes.
 
     python -m bench.effects --effect blur --out /tmp/sevens_blur
@@ -28,7 +29,8 @@ EFFECT_STREAM = 11  # the benchmark's own random stream, apart from make_data's
 
 def rotation(image, degrees):
     angle = np.deg2rad(degrees)
-    return affine_about_centre(image, np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]]))
+    matrix = np.array([[np.cos(angle), np.sin(angle)], [-np.sin(angle), np.cos(angle)]])
+    return affine_about_centre(image, matrix)
 
 
 def translation_x(image, pixels):
@@ -62,10 +64,12 @@ def swirl(image, strength):
 
 
 def keystone(image, tilt):
-    """A perspective-like warp: rows near the top squeezed (tilt > 0) or widened, the bottom kept."""
+    """A perspective-like warp: rows near the top squeezed (tilt > 0) or widened, the bottom
+    kept."""
     rows, columns = np.mgrid[0:28, 0:28].astype(float)
     width = 1.0 + tilt * (27.0 - rows) / 27.0
-    return scipy.ndimage.map_coordinates(image, [rows, (columns - 13.5) * width + 13.5], order=1, cval=0.0)
+    coordinates = [rows, (columns - 13.5) * width + 13.5]
+    return scipy.ndimage.map_coordinates(image, coordinates, order=1, cval=0.0)
 
 
 def contrast(image, factor):
@@ -103,10 +107,12 @@ def sharpen(image, amount):
 
 
 def stroke_width(image, pixels):
-    """Redraw the ink with its edge moved outwards by `pixels` (inwards when negative), anti-aliased:
-    grey = clip(1/2 + pixels - d, 0, 1), d the signed distance to the ink's edge (ink: grey >= 1/2)."""
+    """Redraw the ink with its edge moved outwards by `pixels` (inwards when negative),
+    anti-aliased: grey = clip(1/2 + pixels - d, 0, 1), d the signed distance to the ink's edge (ink:
+    grey >= 1/2)."""
     ink = image >= 0.5
-    signed_distance = scipy.ndimage.distance_transform_edt(~ink) - scipy.ndimage.distance_transform_edt(ink)
+    outside = scipy.ndimage.distance_transform_edt(~ink)
+    signed_distance = outside - scipy.ndimage.distance_transform_edt(ink)
     return np.clip(0.5 + pixels - signed_distance, 0.0, 1.0)
 
 
@@ -125,7 +131,8 @@ def dropout(image, rate, rng):
 
 
 def crossbar(image, ink):
-    """A horizontal bar drawn across the middle (the continental seven's stroke), of varying darkness."""
+    """A horizontal bar drawn across the middle (the continental seven's stroke), of varying
+    darkness."""
     bar = np.zeros_like(image)
     bar[14:16, 8:21] = ink
     return np.maximum(image, bar)
@@ -156,8 +163,8 @@ def upside_down(image, turned):
     return image[::-1, ::-1] if turned >= 0.5 else image
 
 
-# name: (category, function, low, high); the parameter is drawn uniformly in [low, high] per image. A
-# function with a third argument also gets the random generator (noise drawn per pixel).
+# name: (category, function, low, high); the parameter is drawn uniformly in [low, high] per image.
+# A function with a third argument also gets the random generator (noise drawn per pixel).
 EFFECTS = {
     "rotation": ("geometry", rotation, -60.0, 60.0),  # degrees, counter-clockwise
     "translation-x": ("geometry", translation_x, -6.0, 6.0),  # pixels to the right
@@ -168,7 +175,7 @@ EFFECTS = {
     "swirl": ("geometry", swirl, -1.5, 1.5),  # radians at the centre
     "keystone": ("geometry", keystone, -0.6, 0.6),  # relative width change of the top row
     "contrast": ("tone", contrast, 0.15, 1.0),  # ink intensity multiplier
-    "gamma": ("tone", gamma, np.log(0.3), np.log(3.0)),  # log of the exponent: grey -> grey ** gamma
+    "gamma": ("tone", gamma, np.log(0.3), np.log(3.0)),  # log of the exponent of grey ** gamma
     "fog": ("tone", fog, 0.0, 0.5),  # grey level of the background
     "threshold": ("tone", threshold, 1.0, 20.0),  # steepness of a soft threshold at 0.5
     "blur": ("filter", blur, 0.0, 2.0),  # Gaussian sigma, pixels
@@ -194,8 +201,8 @@ def change_function(effect: str, rng: np.random.Generator):
 
 
 def effect_sevens(effect: str, sevens_uint8: np.ndarray, split: int, seed: int):
-    """(N, 28, 28) in [0, 1] with the effect drawn per image, and the drawn values (N,): split 0 for tr7, 1 for
-    te7, each from its own stream."""
+    """(N, 28, 28) in [0, 1] with the effect drawn per image, and the drawn values (N,): split 0 for
+    tr7, 1 for te7, each from its own stream."""
     _, _, low, high = EFFECTS[effect]
     rng = np.random.default_rng([seed, EFFECT_STREAM, split])
     return changed_sevens(sevens_uint8, change_function(effect, rng), low, high, rng)
@@ -204,15 +211,18 @@ def effect_sevens(effect: str, sevens_uint8: np.ndarray, split: int, seed: int):
 def write_effect_data(effect: str, out: Path, seed: int) -> None:
     sevens = load_mnist_sevens()
     for split, prefix in ((0, "tr7"), (1, "te7")):
-        images, values = effect_sevens(effect, sevens["train" if split == 0 else "test"], split, seed)
+        source = sevens["train" if split == 0 else "test"]
+        images, values = effect_sevens(effect, source, split, seed)
         write_pickle(out / f"{prefix}.pkl", images)
         write_npy(out / f"{prefix}_truth_{effect}.npy", values)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--effect", choices=list(EFFECTS), required=True)
-    parser.add_argument("--out", type=Path, required=True, help="folder to write tr7.pkl, te7.pkl and the truth")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="folder to write tr7.pkl, te7.pkl and the truth")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     write_effect_data(args.effect, args.out, args.seed)

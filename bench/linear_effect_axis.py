@@ -1,9 +1,10 @@
-"""How far a linear code of the images gets on each effect of bench/effects.py (a yardstick for the VAE's axis).
+"""How far a linear code of the images gets on each effect of bench/effects.py (a yardstick for the
+VAE's axis).
 
-The poor sevens (the effect applied to MNIST's training sevens) and the clean ones are projected on the 30
-leading principal components of both; the direction along which the poor ones spread furthest beyond the
-clean ones solves S v = lambda C v, as vae_sevens.spread_axes does on the code. Prints lambda_1 and the
-|Spearman| of the poor sevens' coordinate along it with the effect's drawn value.
+The poor sevens (the effect applied to MNIST's training sevens) and the clean ones are projected on
+the 30 leading principal components of both; the direction along which the poor ones spread furthest
+beyond the clean ones solves S v = lambda C v, as vae_sevens.spread_axes does on the code. Prints
+lambda_1 and the |Spearman| of the poor sevens' coordinate along it with the effect's drawn value.
 
     python -m bench.linear_effect_axis               # every effect, about a minute
     python -m bench.linear_effect_axis crossbar gamma
@@ -24,12 +25,14 @@ COMPONENTS = 30
 
 
 def linear_axis(poor: np.ndarray, clean: np.ndarray) -> tuple[float, np.ndarray]:
-    """lambda_1 and the poor images' coordinates (N,) along the leading direction, poor and clean (N, 784)."""
+    """lambda_1 and the poor images' coordinates (N,) along the leading direction, poor and clean
+    (N, 784)."""
     both = np.concatenate([poor, clean])
     _, _, rows = np.linalg.svd(both - both.mean(0), full_matrices=False)
     basis = rows[:COMPONENTS]
     clean_mean = clean.mean(0)
-    poor_coordinates, clean_coordinates = (poor - clean_mean) @ basis.T, (clean - clean_mean) @ basis.T
+    poor_coordinates = (poor - clean_mean) @ basis.T
+    clean_coordinates = (clean - clean_mean) @ basis.T
     spread = poor_coordinates.T @ poor_coordinates / len(poor)
     covariance = np.cov(clean_coordinates.T) + 1e-6 * np.eye(COMPONENTS)
     ratios, vectors = scipy.linalg.eigh(spread, covariance)

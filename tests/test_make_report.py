@@ -26,7 +26,7 @@ def dry_run_report(tmp_path: Path, speaker_metrics_text: str) -> str:
     """`make -n report` in a stand-in checkout, every input present and older than the results."""
     inputs = ["requirements.txt", ".venv/.installed", "common.py", "safety/__init__.py",
               "speaker_verification.py", "speaker/figures.py", "speaker/measures.py",
-              "vae_sevens.py", "sevens/image_change.py", "sevens/figures.py",
+              "vae_sevens.py", "sevens/critic.py", "sevens/figures.py",
               "make_data.py", "report/make_results_tex.py", "report/report.tex",
               "report/ensure_tex.sh",
               "data/trs.pkl", "data/tes.pkl", "data/tr7.pkl", "data/te7.pkl"]

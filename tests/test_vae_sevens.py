@@ -16,12 +16,12 @@ import pytest
 import scipy.stats
 import torch
 
+from sevens import verdict
 import vae_sevens as vae
 from bench import effects
 from common import run_cli
 from safety.output_folders import RUN_MARKER
 from safety.run_folders import run_folder
-from sevens import image_change
 from sevens.axes import Axes, encode_means
 from sevens.mnist import load_mnist_sevens
 
@@ -152,7 +152,7 @@ def test_quick_run_metrics_hold_the_schema_the_effect_and_the_truth(quick_run):
     assert set(first["data"]) == {"train", "test", "reference"} and first["threads"] == 1
     assert first["truth_file"] == "te7_truth_rotation.npy"
     assert len(first["spearman_with_truth"]) == 2
-    assert first["effect_family"] in image_change.FAMILIES
+    assert first["effect_family"] in verdict.FAMILIES
     assert first["effect_dimension"] is None or first["axis_scores"][0] >= vae.SPREAD_MARGIN
     assert 0.0 <= first["critic_accuracy"] <= 1.0 and isinstance(first["images_differ"], bool)
 
