@@ -28,7 +28,6 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from sevens import along_axis, image_checks
 from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, IMAGE_SHAPE, SEED_BOUND,
                     THREADS_BOUND, Option, data_entry, parse_options, pick_device, run_cli,
                     stop_if_diverged, stream_rng, torch_generator)
@@ -36,6 +35,7 @@ from safety.errors import DataError
 from safety.json_files import write_json
 from safety.output_folders import check_output_folder
 from safety.run_folders import run_folder
+from sevens import along_axis, image_checks
 from sevens.axes import decode_means, encode_means, spread_axes
 from sevens.data import load_reference, load_sevens, split_validation
 from sevens.figures import write_figures
@@ -52,11 +52,9 @@ OPTIONS = (  # every option, once: name, type, default, help, bound; `quick`: it
     Option("epochs", int, 30, "training epochs", ">= 1", quick=2),
     Option("batch_size", int, 128, "images per minibatch", ">= 2"),  # TC compares within a batch
     Option("lr", float, 1e-3, "Adam's step size", "in (0, 1]"),
-    Option("seed", int, 0, "seed of the split, the initial weights, the minibatches and the "
-                           "figures", SEED_BOUND),
+    Option("seed", int, 0, "seed of the split, weights, minibatches and figures", SEED_BOUND),
     Option("device", str, "auto", "auto, cpu or cuda (auto: CUDA when present)"),
-    Option("threads", int, DEFAULT_TORCH_THREADS, "CPU threads for torch (0: all cores)",
-           THREADS_BOUND),
+    Option("threads", int, DEFAULT_TORCH_THREADS, "CPU threads for torch (0: all)", THREADS_BOUND),
     Option("data_dir", Path, DEFAULT_DATA_DIR, "folder with tr7.pkl and te7.pkl"),
     Option("out", Path, None, "run folder, replaced whole when the run succeeds; None: "
                               "results/vae_sevens_k{K}[_plain]"),

@@ -1,5 +1,7 @@
-"""Problem 2's helpers beside vae_sevens.py: MNIST's clean sevens (`mnist`), the run's figures
-(`figures`), and what was done to the poor sevens, one question per module, in reading order:
+"""Problem 2's helpers beside vae_sevens.py. For the VAE: MNIST's clean sevens (`mnist`), the run's
+data (`data`), the warped broadcast decoder (`warped_decoder`), the axes the code is read on
+(`axes`), the run's figures (`figures`) and its metrics.json (`run_record`). Then what was done to
+the poor sevens, one question per module, in reading order:
 
 - `critic`: does anything differ? A two-sample critic, poor sevens against clean ones;
 - `image_checks`: what do the images themselves say (noise, a map of the square, only the greys,
