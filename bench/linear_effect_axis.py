@@ -3,7 +3,7 @@ VAE's axis).
 
 The poor sevens (the effect applied to MNIST's training sevens) and the clean ones are projected on
 the 30 leading principal components of both; the direction along which the poor ones spread furthest
-beyond the clean ones solves S v = lambda C v, as vae_sevens.spread_axes does on the code. Prints
+beyond the clean ones solves S v = lambda C v, as sevens.axes.spread_axes does on the code. Prints
 lambda_1 and the |Spearman| of the poor sevens' coordinate along it with the effect's drawn value.
 
     python -m bench.linear_effect_axis               # every effect, about a minute
@@ -12,7 +12,7 @@ lambda_1 and the |Spearman| of the poor sevens' coordinate along it with the eff
 
 from __future__ import annotations
 
-import sys
+import argparse
 
 import numpy as np
 import scipy.linalg
@@ -40,9 +40,17 @@ def linear_axis(poor: np.ndarray, clean: np.ndarray) -> tuple[float, np.ndarray]
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("effects", nargs="*", metavar="EFFECT",
+                        help="effects of bench/effects.py (default: every one)")
+    args = parser.parse_args()
+    unknown = sorted(set(args.effects) - set(EFFECTS))
+    if unknown:
+        parser.error(f"unknown effects {', '.join(unknown)}; expected some of {', '.join(EFFECTS)}")
     sevens = load_mnist_sevens()
     clean = sevens["train"].reshape(len(sevens["train"]), -1) / 255.0
-    for effect in sys.argv[1:] or EFFECTS:
+    for effect in args.effects or EFFECTS:
         images, values = effect_sevens(effect, sevens["train"], 0, 0)
         ratio, coordinates = linear_axis(images.reshape(len(images), -1).astype(np.float64), clean)
         correlation = abs(scipy.stats.spearmanr(coordinates, values).statistic)
