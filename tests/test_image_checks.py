@@ -122,7 +122,8 @@ def test_the_image_tone_curve_reads_a_gain(many_sevens):
     test = {"held_out_clean": many_sevens[1200:], "held_out_changed": 0.5 * many_sevens[:1200],
             "critic_z": 50.0}
     rng = np.random.default_rng(0)
-    changed = tone_check(0.5 * many_sevens[:600], many_sevens[600:1200], test, rng)
+    # The curve reads `test`'s held-out sevens; the ranked critic's own sets can be small.
+    changed = tone_check(0.5 * many_sevens[:100], many_sevens[100:200], test, rng)
     curve = changed["image_tone_curve"]
     np.testing.assert_allclose(curve, 0.5 * np.array(TONE_POINTS), atol=0.03)
 
