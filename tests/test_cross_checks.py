@@ -13,10 +13,9 @@ from sevens.cross_checks import (REPRODUCED_SHARE, content_on_images, cross_chec
 from sevens.descriptors import descriptors
 from sevens.mnist import load_mnist_sevens
 from sevens.verdict import verdict
-from tests.sevens_inputs import (CHANGED_ROWS, DIFFERING, TRAVERSAL_ROWS, changed_sevens,
-                                 evidence_through, traversal)
+from tests.sevens_inputs import DIFFERING, TRAVERSAL_ROWS, traversal
 
-pytest_plugins = ["tests.sevens_fixtures"]  # many_sevens, described
+pytest_plugins = ["tests.sevens_fixtures"]  # many_sevens, described, changed_evidence
 torch.set_num_threads(1)  # small tensors: one thread is fastest, and the numbers do not vary
 UNKNOWN = {"effect_family": "unknown", "effect_kind": "unknown", "effect_sentence": "",
            "named_on": "axis"}
@@ -51,11 +50,8 @@ def test_the_named_change_is_applied_to_other_sevens_as_fitted(described, family
 
 
 def test_a_name_whose_change_the_critic_does_not_see_in_the_poor_sevens_becomes_unknown(
-        many_sevens):
-    rng = np.random.default_rng(4)
-    rotated, _ = changed_sevens(many_sevens, effects.rotation, 10, 40, rng)
-    # What the verdict and the cross-check read: the critic, the noise, the maps and the greys.
-    evidence = evidence_through(rotated, many_sevens[CHANGED_ROWS:], rng, "tone")
+        many_sevens, changed_evidence):
+    evidence = changed_evidence("rotation")[2]  # poor sevens turned by up to 60 degrees either way
     sevens = many_sevens[:TRAVERSAL_ROWS]
     right = traversal(sevens, effects.rotation, 0.0, 15.0, 30.0)
     wrong = traversal(sevens, effects.scale, 0.0, 0.1, 0.2)  # a zoom the critic hardly sees
