@@ -5,16 +5,13 @@ import numpy as np
 
 from bench import effects
 from sevens.critic import two_sample_test
-from sevens.image_checks import (content_check, filter_check, map_check, noise_check, place,
-                                 tone_check)
+from sevens.image_checks import checks_in_order, place
 from sevens.verdict import verdict
 
 # Sevens per synthetic traversal, all changed alike: with 4, every named kind still explains 99%
 # of the change and reads its size within 1%.
 TRAVERSAL_ROWS = 4
 CHANGED_ROWS = 1200  # changed and clean sevens per check on the images: at 600, z falls short
-# evidence_from_images' order of the checks after the critic: the same draws when kept.
-CHECKS = ("noise", "map", "tone", "filter", "content")
 # Changed training sevens that several tests read:
 # name -> (change of bench/effects.py, its range, the seed of its draws, the last check read).
 CHANGED = {
@@ -58,14 +55,12 @@ def changed_sevens(many_sevens, change, low, high, rng):
 
 
 def evidence_through(poor, clean, rng, last: str) -> dict:
-    """image_checks.evidence_from_images's checks in its order, so with the same draws, through
-    `last` (one of CHECKS): the keys a test reads, without the critics it does not."""
+    """image_checks.evidence_from_images's checks in its order (checks_in_order), so with the same
+    draws, through the one named `last`: the keys a test reads, without the critics it does not."""
     test = two_sample_test(poor, clean, rng)
     evidence = {**test, "change_place": place(test["mean_difference"])}
-    checks = {"noise": lambda: noise_check(poor, clean, rng), "map": lambda: map_check(test, rng),
-              "tone": lambda: tone_check(poor, clean, test, rng),
-              "filter": lambda: filter_check(poor, clean, test, rng),
-              "content": lambda: content_check(poor, clean, test, rng)}
-    for check in CHECKS[: CHECKS.index(last) + 1]:
-        evidence.update(checks[check]())
-    return evidence
+    for name, check in checks_in_order(poor, clean, test, rng):
+        evidence.update(check())
+        if name == last:
+            return evidence
+    raise ValueError(f"no check named {last!r}")
