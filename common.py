@@ -144,8 +144,7 @@ def stop_if_diverged(epoch: int, lr: float, *losses: float) -> None:
     if not all(math.isfinite(loss) for loss in losses):
         shown = ", ".join(f"{loss:.4g}" for loss in losses)
         raise DataError(f"epoch {epoch}: the training loss became {shown}, not a finite number "
-                        "(training diverged); "
-                        f"lower --lr (now {lr:g})")
+                        f"(training diverged); lower --lr (now {lr:g})")
 
 
 def run_cli(main) -> None:
