@@ -54,8 +54,9 @@ clean:
 # stands for the figures beside it.
 QUICK_RUN := $(filter 1 yes true,$(QUICK))
 RESULTS := $(if $(QUICK_RUN),results-quick,results)
-# The runs go side by side (see report:), so no progress bars: each prints one line when it is done.
-RUN_FLAGS := $(strip $(if $(QUICK_RUN),--quick) --quiet)
+# The runs go side by side (see report:), so no progress bars and one torch thread each (a VAE run
+# alone takes two by default): each prints one line when it is done.
+RUN_FLAGS := $(strip $(if $(QUICK_RUN),--quick) --quiet --threads 1)
 SPEAKER_RESULTS := $(RESULTS)/speaker_verification
 VAE_RESULTS := $(RESULTS)/vae_sevens_k3
 PLAIN_VAE_RESULTS := $(RESULTS)/vae_sevens_k3_plain

@@ -307,6 +307,13 @@ def torch_generator(seed: int, stream: int, device="cpu"):
     return torch.Generator(device=device).manual_seed(seed_of_stream)
 
 
+def use_threads(threads: int) -> None:
+    """torch's CPU threads for the run: `threads`, or torch's default (all cores) for 0."""
+    import torch
+    if threads:
+        torch.set_num_threads(threads)
+
+
 def pick_device(name: str = "auto"):
     """"auto" takes CUDA when there is one, else the CPU."""
     import torch

@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, SEED_BOUND, THREADS_BOUND,
                     UTTERANCES_PER_SPEAKER, Option, parse_options, pick_device, run_cli, stft,
-                    stop_if_diverged, stream_rng, torch_generator)
+                    stop_if_diverged, stream_rng, torch_generator, use_threads)
 from safety.json_files import write_json
 from safety.output_folders import check_output_folder
 from safety.run_folders import run_folder
@@ -365,8 +365,7 @@ def write_run(args, model, reference: float, metrics: dict, figures: tuple, star
 def main(argv=None) -> None:
     started = time.perf_counter()
     args = parse_args(argv)
-    if args.threads:  # 0: torch's default, all cores
-        torch.set_num_threads(args.threads)
+    use_threads(args.threads)
     signals, data = load_data(args.data_dir, shortest=N_FFT // 2)  # reflect padding needs more
     fitting, validation_speakers = split_speakers(
         len(signals["train"]) // UTTERANCES_PER_SPEAKER, args.validation_fraction,

@@ -10,7 +10,7 @@
    (sevens/axes.py). When the images differ (sevens/critic.py) and none does, the least
    used latent is tied to the critic's score, trained on.
 3. Traversals: K-1 latents fixed, one from -5 to 5, on those axes (traversal.png).
-4. What it is: sevens/along_axis.py: effect_family, _kind, _sentence or "unknown".
+4. What it is: sevens/along_axis.py names it, done again on clean sevens (replay.png).
 """
 
 from __future__ import annotations
@@ -28,15 +28,15 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from common import (DEFAULT_DATA_DIR, DEFAULT_TORCH_THREADS, EPS, IMAGE_SHAPE, SEED_BOUND,
+from common import (DEFAULT_DATA_DIR, EPS, IMAGE_SHAPE, SEED_BOUND,
                     THREADS_BOUND, Option, data_entry, parse_options, pick_device, run_cli,
-                    stop_if_diverged, stream_rng, torch_generator)
+                    stop_if_diverged, stream_rng, torch_generator, use_threads)
 from safety.errors import DataError
 from safety.json_files import write_json
 from safety.output_folders import check_output_folder
 from safety.run_folders import run_folder
 from sevens import along_axis, image_checks
-from sevens.axes import decode_means, encode_means, spread_axes
+from sevens.axes import codes_on_axes, decode_means, encode_means, spread_axes
 from sevens.data import load_reference, load_sevens, split_validation
 from sevens.figures import write_figures
 from sevens.run_record import run_metrics, save_model_and_codes, summary_line
@@ -54,7 +54,7 @@ OPTIONS = (  # every option, once: name, type, default, help, bound; `quick`: it
     Option("lr", float, 1e-3, "Adam's step size", "in (0, 1]"),
     Option("seed", int, 0, "seed of the split, weights, minibatches and figures", SEED_BOUND),
     Option("device", str, "auto", "auto, cpu or cuda (auto: CUDA when present)"),
-    Option("threads", int, DEFAULT_TORCH_THREADS, "CPU threads for torch (0: all)", THREADS_BOUND),
+    Option("threads", int, 2, "CPU threads for torch (0: all)", THREADS_BOUND),  # a run alone
     Option("data_dir", Path, DEFAULT_DATA_DIR, "folder with tr7.pkl and te7.pkl"),
     Option("out", Path, None, "run folder, replaced whole when the run succeeds; None: "
                               "results/vae_sevens_k{K}[_plain]"),
@@ -297,8 +297,10 @@ def read_code(model, poor_images, reference, test_mu, evidence: dict, args, devi
     codes = {"poor": axes.from_model(poor), "clean": axes.from_model(clean),
              "test": axes.from_model(test_mu)}
     decode = functools.partial(decode_means, model, axes=axes, device=device)
-    effect = along_axis.describe_axis(decode, codes["poor"], axes.scores[0], SPREAD_MARGIN,
-                                        evidence, stream_rng(args.seed, FIT_STREAM))
+    encode = functools.partial(codes_on_axes, model, axes=axes, device=device)
+    effect, codes["replay"] = along_axis.describe_axis(  # and replay.png's images
+        decode, encode, poor_images, codes["poor"], axes.scores[0], SPREAD_MARGIN, evidence,
+        args.seed, stream_rng(args.seed, FIT_STREAM))
     result = {"axis_scores": axes.scores.tolist(), "spread_margin": SPREAD_MARGIN, **effect}
     images = {key: evidence[key] for key in image_checks.EVIDENCE_KEYS}
     return axes, codes, {**result, **images}
@@ -372,8 +374,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     started = time.perf_counter()
-    if args.threads:  # 0: torch's default, all cores
-        torch.set_num_threads(args.threads)
+    use_threads(args.threads)
     images, poor, reference, truth, data_record = load_data(args)
     evidence = image_checks.evidence_from_images(poor, reference,
                                                  stream_rng(args.seed, CRITIC_STREAM))

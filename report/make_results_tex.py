@@ -174,6 +174,10 @@ VAE = {
     "BestSpearmanDimension": ("best_spearman_dimension", dimension),
     "GuidedLatent": ("guided_latent", integer), "GuideEpochs": ("guide_epochs", integer),
     "GuideWeight": ("guide_weight", number),
+    "EffectConfidence": ("effect_confidence", text), "Completeness": ("completeness", places(2)),
+    "ReplayCriticAccuracy": ("replay_critic_accuracy", percent),
+    "ReplayCriticZ": ("replay_critic_z", places(1)),
+    "DescriptorFamily": ("descriptor_family", text), "DescriptorKind": ("descriptor_kind", text),
 }
 
 # \if switches: name -> (key, test of its value).
@@ -183,6 +187,7 @@ VAE_SWITCHES = {
     "ImagesDiffer": ("images_differ", lambda value: value is True),
     "Guided": ("guided_latent", lambda value: value is not None),
     "CrossChecked": ("critic_reproduced", lambda value: value is not None),
+    "Replayed": ("completeness", lambda value: value is not None),
 }
 
 # Keys with one macro per item of their value, and its container (count, listed: the list whole).
@@ -266,6 +271,14 @@ def results_tex(runs: dict, folders: dict, quick: bool = False) -> str:
     return "\n".join(lines + [switch("QuickRun", quick)]) + "\n"
 
 
+def check_replay_figure(folder: Path, metrics: dict) -> None:
+    """replay.png is there when the run replayed its answer (a completeness), which the report then
+    shows (\\ifVaeReplayed)."""
+    if metrics.get("completeness") is not None and not (Path(folder) / "replay.png").is_file():
+        raise DataError(f"{folder}: expected the figure replay.png beside metrics.json (its "
+                        "completeness is not null), not found")
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -288,6 +301,8 @@ def main(argv=None) -> None:
     check_out(args.out)
     folders = {"Speaker": args.speaker, "Vae": args.vae, "PlainVae": args.plain_vae}
     runs = {prefix: read_metrics(folder, RUNS[prefix][0]) for prefix, folder in folders.items()}
+    for prefix in ("Vae", "PlainVae"):
+        check_replay_figure(folders[prefix], runs[prefix][1])
     tex_folders = {prefix: tex_path(folder, args.tex_dir) for prefix, folder in folders.items()}
     with atomic_path(args.out) as temporary:
         temporary.write_text(results_tex(runs, tex_folders, args.quick))

@@ -12,21 +12,25 @@ unknown.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from sevens.cross_checks import REPRODUCED_SHARE, content_on_images, cross_check, filter_on_images
 from sevens.descriptors import descriptors, unrelated_pairs
+from sevens.replayed_answer import replayed_answer
 from sevens.verdict import verdict
 
 FIT_QUANTILES = (0.1, 0.5, 0.9)  # decoded sevens at these quantiles of the poor codes on the axis
 FIT_ROWS = 32  # starting sevens, each giving one pair per end (64 pairs)
 
 
-def describe_axis(decode, poor_codes: np.ndarray, spread_ratio: float, margin: float,
-                  evidence: dict, rng: np.random.Generator) -> dict:
+def describe_axis(decode, encode, poor: np.ndarray, poor_codes: np.ndarray, spread_ratio: float,
+                  margin: float, evidence: dict, seed: int,
+                  rng: np.random.Generator) -> tuple[dict, dict | None]:
     """Whether z0 carries the effect (its spread ratio beyond the clean codes >= margin) and what
     the effect is: the descriptors on decoded sevens along z0 against the same descriptors on
-    unrelated pairs (the null), with the evidence of the images. poor_codes (N, K) are on the code's
-    axes, z0 first."""
+    unrelated pairs (the null), with the evidence of the images; then every candidate replayed on
+    clean sevens (replayed_answer.py). poor (N, 28, 28) and their codes (N, K) on the code's axes,
+    z0 first; encode: images -> codes on the axes. Returns the result and replay.png's images."""
     carries = spread_ratio >= margin
     found, nulls, span = None, [], 0.0
     if carries:
@@ -43,8 +47,20 @@ def describe_axis(decode, poor_codes: np.ndarray, spread_ratio: float, margin: f
                   f"{spread_ratio:.2f} < {margin:g})")
     result = cross_check(verdict(found, nulls, evidence, 0, span, spread), found, evidence)
     result = content_on_images(filter_on_images(result, evidence), evidence)
+    readers = {"critic": (critic_reader(evidence["critic"]), evidence["critic_scores"])}
+    if carries:
+        readers["axis"] = (lambda images: encode(images)[:, 0], poor_codes[:, 0])
+    result, figure = replayed_answer(result, found, evidence, poor, readers, seed, rng)
     dimension = 0 if carries and result["effect_family"] != "none" else None
-    return {"effect_dimension": dimension, "reproduced_floor": REPRODUCED_SHARE, **result}
+    return {"effect_dimension": dimension, "reproduced_floor": REPRODUCED_SHARE, **result}, figure
+
+
+def critic_reader(critic):
+    """images (n, 28, 28) -> the critic's logit (n,): how changed each looks."""
+    def read(images: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return critic(torch.as_tensor(images, dtype=torch.float32)).numpy()
+    return read
 
 
 def axis_pairs(decode, starts: np.ndarray, axis: int, positions: np.ndarray):

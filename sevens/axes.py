@@ -73,6 +73,11 @@ def encode_means(model, images: np.ndarray, device) -> np.ndarray:
     return np.concatenate(means).astype(np.float64)
 
 
+def codes_on_axes(model, images: np.ndarray, axes: Axes, device) -> np.ndarray:
+    """(N, 28, 28) images -> (N, K) their posterior means on `axes`."""
+    return axes.from_model(encode_means(model, images, device))
+
+
 @torch.no_grad()
 def decode_means(model, codes: np.ndarray, axes: Axes, device) -> np.ndarray:
     """(..., K) codes on `axes` -> (..., 28, 28) decoded mean images, sigmoid(logits)."""

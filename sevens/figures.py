@@ -76,6 +76,29 @@ def plot_effect(axes_codes: dict, metrics: dict, mean_difference, path):
     save_figure(figure, path)
 
 
+def plot_replay(replay: dict, metrics: dict, path):
+    """Poor sevens at evenly spaced strengths above clean sevens replayed at the same strengths, and
+    the mean differences poor - clean and replayed - clean on one colour scale."""
+    figure, panels = new_figure(1, 3, figsize=(11.0, 2.8), width_ratios=(3.2, 1, 1))
+    pair = np.stack([replay["poor"], replay["replayed"]])
+    panels[0].imshow(1.0 - image_grid(pair), cmap="gray", vmin=0, vmax=1)
+    cell = IMAGE_SIDE + 1
+    panels[0].set_yticks([IMAGE_SIDE / 2, cell + IMAGE_SIDE / 2], ["poor", "replayed"], fontsize=7)
+    panels[0].set_xticks([c * cell + IMAGE_SIDE / 2 for c in range(pair.shape[1])],
+                         [f"{v:.2g}" for v in replay["strengths"]], fontsize=6)
+    panels[0].set_title(f"{metrics['effect_family']} ({metrics['effect_kind']}): "
+                        f"{metrics['effect_confidence']}, completeness "
+                        f"{metrics['completeness']:.2f}", fontsize=9)
+    limit = max(float(np.abs(replay["poor_difference"]).max()), EPS)
+    for panel, key, title in ((panels[1], "poor_difference", "mean poor - clean"),
+                              (panels[2], "replayed_difference", "mean replayed - clean")):
+        panel.imshow(replay[key], cmap="RdBu_r", vmin=-limit, vmax=limit)
+        panel.set_title(title, fontsize=9)
+        panel.set_xticks([])
+        panel.set_yticks([])
+    save_figure(figure, path)
+
+
 def plot_curves(history, path):
     figure, panels = new_figure(1, 3, figsize=(12, 3.2))
     epochs = [entry["epoch"] for entry in history]
@@ -105,3 +128,5 @@ def write_figures(folder, traversals, grid, reconstructions, codes, metrics, mea
                 f"test sevens and reconstructions from mu ({label})",
                 ["original", "reconstruction"])
     plot_curves(metrics["history"], folder / "curves.png")
+    if codes.get("replay") is not None:  # the named change replayed (none: nothing to replay)
+        plot_replay(codes["replay"], metrics, folder / "replay.png")

@@ -48,7 +48,7 @@ def dry_run_report(tmp_path: Path, speaker_metrics_text: str) -> str:
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
 def test_make_report_reruns_a_quick_run_found_in_results(tmp_path):
-    command = "speaker_verification.py --quiet --out results/speaker_verification"
+    command = "speaker_verification.py --quiet --threads 1 --out results/speaker_verification"
     assert command in dry_run_report(tmp_path / "quick", '{\n  "quick": true,\n  "seed": 0\n}\n')
     assert command not in dry_run_report(tmp_path / "full", '{"quick": false}')
     assert command not in dry_run_report(tmp_path / "unsaid", '{"seed": 0}')  # no key: not quick

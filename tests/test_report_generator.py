@@ -85,6 +85,11 @@ def vae_metrics(plain=False, effect=1, **changes) -> dict:
         "best_abs_spearman": 0.93, "best_spearman_dimension": 1, "history": [],
         "guided_latent": None, "guide_epochs": 10, "guide_weight": 20.0,
         "critic_reproduced": 0.62 if found else None, "reproduced_floor": 0.25,
+        "effect_confidence": "complete", "completeness": 0.93 if found else None,
+        "replay_critic_accuracy": 0.512 if found else None,
+        "replay_critic_z": 1.1 if found else None,
+        "descriptor_family": "geometry" if found else "none",
+        "descriptor_kind": "rotation" if found else "none",
     }
     metrics.update(changes)
     return metrics
@@ -110,6 +115,8 @@ def sample_runs(root: Path, speaker=None, vae=None, plain=None) -> list:
             ("vae_sevens_k3", vae or vae_metrics(), make_results_tex.VAE_FIGURES),
             ("vae_sevens_k3_plain", plain or vae_metrics(plain=True, effect=None),
              make_results_tex.VAE_FIGURES)]
+    runs = [(name, metrics, figures + (("replay.png",) if metrics.get("completeness") else ()))
+            for name, metrics, figures in runs]  # a replayed answer's figure
     folders = [write_run(root / "results" / name, metrics, figures)
                for name, metrics, figures in runs]
     return ["--speaker", str(folders[0]), "--vae", str(folders[1]), "--plain-vae", str(folders[2])]
@@ -219,6 +226,11 @@ def test_a_missing_key_figure_or_metrics_file_is_one_line_exit_2_and_no_output(t
     result = run_generator(runs + ["--out", str(out)])
     assert result.returncode == 2
     assert "vae_sevens_k3_plain: expected the figures effect.png" in result.stderr
+    (tmp_path / "figure" / "results" / "vae_sevens_k3" / "replay.png").unlink()
+    (tmp_path / "figure" / "results" / "vae_sevens_k3_plain" / "effect.png").write_bytes(b"PNG")
+    result = run_generator(runs + ["--out", str(out)])
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "vae_sevens_k3: expected the figure replay.png" in result.stderr
     (tmp_path / "figure" / "results" / "speaker_verification" / "metrics.json").unlink()
     result = run_generator(runs + ["--out", str(out)])
     assert result.returncode == 2

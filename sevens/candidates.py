@@ -1,0 +1,155 @@
+"""Which changes could it have been? The candidate answers, from the axis' descriptors and from the
+images.
+
+Along the axis, every family whose descriptor explains CANDIDATE_FLOOR of the change gives its fits
+as paths (paths.py): its best one-parameter kind, and its full fit (an affine warp and its smooth
+field, a grey-level curve, a filter, the ink added). On the images, changes a decoder's mean cannot
+show or that no descriptor along an axis fits: the one-parameter kinds read without the axis, noise
+of three kinds, the map of the square the maps' classifier found, the grey-level map from quantiles,
+smears in four directions, a shifted copy at the shift the mean images point to, a loss of
+resolution, a random warp per seven, a fixed mark and the ink of the content check's pixels. A
+descriptor beating its null decides which are made first; the replay (replay.py) decides which is
+named.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from common import EPS
+from sevens import paths
+from sevens.changes import GEOMETRY_ENTRIES
+from sevens.critic import DIFFER_Z
+from sevens.descriptors import TONE_KNOTS
+from sevens.verdict import NON_RIGID_GAIN
+
+CANDIDATE_FLOOR = 0.3  # a family explaining this share along the axis gives candidates
+MARK_QUANTILE = 0.05  # a fixed mark: ink that even the faintest 5% of the poor sevens have there
+MARK_LEVEL = 0.1  # grey, beyond the clean sevens' same quantile: a pixel of a mark
+ERASED_SHARE = 0.2  # a pixel inked in a fifth of the clean sevens and in almost no poor one
+GHOST_REACH = 6  # pixels: the shifts tried for a shifted copy, each way
+FAMILY_KINDS = {  # the one-parameter kinds of each family (changes.KINDS), the shear's two members
+    "geometry": [(kind, 0) for kind in GEOMETRY_ENTRIES] + [("shear", 1)],
+    "tone": [("contrast", 0), ("gamma", 0)], "filter": [("blur", 0), ("stroke-width", 0)]}
+
+
+# ---------------------------------------------------------------- along the axis
+
+
+def axis_paths(found: dict, named: tuple[str, str]) -> list:
+    """The paths of every family that explains CANDIDATE_FLOOR along the axis, the descriptors'
+    named (family, kind) first when it is one of them."""
+    made = []
+    for family, fraction in sorted(found["fractions"].items(), key=lambda item: -item[1]):
+        if fraction >= CANDIDATE_FLOOR:
+            made += family_paths(family, found)
+    first = [path for path in made if (path.family, path.kind) == named][:1]
+    return first + [path for path in made if path not in first]
+
+
+def family_paths(family: str, found: dict) -> list:
+    kinds = [paths.kind_path(kind, member) for kind, member in FAMILY_KINDS.get(family, [])]
+    if family == "geometry":
+        warps = found["warps"]
+        full = [paths.affine_path(warps["matrix"], warps["offset"])]
+        if warps["field"] - warps["affine"] >= NON_RIGID_GAIN:
+            full.append(paths.affine_path(warps["matrix"], warps["offset"], warps["field_grid"]))
+        return best_kind_first(kinds, found) + full
+    if family == "tone":
+        return kinds + [paths.curve_path("tone", "grey-level-curve", found["tone"]["curves"])]
+    if family == "filter":
+        kernels, offsets, curves, spans = zip(*found["filters"])
+        return kinds + [paths.curve_path("filter", "kernel", np.stack(curves), spans,
+                                         (np.stack(kernels), np.array(offsets)))]
+    if family == "content":
+        return [paths.content_path(found["added"])]
+    return [paths.square_map_path(name) for name in set(found["square_maps"]) - {"identity"}]
+
+
+def best_kind_first(kinds: list, found: dict) -> list:
+    """The geometry kinds, the one explaining most along the axis first (the rest are read on the
+    images anyway)."""
+    return sorted(kinds, key=lambda path: -found["kinds"][path.kind])[:2]
+
+
+# ---------------------------------------------------------------- on the images
+
+
+def image_paths(evidence: dict, poor: np.ndarray, clean: np.ndarray, seed: int) -> list:
+    """The candidates read on the images; clean: clean sevens apart from those to be replayed."""
+    made = [paths.kind_path(kind, member) for members in FAMILY_KINDS.values()
+            for kind, member in members]
+    made += [paths.noise_path(kind, seed + k) for k, kind in enumerate(paths.NOISE_REACH)]
+    made += [paths.square_map_path(evidence["square_map"]), quantile_map_path(poor, clean)]
+    made += [paths.smear_path(degrees) for degrees in paths.SMEAR_DIRECTIONS]
+    made += [paths.ghost_path(ghost_shift(poor, clean))]
+    made += [paths.resolution_path(mode) for mode in ("nearest", "bilinear")]
+    made += [paths.random_warp_path(seed + 3)]
+    mark, erased = fixed_mark(poor, clean)
+    if mark.any() or erased.any():
+        made.append(paths.mark_path(mark, erased))
+    ink = content_ink(poor, clean)
+    if ink.any():
+        made.append(paths.content_path(ink[None], one_sided=True))
+    return made
+
+
+def quantile_map_path(poor: np.ndarray, clean: np.ndarray):
+    """The grey-level map f(x) = Q_poor(F_clean(x)) at TONE_KNOTS greys, F the mid-rank share of
+    clean pixels at or below x, Q the poor pixels' quantile: it merges greys where the poor
+    sevens have few."""
+    clean_greys, poor_greys = np.sort(clean.ravel()), poor.ravel()
+    knots = np.linspace(0.0, 1.0, TONE_KNOTS)
+    below = (np.searchsorted(clean_greys, knots, "left")
+             + np.searchsorted(clean_greys, knots, "right")) / (2.0 * len(clean_greys))
+    curve = np.quantile(poor_greys, below)
+    return paths.curve_path("tone", "grey-level-map", curve[None])
+
+
+def ghost_shift(poor: np.ndarray, clean: np.ndarray) -> tuple[int, int]:
+    """The shift d (at least 2 pixels) whose shifted clean mean best matches mean(poor) -
+    mean(clean) (cosine): a copy x(p - d) added to every seven adds exactly that to the mean."""
+    difference = torch.as_tensor(poor.mean(0) - clean.mean(0))
+    mean = torch.as_tensor(clean.mean(0))[None]
+    best, shift = -np.inf, (GHOST_REACH, 0)
+    for dx in range(-GHOST_REACH, GHOST_REACH + 1):
+        for dy in range(-GHOST_REACH, GHOST_REACH + 1):
+            if max(abs(dx), abs(dy)) < 2:
+                continue
+            copy = paths.mask_wrapped(torch.roll(mean, (dy, dx), (-2, -1)), dx, dy)[0]
+            cosine = float((copy * difference).sum() / max(float(copy.norm() *
+                                                                 difference.norm()), EPS))
+            if cosine > best:
+                best, shift = cosine, (dx, dy)
+    return shift
+
+
+def fixed_mark(poor: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A mark in every seven: the ink of the faintest MARK_QUANTILE of the poor sevens at a pixel
+    beyond the clean sevens' (at least MARK_LEVEL); and the pixels erased in every seven, inked
+    (grey > MARK_LEVEL) in at least ERASED_SHARE of the clean sevens and in almost no poor one
+    (MARK_QUANTILE / 5): (28, 28) each."""
+    mark = np.quantile(poor, MARK_QUANTILE, axis=0) - np.quantile(clean, MARK_QUANTILE, axis=0)
+    mark = np.where(mark >= MARK_LEVEL, mark, 0.0)
+    inked = (np.mean(clean > MARK_LEVEL, axis=0) >= ERASED_SHARE)
+    erased = inked & (np.mean(poor > MARK_LEVEL, axis=0) <= MARK_QUANTILE / 5)
+    return mark.astype(np.float32), erased.astype(np.float32)
+
+
+def content_ink(poor: np.ndarray, clean: np.ndarray) -> np.ndarray:
+    """The mean difference at the pixels beyond DIFFER_Z standard errors (image_checks'
+    content_check), 0 elsewhere (28, 28)."""
+    difference = poor.mean(0) - clean.mean(0)
+    error = np.sqrt(poor.var(0) / len(poor) + clean.var(0) / len(clean))
+    kept = np.abs(difference) >= DIFFER_Z * np.maximum(error, EPS)
+    return np.where(kept, difference, 0.0).astype(np.float32)
+
+
+def candidate_paths(found, named, evidence: dict, poor: np.ndarray, clean: np.ndarray,
+                    seed: int) -> list:
+    """The axis' candidates (found: the descriptors along it, or None; named: the (family, kind) the
+    descriptors name, first) and the images'."""
+    along = [] if found is None else axis_paths(found, named)
+    return along + image_paths(evidence, poor, clean, seed)
+

@@ -1,0 +1,79 @@
+"""What is named, and how sure is it? The answer that, done again on clean sevens, a fresh critic
+cannot tell from the poor sevens.
+
+The descriptors' verdict (verdict.py, cross_checks.py) decides which candidate is made first; every
+candidate (candidates.py) is replayed and judged (replay.py); the simplest complete one is named.
+effect_confidence: `complete` (the replay removes at least replay.COMPLETE_SHARE of what a critic
+sees between poor and clean sevens), `partial` (at least replay.PARTIAL_SHARE: named with its
+share) or `unknown` (the best replay removes less: the family is `unknown`, with where the change
+lives). `none` needs no replay: the clean sevens themselves are its replay, and the first critic
+already cannot tell them from the poor ones (complete). When the critic sees no difference but an
+axis names a family, nothing can be replayed against: the name stands with confidence `unknown`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sevens.candidates import candidate_paths
+from sevens.replay import (CALIBRATION_SEVENS, JUDGE_SEVENS, best_replay, confidence,
+                           figure_examples, percentiles)
+
+REPLAY_KEYS = ("replay_critic_accuracy", "replay_critic_z", "completeness", "effect_confidence")
+WORDS_PERCENTILES = (5, 95)  # a replayed strength is quoted from its 5th to its 95th percentile
+
+
+def replayed_answer(result: dict, found, evidence: dict, poor: np.ndarray, readers: dict,
+                    seed: int, rng: np.random.Generator) -> tuple[dict, dict | None]:
+    """The answer named by the replay, from the descriptors' result, their fits along the axis
+    (found, or None), the images' evidence, the poor sevens (N, 28, 28) and the readers (name ->
+    (read, the poor sevens' readings)); and replay.png's images (None without a replay)."""
+    described = {"descriptor_family": result["effect_family"],
+                 "descriptor_kind": result["effect_kind"],
+                 "descriptor_sentence": result["effect_sentence"]}
+    if result["effect_family"] == "none" or not evidence["images_differ"]:
+        sure = "complete" if result["effect_family"] == "none" else "unknown"
+        return {**result, **described, **dict.fromkeys(REPLAY_KEYS[:3]),
+                "effect_confidence": sure}, None
+    sets = {"poor": poor[rng.permutation(len(poor))[:JUDGE_SEVENS]],
+            "clean": evidence["held_out_clean"][:JUDGE_SEVENS],
+            "calibration": evidence["fitting_clean"][:CALIBRATION_SEVENS]}
+    named_pair = (result["effect_family"], result["effect_kind"])
+    candidates = candidate_paths(found, named_pair, evidence, poor, evidence["fitting_clean"], seed)
+    first_judged = found is not None and candidates[0].family == named_pair[0]
+    named, _ = best_replay(candidates, readers, sets, seed, rng, first_judged)
+    figure = figure_examples(named, poor, named["strengths"]["modes"], sets["clean"])
+    return {**result, **described, **named_words(named, evidence)}, figure
+
+
+def named_words(named: dict, evidence: dict) -> dict:
+    """effect_family, _kind, _sentence and the replay's keys of the named entry."""
+    path, sure = named["path"], confidence(named)
+    strengths = named["strengths"]
+    if path.family == "symmetry":
+        share = strengths["weights"][strengths["grid"] >= 0.5].sum()
+        words = f"a {path.kind} of {100 * share:.0f}% of the sevens"
+    else:
+        words = path.words(percentiles(strengths, WORDS_PERCENTILES))
+    judged = (f"replayed on clean sevens (strengths read by the {named['reader']}, 5th to 95th "
+              f"percentile), a critic tells them from the poor sevens at "
+              f"{100 * named['replay_critic_accuracy']:.1f}% (chance 50%; the clean sevens as "
+              f"they are: {100 * named['baseline_accuracy']:.1f}%): completeness "
+              f"{named['completeness']:.2f}")
+    family, kind = path.family, path.kind
+    if sure == "complete":
+        sentence = f"{family} ({kind}): {words}; {judged}"
+    elif sure == "partial":
+        sentence = (f"{family} ({kind}), partial: {words}; {judged}, so it explains "
+                    f"{100 * named['completeness']:.0f}% of the difference, not all of it")
+    else:
+        sentence = (f"unknown: no change replayed on clean sevens removes half of what a critic "
+                    f"sees (the best, {family} ({kind}), {words}; {judged}); the change lives in "
+                    f"{evidence['change_place']}")
+        family = kind = "unknown"
+    return {"effect_family": family, "effect_kind": kind, "effect_sentence": sentence,
+            "named_on": "axis" if named["reader"] == "axis" else "images",
+            "effect_confidence": sure, "completeness": named["completeness"],
+            "replay_critic_accuracy": named["replay_critic_accuracy"],
+            "replay_critic_z": named["replay_critic_z"]}
+

@@ -1,0 +1,141 @@
+"""sevens/paths.py, candidates.py and replay.py: every path leaves a seven as it is at strength 0
+and does what it says; strengths are read back; a known change replayed on clean sevens is
+complete against itself and not against another change of its family; and the fresh critic is at
+chance on two halves of clean sevens."""
+
+import numpy as np
+import pytest
+import scipy.ndimage
+import torch
+
+from bench import effects
+from sevens import candidates, paths
+from sevens.critic import DIFFER_Z, two_sample_test
+from sevens.mnist import load_mnist_sevens
+from sevens.replay import (baseline_test, confidence, judge, percentiles, read_strengths,
+                           replay, simplest_complete)
+
+torch.set_num_threads(1)
+JUDGED_SEVENS = 1536  # of each set: the judge's critic at a test's cost
+
+
+@pytest.fixture(scope="module")
+def sevens():
+    """MNIST's training sevens in a random order: its file holds writers in runs, and two runs of
+    it differ to a critic."""
+    train = load_mnist_sevens()["train"]
+    return (train[np.random.default_rng(0).permutation(len(train))] / 255.0).astype(np.float32)
+
+
+def every_path(seed=0):
+    rotation = torch.tensor([[[0.9, -0.1], [0.1, 0.9]]] * 2)
+    made = [paths.kind_path(kind, member) for members in candidates.FAMILY_KINDS.values()
+            for kind, member in members]
+    made += [paths.affine_path(rotation, torch.ones(2, 2)),
+             paths.affine_path(rotation, torch.ones(2, 2), 0.1 * torch.ones(2, 2, 4, 4)),
+             paths.curve_path("tone", "grey-level-curve", np.ones((2, 17))),
+             paths.content_path(np.ones((2, 28, 28))),
+             paths.mark_path(np.ones((28, 28)), np.ones((28, 28))),
+             paths.square_map_path("mirror-left-right"), paths.ghost_path((4, 3)),
+             paths.random_warp_path(seed)]
+    made += [paths.smear_path(degrees) for degrees in paths.SMEAR_DIRECTIONS]
+    made += [paths.resolution_path(mode) for mode in ("nearest", "bilinear")]
+    return made + [paths.noise_path(kind, seed) for kind in paths.NOISE_REACH]
+
+
+@pytest.mark.parametrize("path", every_path(), ids=lambda path: path.kind)
+def test_every_path_leaves_a_seven_as_it_is_at_strength_zero(sevens, path):
+    images = sevens[:16]
+    kept = path(images, np.zeros(len(images)) if 0.0 in path.grid else np.ones(len(images)))
+    assert np.abs(kept - images).max() < 1e-5
+
+
+def test_the_paths_on_the_images_do_what_they_say(sevens):
+    images = sevens[:8]
+    ghost = paths.ghost_path((4, 3))(images, np.full(8, 0.5))
+    shifted = scipy.ndimage.shift(images, (0, 3, 4), order=0, cval=0.0)
+    assert np.allclose(ghost, np.clip(images + 0.5 * shifted, 0, 1), atol=1e-6)
+    blocky = paths.resolution_path("nearest")(images, np.full(8, 2.0))
+    assert np.allclose(blocky[:, ::2, ::2], blocky[:, 1::2, 1::2])
+    assert np.allclose(blocky[:, ::2, ::2], images.reshape(8, 14, 2, 14, 2).mean((2, 4)),
+                       atol=1e-6)
+    dropped = paths.noise_path("dropout", 0)(np.ones((200, 28, 28), np.float32),
+                                              np.full(200, 0.3))
+    assert np.mean(dropped == 0) == pytest.approx(0.3, abs=0.01)
+    noisy = paths.noise_path("gaussian", 0)(np.full((200, 28, 28), 0.5, np.float32),
+                                            np.full(200, 0.1))
+    assert noisy.std() == pytest.approx(0.1, rel=0.05)
+    smeared = paths.smear_path(0.0)(images, np.full(8, 6.0))  # sideways: rows keep their ink
+    assert np.allclose(smeared.sum(2)[:, 4:24], images.sum(2)[:, 4:24], rtol=0.05, atol=0.05)
+
+
+def test_the_image_candidates_find_a_fixed_mark_and_a_shifted_copy(sevens):
+    poor, clean = sevens[:1500], sevens[1500:3000]
+    marked = np.maximum(poor, np.eye(28, dtype=np.float32)[::-1] * (np.arange(28) < 6))
+    mark, erased = candidates.fixed_mark(marked, clean)
+    drawn = np.eye(28)[::-1] * (np.arange(28) < 6)
+    assert np.array_equal(mark > 0, drawn > 0) and not erased.any()
+    ghosted = np.clip(poor + 0.4 * scipy.ndimage.shift(poor, (0, 3, 4), order=0), 0, 1)
+    assert candidates.ghost_shift(ghosted, clean) == (4, 3)
+
+
+def test_strengths_are_read_back_from_a_reader(sevens):
+    """Ink darker or fainter by a known factor, read by the darkest grey (about 1 in every clean
+    seven): the contrast path's strengths are the factors' logs."""
+    factors = np.random.default_rng(0).uniform(0.3, 1.0, 300)
+    poor = sevens[:300] * factors[:, None, None]
+    path = paths.kind_path("contrast")
+
+    def ink(images):
+        return images.max((1, 2))
+
+    strengths = read_strengths(path, ink, sevens[300:428], ink(poor))
+    step = path.grid[1] - path.grid[0]
+    assert np.median(np.abs(strengths["modes"] - np.log(factors))) < step
+    assert np.corrcoef(strengths["modes"], np.log(factors))[0, 1] > 0.95
+    spread = percentiles(strengths, (5, 50, 95))  # as the factors are: uniform in [0.3, 1]
+    assert spread == pytest.approx(np.log([0.335, 0.65, 0.965]), abs=step + 0.02)
+
+
+REPLAYS = [  # (effect of bench/effects.py, its path, value -> the path's strength, another path)
+    ("rotation", paths.kind_path("rotation"), lambda v: v, paths.kind_path("shear")),
+    ("gaussian-noise", paths.noise_path("gaussian", 1), lambda v: v,
+     paths.noise_path("impulse", 1)),
+    ("contrast", paths.kind_path("contrast"), np.log, paths.kind_path("gamma")),
+    ("blur", paths.kind_path("blur"), lambda v: v, paths.smear_path(0.0)),
+]
+
+
+@pytest.mark.parametrize("effect, path, strength, other", REPLAYS, ids=[r[0] for r in REPLAYS])
+def test_a_known_change_replayed_is_complete_against_itself_and_not_against_another(
+        sevens, effect, path, strength, other):
+    poor, values = effects.effect_sevens(effect, (sevens[:JUDGED_SEVENS] * 255).round(), 0, 0)
+    clean = sevens[JUDGED_SEVENS : 2 * JUDGED_SEVENS]
+    baseline = baseline_test(poor, clean, seed=3)
+    assert baseline["critic_z"] >= DIFFER_Z  # there is a change to replay
+    rng = np.random.default_rng(4)
+    drawn = strength(values)
+    spread = {"grid": drawn, "weights": np.full(len(drawn), 1.0 / len(drawn))}
+    itself = judge(poor, replay(path, spread, clean, rng)[0], baseline, seed=3)
+    assert confidence(itself) == "complete", itself
+    # The other path at the strength whose moments come nearest, its best chance.
+    others = [judge(poor, other(clean, np.full(len(clean), value)), baseline, seed=3)
+              for value in other.grid[:: len(other.grid) // 4] if value != 0]
+    assert "complete" not in [confidence(entry) for entry in others], others
+
+
+def test_the_fresh_critic_is_at_chance_on_two_halves_of_clean_sevens(sevens):
+    halves = sevens[:JUDGED_SEVENS], sevens[JUDGED_SEVENS : 2 * JUDGED_SEVENS]
+    test = two_sample_test(*halves, np.random.default_rng(0))
+    assert abs(test["critic_z"]) < DIFFER_Z
+    assert test["critic_accuracy"] == pytest.approx(0.5, abs=0.04)
+
+
+def test_the_simplest_complete_candidate_is_named():
+    simple, rich = paths.kind_path("rotation"), paths.affine_path(torch.eye(2).expand(2, 2, 2),
+                                                                  torch.zeros(2, 2))
+    judged = [{"path": rich, "completeness": 0.99, "replay_critic_z": 2.0},
+              {"path": simple, "completeness": 0.9, "replay_critic_z": 6.0},
+              {"path": paths.kind_path("shear"), "completeness": 0.5, "replay_critic_z": 9.0}]
+    assert simplest_complete(judged)["path"] is simple
+    assert simplest_complete(judged[2:])["path"].kind == "shear"  # none complete: the most
