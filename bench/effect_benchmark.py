@@ -62,7 +62,12 @@ def benchmark_row(name: str, seed: int, seconds, metrics: dict) -> dict:
             "best_abs_spearman": metrics["best_abs_spearman"],
             "axis_scores": metrics["axis_scores"], "effect_family": metrics["effect_family"],
             "effect_kind": metrics["effect_kind"], "critic_accuracy": metrics["critic_accuracy"],
-           "effect_sentence": metrics["effect_sentence"]}
+            "effect_sentence": metrics["effect_sentence"],
+            # Newer runs only: how sure the answer is; None in an older metrics.json.
+            "effect_confidence": metrics.get("effect_confidence"),
+            "completeness": metrics.get("completeness"),
+            "replay_critic_accuracy": metrics.get("replay_critic_accuracy"),
+            "replay_critic_z": metrics.get("replay_critic_z")}
 
 
 def write_null_data(out: Path, seed: int) -> Path:

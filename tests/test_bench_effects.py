@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from bench import effects
+from bench.effect_benchmark import benchmark_row
 from sevens.mnist import load_mnist_sevens
 
 NEW_EFFECTS = ["random-warp", "posterize", "solarize", "fixed-mark", "ghost", "diagonal-smear",
@@ -142,3 +143,22 @@ def test_combined_effects_are_their_two_changes_in_turn(sevens):
     assert effects.true_families("posterize") == ("tone",)
     for effect, families in effects.COMBINED.items():
         assert effects.EFFECTS[effect][0] == families[0]
+
+
+def metrics_of_a_run(**newer):
+    return {"effect_dimension": 1, "best_spearman_dimension": 1, "seconds": 150.04,
+            "effect_dimension_abs_spearman": 0.9, "best_abs_spearman": 0.9,
+            "axis_scores": [0.1, 0.9, 0.2], "effect_family": "geometry",
+            "effect_kind": "rotation", "critic_accuracy": 0.8, "effect_sentence": "turned",
+            **newer}
+
+
+def test_benchmark_row_records_the_confidence_and_reads_older_metrics():
+    newer = {"effect_confidence": "partial", "completeness": 0.55,
+             "replay_critic_accuracy": 0.71, "replay_critic_z": 3.2}
+    row = benchmark_row("vae_rotation_0", 0, 151.0, metrics_of_a_run(**newer))
+    assert {key: row[key] for key in newer} == newer
+    assert row["axis_right"] and row["run_seconds"] == 150.0
+    older = benchmark_row("vae_rotation_0", 0, None, metrics_of_a_run())
+    assert all(older[key] is None for key in newer)
+
