@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from bench import effects
-from bench.effect_benchmark import benchmark_row
+from bench.effect_benchmark import benchmark_row, print_table
+from bench.effect_summary import confidently_wrong, summary
 from sevens.mnist import load_mnist_sevens
 
 NEW_EFFECTS = ["random-warp", "posterize", "solarize", "fixed-mark", "ghost", "diagonal-smear",
@@ -145,6 +146,77 @@ def test_combined_effects_are_their_two_changes_in_turn(sevens):
         assert effects.EFFECTS[effect][0] == families[0]
 
 
+def run(family, confidence="complete", abs_r=0.8, completeness=0.9, kind="k"):
+    """A benchmark_row as the summary reads it."""
+    return {"effect_family": family, "effect_kind": kind, "effect_confidence": confidence,
+            "completeness": completeness, "named_abs_spearman": abs_r}
+
+
+def hand_made_table():
+    """Runs whose totals are counted by hand in test_summary_reads_the_targets_off_the_table."""
+    nan = float("nan")
+    return {
+        "rotation": {"family": "geometry", "runs": [
+            run("geometry", abs_r=0.93), run("geometry", abs_r=0.94),
+            run("geometry", "partial", 0.91)]},
+        "turn-and-mark": {"family": "geometry", "runs": [  # combined: content is right too
+            run("content", abs_r=0.5, completeness=0.4), run("geometry", "partial", 0.8, 0.6),
+            run("tone", abs_r=0.6, completeness=None)]},  # wrong and unhedged
+        "gamma": {"family": "tone", "runs": [
+            run("filter", "partial", 0.2), run("unknown", "unknown", None),  # hedged; no axis
+            run("tone", abs_r=0.75)]},
+        "fixed-mark": {"family": "content", "runs": [  # a truth that never varies: |r| is NaN
+            run("content", abs_r=nan), run("content", None, nan, None)]},
+        "blur": {"family": "filter", "runs": [{"name": "vae_blur_0", "error": ["died"]},
+                                              run("filter", abs_r=0.71)]},
+        "null": {"family": "none", "runs": [
+            run("none", None, None, None), run("none", abs_r=None),  # no truth: no |r|
+            run("unknown", "unknown", None)]},
+        "default data (rotation)": {"family": "geometry", "runs": [
+            run("geometry", abs_r=0.95), run("geometry", abs_r=0.89), run("geometry", abs_r=None)]},
+        "default data, plain VAE": {"family": "geometry", "runs": [run("tone")]},  # not judged
+    }
+
+
+def test_summary_reads_the_targets_off_the_table():
+    totals = summary(hand_made_table())["totals"]
+    assert totals["family_right_every_seed"] == {"count": 2, "of": 5, "share": 0.4}
+    # turn-and-mark's tone and the null's unknown, of 15 answers (5 effects and the null).
+    assert totals["confidently_wrong_runs"] == {"count": 2, "of": 15, "share": 0.133}
+    assert totals["right_and_complete"]["count"] == 1  # rotation only: 2 of 3 complete
+    assert totals["nulls_say_none"] is False
+    # Medians 0.93 (rotation), 0.6, 0.2, 0.71 (blur); fixed-mark has none.
+    assert totals["named_axis_at_target"] == {"count": 2, "of": 4, "share": 0.5}
+    assert totals["rotation_at_target"] == {"count": 1, "of": 3, "share": 0.333}
+    assert totals["errors"] == 1
+
+
+def test_summary_per_effect_counts_both_families_of_a_combined_effect():
+    found = summary(hand_made_table())["effects"]
+    combined = found["turn-and-mark"]
+    assert combined["families"] == ["geometry", "content"] and combined["named_right"] == 2
+    assert not combined["right_every_seed"] and combined["confidently_wrong"] == 1
+    assert combined["confidence"] == {"complete": 2, "partial": 1, "unknown": 0, "absent": 0}
+    assert combined["median_completeness"] == pytest.approx(0.5)
+    assert combined["named_abs_spearman"] == {"min": 0.5, "median": 0.6, "max": 0.8}
+    assert combined["named"] == ["content/k", "geometry/k", "tone/k"]
+    mark = found["fixed-mark"]
+    assert mark["right_every_seed"] and mark["named_abs_spearman"] is None
+    assert mark["confidence"]["absent"] == 1
+    assert found["blur"]["errors"] == 1 and not found["blur"]["right_every_seed"]
+    assert found["gamma"]["named_abs_spearman"]["median"] == pytest.approx(0.2)  # no axis: 0
+
+
+def test_only_an_unhedged_wrong_family_counts_as_confidently_wrong():
+    assert confidently_wrong(run("tone"), ("geometry",))
+    assert confidently_wrong(run("tone", None), ("geometry",))  # an older run: no confidence
+    assert not confidently_wrong(run("tone", "partial"), ("geometry",))
+    assert not confidently_wrong(run("unknown", "complete"), ("geometry",))
+    assert not confidently_wrong(run("content"), ("geometry", "content"))
+    assert confidently_wrong(run("unknown", "unknown"), ("none",))  # a null must say none
+    assert not confidently_wrong(run("none", None), ("none",))
+
+
 def metrics_of_a_run(**newer):
     return {"effect_dimension": 1, "best_spearman_dimension": 1, "seconds": 150.04,
             "effect_dimension_abs_spearman": 0.9, "best_abs_spearman": 0.9,
@@ -162,3 +234,11 @@ def test_benchmark_row_records_the_confidence_and_reads_older_metrics():
     older = benchmark_row("vae_rotation_0", 0, None, metrics_of_a_run())
     assert all(older[key] is None for key in newer)
 
+
+def test_print_table_shows_each_effect_and_the_totals(capsys):
+    table = hand_made_table()
+    print_table(table, summary(table))
+    lines = capsys.readouterr().out.splitlines()
+    combined = next(line for line in lines if line.startswith("turn-and-mark"))
+    assert "geometry+content" in combined and " 2/3 " in combined and " no " in combined
+    assert any("effects right at every seed: 2/5 (40%)" in line for line in lines)
