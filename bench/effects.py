@@ -234,7 +234,8 @@ def ghost(image, share):
 
 def diagonal_smear(image, length):
     """A smear along the 45-degree diagonal (down-right): the mean over round(length) pixels on a
-    diagonal line, kernel eye(L) / L; ink is kept away from the border. Not motion-blur's row."""
+    diagonal line, kernel eye(L) / L; it keeps all ink lying over L / 2 pixels from the border
+    (nearer, some is smeared off the image). Not motion-blur's row."""
     taps = max(1, int(round(length)))
     return scipy.ndimage.convolve(image, np.eye(taps) / taps, mode="constant", cval=0.0)
 
