@@ -1,15 +1,17 @@
 """Problem 2 benchmark: does `vae_sevens.py --k 3` find and name effects it was never tuned on?
 
-For every effect of bench/effects.py (made from MNIST's training and test sevens; 24 effects in six
-families) and every seed, one default run; null runs (tr7 and --reference two disjoint halves of
-MNIST's training sevens, untouched: they must say `none`); the default data (data/, rotation) at
---rotation-seeds seeds and the plain VAE on it. Each run is its own process (`vae_sevens.py
---quiet`), several at a time with --jobs. Per run it records the axis the script names (truth-free),
-the best axis by |Spearman| with the truth (te7 only scores), effect_family, effect_kind and the
-wall time; bench/out/effect_benchmark.json holds every row, and a table per effect and a confusion
-matrix of families are printed.
+For every effect of bench/effects.py (made from MNIST's training and test sevens; 33 effects in six
+families, two of them combined: either family is right) and every seed, one default run; null runs
+(tr7 and --reference two disjoint halves of MNIST's training sevens, untouched: they must say
+`none`); the default data (data/, rotation) at --rotation-seeds seeds and the plain VAE on it. Each
+run is its own process (`vae_sevens.py --quiet`), several at a time with --jobs. Per run it records
+the axis the script names (truth-free), the best axis by |Spearman| with the truth (te7 only
+scores), effect_family, effect_kind, how sure the run is (effect_confidence, completeness, the
+replay critic's accuracy and z) and the wall time. bench/out/effect_benchmark.json holds every row
+and, under "summary", what the targets are read from (bench/effect_summary.py); a table per effect,
+a confusion matrix of families and the totals are printed.
 
-    python -m bench.effect_benchmark --jobs 2            # about 3 hours on 2 cores
+    python -m bench.effect_benchmark --jobs 2   # 113 runs of about 2-3 min, two at a time: ~2.5 h
     python -m bench.effect_benchmark --effects gamma crossbar --seeds 1 --rotation-seeds 0 \
         --null-seeds 0
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import time
@@ -27,6 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 import numpy as np
 
+from bench.effect_summary import (AXIS_TARGET, DEFAULT_PLAIN, DEFAULT_ROTATION, NULL,
+                                  ROTATION_TARGET, answered, summary)
 from bench.effects import EFFECTS, write_effect_data
 from default_data.homework_files import write_pickle
 from sevens.mnist import load_mnist_sevens
@@ -62,7 +67,12 @@ def benchmark_row(name: str, seed: int, seconds, metrics: dict) -> dict:
             "best_abs_spearman": metrics["best_abs_spearman"],
             "axis_scores": metrics["axis_scores"], "effect_family": metrics["effect_family"],
             "effect_kind": metrics["effect_kind"], "critic_accuracy": metrics["critic_accuracy"],
-           "effect_sentence": metrics["effect_sentence"]}
+            "effect_sentence": metrics["effect_sentence"],
+            # Newer runs only: how sure the answer is; None in an older metrics.json.
+            "effect_confidence": metrics.get("effect_confidence"),
+            "completeness": metrics.get("completeness"),
+            "replay_critic_accuracy": metrics.get("replay_critic_accuracy"),
+            "replay_critic_z": metrics.get("replay_critic_z")}
 
 
 def write_null_data(out: Path, seed: int) -> Path:
@@ -107,12 +117,12 @@ def benchmark_runs(args: argparse.Namespace) -> list[tuple]:
     for seed in range(args.null_seeds):
         data_dir = OUT / f"sevens_null_{seed}"
         reference = write_null_data(data_dir, seed)
-        runs.append(("null", "none", f"vae_null_{seed}", data_dir, seed,
+        runs.append((NULL, "none", f"vae_null_{seed}", data_dir, seed,
                      ("--reference", str(reference))))
-    runs += [("default data (rotation)", "geometry", f"vae_default_{seed}", REPO / "data", seed, ())
+    runs += [(DEFAULT_ROTATION, "geometry", f"vae_default_{seed}", REPO / "data", seed, ())
              for seed in range(args.rotation_seeds)]
     if args.rotation_seeds:
-        runs.append(("default data, plain VAE", "geometry", "vae_default_plain_0", REPO / "data", 0,
+        runs.append((DEFAULT_PLAIN, "geometry", "vae_default_plain_0", REPO / "data", 0,
                      ("--plain",)))
     return runs
 
@@ -131,34 +141,64 @@ def main() -> None:
     table = {}
     for effect, family, row in rows:
         table.setdefault(effect, {"family": family, "runs": []})["runs"].append(row)
-    (OUT / "effect_benchmark.json").write_text(json.dumps(table, indent=2) + "\n")
-    print_table(table)
+    found = summary(table)
+    (OUT / "effect_benchmark.json").write_text(json.dumps({**table, "summary": found}, indent=2)
+                                               + "\n")
+    print_table(table, found)
     print(f"wrote {OUT / 'effect_benchmark.json'}")
 
 
-def print_table(table: dict) -> None:
-    """Per effect: the runs right, the named axis's |r| and the words named; then the confusion of
-    families."""
-    print(f"\n{'effect':26} {'family':9} {'right':>6} {'named |r| (min..max)':>22}  "
-          f"families, kinds named")
+def print_table(table: dict, found: dict) -> None:
+    """Per effect (found: summary(table)): its right families, the runs named right, at every seed
+    or not, the confidences, the median completeness, the named axis's |r| and the words named;
+    then the confusion of families and the totals."""
+    print(f"\n{'effect':24} {'right families':16} {'right':>5} {'all':>3} {'c/p/u':>6} "
+          f"{'compl':>5} {'named |r| (min..max)':>20}  families, kinds named")
+    for effect, row in found["effects"].items():
+        print(effect_line(effect, row))
+    print_confusion(table)
+    print_totals(found["totals"])
+
+
+def effect_line(effect: str, row: dict) -> str:
+    """One effect_summary as a line of print_table (nan: no |r|; -: no completeness)."""
+    counts = "/".join(str(row["confidence"][name]) for name in ("complete", "partial", "unknown"))
+    middle = "-" if row["median_completeness"] is None else f"{row['median_completeness']:.2f}"
+    spread = row["named_abs_spearman"] or {"min": math.nan, "max": math.nan}
+    every = "yes" if row["right_every_seed"] else "no"
+    return (f"{effect:24} {'+'.join(row['families']):16} {row['named_right']:>2}/{row['runs']:<2} "
+            f"{every:>3} {counts:>6} {middle:>5} {spread['min']:>13.3f}..{spread['max']:.3f}   "
+            f"{', '.join(row['named'])}")
+
+
+def print_confusion(table: dict) -> None:
+    """Runs per (true family, named family); a combined effect counts under its first family."""
     confusion = {}
-    for effect, entry in table.items():
-        good = [row for row in entry["runs"] if "error" not in row]
-        for row in good:
+    for entry in table.values():
+        for row in answered(entry):
             key = (entry["family"], row["effect_family"])
             confusion[key] = confusion.get(key, 0) + 1
-        correlations = [row["named_abs_spearman"] or 0.0 for row in good]
-        named = sorted({f"{row['effect_family']}/{row['effect_kind']}" for row in good})
-        right = sum(row["effect_family"] == entry["family"] for row in good)
-        print(f"{effect:26} {entry['family']:9} {right:>2}/{len(entry['runs']):<3} "
-              f"{min(correlations, default=0):>10.3f}..{max(correlations, default=0):.3f}   "
-              f"{', '.join(named)}")
     named_families = sorted({named for _, named in confusion})
     columns = " ".join(f"{f:>9}" for f in named_families)
     print(f"\nconfusion (rows: true family, columns: named): {columns}")
     for family in sorted({true for true, _ in confusion}):
         counts = " ".join(f"{confusion.get((family, f), 0):>9}" for f in named_families)
         print(f"{family:46} {counts}")
+
+
+def print_totals(totals: dict) -> None:
+    def ratio(name):
+        part = totals[name]
+        return f"{part['count']}/{part['of']}" + ("" if part["share"] is None
+                                                   else f" ({100 * part['share']:.0f}%)")
+
+    print(f"\neffects right at every seed: {ratio('family_right_every_seed')}; right and complete "
+          f"at most seeds: {ratio('right_and_complete')}; named axis median |r| >= "
+          f"{AXIS_TARGET:.2f}: {ratio('named_axis_at_target')}")
+    print(f"runs naming a wrong family unhedged (effects and nulls): "
+          f"{ratio('confidently_wrong_runs')}; nulls say none at every seed: "
+          f"{totals['nulls_say_none']}; default data |r| >= {ROTATION_TARGET:.2f}: "
+          f"{ratio('rotation_at_target')} seeds; runs failed: {totals['errors']}")
 
 
 if __name__ == "__main__":

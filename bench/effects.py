@@ -5,6 +5,8 @@ Each effect has one parameter, drawn uniformly per image from its range, and is 
 MNIST sevens (LeCun, Cortes, Burges; CC BY-SA 3.0) from `assets/mnist_sevens.npz`: the training
 sevens make tr7.pkl, the test sevens te7.pkl, and the drawn parameters are written beside them as
 `tr7_truth_<effect>.npy` / `te7_truth_<effect>.npy`, the same layout `make_data.py` writes.
+Two effects are combined (COMBINED): a drawn change followed by a fixed one, so that either
+family is a right answer.
 
     python -m bench.effects --effect blur --out /tmp/sevens_blur
 """
@@ -163,6 +165,104 @@ def upside_down(image, turned):
     return image[::-1, ::-1] if turned >= 0.5 else image
 
 
+WARP_CONTROL_GRID = 4  # control points per side of random_warp's displacement field
+
+
+def smooth_displacement(amplitude, rng, shape=(28, 28)):
+    """(2, rows, columns) displacement in pixels (rows first): a 4x4 grid of Gaussian control
+    points per direction, cubic-spline interpolated to every pixel, then scaled so that its RMS
+    length sqrt(mean(d_row^2 + d_column^2)) is exactly `amplitude`."""
+    control = rng.standard_normal((2, WARP_CONTROL_GRID, WARP_CONTROL_GRID))
+    # Pixel i of n sits at control coordinate i (grid - 1) / (n - 1): corners on corners.
+    rows, columns = np.meshgrid(*(np.linspace(0.0, WARP_CONTROL_GRID - 1, n) for n in shape),
+                                indexing="ij")
+    field = np.stack([scipy.ndimage.map_coordinates(c, [rows, columns], order=3, mode="nearest")
+                      for c in control])
+    return amplitude * field / np.sqrt(np.mean(np.sum(field**2, axis=0)))
+
+
+def random_warp(image, amplitude, rng):
+    """Each image warped by its own smooth random displacement field of RMS `amplitude` pixels:
+    output(p) = image(p + d(p)), bilinear, zero outside."""
+    displacement = smooth_displacement(amplitude, rng, image.shape)
+    grid = np.mgrid[0 : image.shape[0], 0 : image.shape[1]].astype(float)
+    return scipy.ndimage.map_coordinates(image, grid + displacement, order=1, cval=0.0)
+
+
+def posterize(image, levels):
+    """Greys merged into L = round(levels) evenly spaced levels: x -> round(x (L - 1)) / (L - 1)."""
+    steps = max(2, int(round(levels))) - 1
+    return np.round(image * steps) / steps
+
+
+def solarize(image, fold):
+    """Greys above `fold` folded back about it, x -> x if x <= t else 2t - x (clipped to [0, 1]
+    by changed_sevens): the darkest ink turns lighter than the greys just under t, so the map does
+    not keep the order of greys."""
+    return np.where(image <= fold, image, 2.0 * fold - image)
+
+
+# A 1-pixel diagonal line running down to the right, rows 19-25 and columns 20-26: the bottom
+# right, where MNIST's sevens have almost no ink (their stem runs down to the left; 0.4% of the
+# training sevens' pixels there are inked >= 1/2).
+MARK_PIXELS = (np.arange(19, 26), np.arange(20, 27))
+
+
+def fixed_mark(image, ink=1.0):
+    """The same mark (MARK_PIXELS at darkness `ink`) drawn into every image: max(image, mark).
+    EFFECTS draws ink from [1, 1], so nothing about it varies between images."""
+    marked = image.copy()
+    marked[MARK_PIXELS] = np.maximum(marked[MARK_PIXELS], ink)
+    return marked
+
+
+GHOST_SHIFT = (3, 4)  # (rows down, columns right) of the ghost copy
+
+
+def shifted(image, rows, columns):
+    """The image moved down by `rows` and right by `columns` whole pixels, zeros shifted in."""
+    moved = np.zeros_like(image)
+    moved[rows:, columns:] = image[: image.shape[0] - rows, : image.shape[1] - columns]
+    return moved
+
+
+def ghost(image, share):
+    """A double image: a faint copy moved by GHOST_SHIFT added, x + share * shift(x) (a kernel of
+    two separate taps, 1 and share)."""
+    return image + share * shifted(image, *GHOST_SHIFT)
+
+
+def diagonal_smear(image, length):
+    """A smear along the 45-degree diagonal (down-right): the mean over round(length) pixels on a
+    diagonal line, kernel eye(L) / L; it keeps all ink lying over L / 2 pixels from the border
+    (nearer, some is smeared off the image). Not motion-blur's row."""
+    taps = max(1, int(round(length)))
+    return scipy.ndimage.convolve(image, np.eye(taps) / taps, mode="constant", cval=0.0)
+
+
+def low_resolution(image, factor):
+    """Resolution lost: the mean of each f x f block (f = round(factor); the last row and column of
+    blocks are cut short where f does not divide 28), every pixel set to its block's mean (nearest
+    neighbour back up to 28x28): blocky."""
+    block = max(1, int(round(factor)))
+    row_blocks, column_blocks = np.indices(image.shape) // block
+    sums, counts = (np.zeros((row_blocks.max() + 1, column_blocks.max() + 1)) for _ in range(2))
+    np.add.at(sums, (row_blocks, column_blocks), image)
+    np.add.at(counts, (row_blocks, column_blocks), 1.0)
+    return (sums / counts)[row_blocks, column_blocks]
+
+
+def turn_and_mark(image, degrees):
+    """Two changes at once (see COMBINED): turned by `degrees`, then the fixed mark drawn."""
+    return fixed_mark(rotation(image, degrees))
+
+
+def contrast_and_blur(image, factor):
+    """Two changes at once (see COMBINED): ink times `factor`, then a Gaussian blur of 1 pixel on
+    every image (both linear, so their order does not matter)."""
+    return blur(contrast(image, factor), 1.0)
+
+
 # name: (category, function, low, high); the parameter is drawn uniformly in [low, high] per image.
 # A function with a third argument also gets the random generator (noise drawn per pixel).
 EFFECTS = {
@@ -190,7 +290,25 @@ EFFECTS = {
     "corner-blob": ("content", corner_blob, 0.0, 4.0),  # radius of the added blob, pixels
     "mirror": ("symmetry", mirror, 0.0, 1.0),  # > 0.5: mirrored (about half of the sevens)
     "upside-down": ("symmetry", upside_down, 0.0, 1.0),  # > 0.5: turned by 180 degrees
+    # Ranges of rounded parameters run from k - 1/2 to m + 1/2: each of k..m at the same share.
+    "random-warp": ("geometry", random_warp, 0.0, 2.5),  # RMS displacement, pixels
+    "posterize": ("tone", posterize, 1.5, 5.5),  # grey levels kept, rounded: 2-5
+    "solarize": ("tone", solarize, 0.4, 0.9),  # grey above which greys fold back
+    "fixed-mark": ("content", fixed_mark, 1.0, 1.0),  # darkness of the mark: the same everywhere
+    "ghost": ("filter", ghost, 0.0, 0.6),  # share of the shifted copy added
+    "diagonal-smear": ("filter", diagonal_smear, 0.5, 7.5),  # smear length, pixels, rounded: 1-7
+    "low-resolution": ("filter", low_resolution, 0.5, 4.5),  # block side, rounded: 1-4
+    "turn-and-mark": ("geometry", turn_and_mark, -45.0, 45.0),  # degrees; the mark is fixed
+    "contrast-and-blur": ("tone", contrast_and_blur, 0.2, 1.0),  # ink multiplier; blur fixed
 }
+# Effects made of two changes: both families are right. EFFECTS records the first, whose
+# parameter is drawn; the second change is the same in every image.
+COMBINED = {"turn-and-mark": ("geometry", "content"), "contrast-and-blur": ("tone", "filter")}
+
+
+def true_families(effect: str) -> tuple[str, ...]:
+    """The families a right answer may name for an effect of EFFECTS."""
+    return COMBINED.get(effect, (EFFECTS[effect][0],))
 
 
 def change_function(effect: str, rng: np.random.Generator):
