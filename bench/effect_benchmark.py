@@ -43,7 +43,8 @@ PYTHON = sys.executable
 def vae_run(name: str, data_dir: Path, seed: int, extra=(), device="cpu", resume=False) -> dict:
     out = OUT / name
     command = [PYTHON, "vae_sevens.py", "--k", "3", "--quiet", "--seed", str(seed),
-               "--data-dir", str(data_dir), "--out", str(out), "--device", device, *extra]
+               "--data-dir", str(data_dir), "--out", str(out), "--device", device, "--threads", "1",
+               *extra]
     seconds = None
     if not (resume and (out / "metrics.json").is_file()):
         started = time.perf_counter()
