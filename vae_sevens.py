@@ -5,10 +5,9 @@
 
 1. Model: a VAE (Kingma & Welling, 2014) with K latents learns tr7 (a tenth held out). Default:
    beta-TC-VAE (Chen et al., 2018), warped broadcast decoder, grey-level term; --plain: homework's.
-2. Axes: the poor and the clean sevens (--reference) are encoded; the effect axis is the one along
-   which the poor codes spread SPREAD_MARGIN times beyond the clean codes, S v = lambda C v
-   (sevens/axes.py). When the images differ (sevens/critic.py) and none does, the least
-   used latent is tied to the critic's score, trained on.
+2. Axes: the poor and clean sevens (--reference) are encoded; the effect axis is the one along which
+   the poor codes spread SPREAD_MARGIN times beyond the clean ones (S v = lambda C v; sevens/axes).
+   When the images differ (sevens/critic.py) and none does, a latent is tied to the critic's score.
 3. Traversals: K-1 latents fixed, one from -5 to 5, on those axes (traversal.png).
 4. What it is: sevens/along_axis.py names it, done again on clean sevens (replay.png).
 """
@@ -28,9 +27,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from common import (DEFAULT_DATA_DIR, EPS, IMAGE_SHAPE, SEED_BOUND,
-                    THREADS_BOUND, Option, data_entry, parse_options, pick_device, run_cli,
-                    stop_if_diverged, stream_rng, torch_generator, use_threads)
+from common import (DEFAULT_DATA_DIR, EPS, IMAGE_SHAPE, SEED_BOUND, THREADS_BOUND, Option,
+                    data_entry, parse_options, pick_device, run_cli, stop_if_diverged, stream_rng,
+                    torch_generator, use_threads)
 from safety.errors import DataError
 from safety.json_files import write_json
 from safety.output_folders import check_output_folder
@@ -290,15 +289,15 @@ def train(model, images: dict, objective: dict, args, device, guide=None):
 
 # ---------------------------------------------------------------- the axes and what the effect is
 def read_code(model, poor_images, reference, test_mu, evidence: dict, args, device):
-    """The axes (the spread beyond the clean sevens, sevens/axes.py), the codes on them (poor
-    training, clean and test sevens) and the effect found along them, with the images' evidence."""
+    """The axes (sevens/axes.py), the codes on them (poor training, clean, test sevens; and
+    codes["replay"], replay.png's images) and the effect found along them, with the evidence."""
     poor, clean = encode_means(model, poor_images, device), encode_means(model, reference, device)
     axes = spread_axes(poor, clean)
     codes = {"poor": axes.from_model(poor), "clean": axes.from_model(clean),
              "test": axes.from_model(test_mu)}
     decode = functools.partial(decode_means, model, axes=axes, device=device)
     encode = functools.partial(codes_on_axes, model, axes=axes, device=device)
-    effect, codes["replay"] = along_axis.describe_axis(  # and replay.png's images
+    effect, codes["replay"] = along_axis.describe_axis(
         decode, encode, poor_images, codes["poor"], axes.scores[0], SPREAD_MARGIN, evidence,
         args.seed, stream_rng(args.seed, FIT_STREAM))
     result = {"axis_scores": axes.scores.tolist(), "spread_margin": SPREAD_MARGIN, **effect}

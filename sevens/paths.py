@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from common import IMAGE_SHAPE
 from sevens.changes import KINDS, SQUARE_MAPS, affine_grid, affine_warp, sample, smooth_field
 from sevens.descriptors import FIELD_SIDE, KERNEL_SIDE, TONE_KNOTS
+from sevens.image_checks import place
 
 IMAGE_SIDE = IMAGE_SHAPE[0]  # pixels
 # Set in advance: the strengths at which a path is read (replay.read_strengths), both ends included.
@@ -58,6 +59,7 @@ class Path:
     grid: np.ndarray
     parameters: int
     words: Callable[[np.ndarray], str]
+    continuous: bool = True  # any strength between the grid's values means something
 
     def __call__(self, images: np.ndarray, strengths: np.ndarray) -> np.ndarray:
         x = torch.as_tensor(images, dtype=torch.float32)
@@ -210,7 +212,6 @@ def content_path(added: np.ndarray, one_sided: bool = False) -> Path:
 
 
 def ink_words(ink: torch.Tensor, values: np.ndarray) -> str:
-    from sevens.image_checks import place
     strongest = float(np.max(np.abs(values)))
     summed = float(ink.abs().sum(dim=(-2, -1)).max()) * strongest
     return f"ink changed in {place(ink.abs().amax(0).numpy())} (up to {summed:.1f} grey summed)"
@@ -227,7 +228,6 @@ def mark_path(mark: np.ndarray, erased: np.ndarray) -> Path:
         strength = v[:, None, None]
         return torch.maximum(x * (1 - strength.clamp(max=1) * erased_t), strength * mark_t)
 
-    from sevens.image_checks import place
     where = place(np.maximum(mark, erased))
     kind = "ink-added" if mark.sum() >= erased.sum() else "ink-erased"
     words = (f"the same mark in every seven: {int((mark > 0).sum())} pixels of ink up to "
@@ -242,7 +242,8 @@ def square_map_path(name: str) -> Path:
     mapping = SQUARE_MAPS[name]
     return Path("symmetry", name, lambda x, v: torch.where((v >= 0.5)[:, None, None],
                                                              mapping(x), x),
-                np.array([0.0, 1.0]), 0, lambda values: f"a {name} of some sevens")
+                np.array([0.0, 1.0]), 0, lambda values: f"a {name} of some sevens",
+                continuous=False)
 
 
 def smear_path(degrees: float) -> Path:
@@ -308,8 +309,9 @@ def resolution_path(mode: str) -> Path:
         return out
 
     return Path("filter", "resolution", apply, factors, 1,
-                lambda values: (f"drawn at a resolution {values[-1]:.1f} to {values[0]:.1f}x "
-                                f"coarser, back to 28 pixels by {mode} interpolation"))
+                lambda values: (f"drawn at a resolution {values[0]:.1f} to {values[-1]:.1f}x "
+                                f"coarser, back to 28 pixels by {mode} interpolation"),
+                continuous=False)
 
 
 def noise_path(kind: str, seed: int) -> Path:

@@ -99,9 +99,15 @@ def log_kernel_densities(readings: np.ndarray, points: np.ndarray) -> np.ndarray
 
 
 def replay(path, strengths: dict, clean: np.ndarray, rng: np.random.Generator):
-    """Clean sevens (n, 28, 28), each changed by a strength drawn as the poor sevens' are spread;
-    and the strengths drawn (n,)."""
-    drawn = rng.choice(strengths["grid"], size=len(clean), p=strengths["weights"])
+    """Clean sevens (n, 28, 28), each changed by a strength drawn as the poor sevens' are spread
+    (uniform within its grid cell for a continuous path); and the strengths drawn (n,)."""
+    grid = strengths["grid"]
+    cells = rng.choice(len(grid), size=len(clean), p=strengths["weights"])
+    drawn = grid[cells]
+    if path.continuous:  # anywhere in the grid value's cell: a turn of any angle, not only steps
+        middles = (grid[1:] + grid[:-1]) / 2
+        lower, upper = np.append(grid[0], middles), np.append(middles, grid[-1])
+        drawn = rng.uniform(lower[cells], upper[cells])
     return path(clean, drawn), drawn
 
 

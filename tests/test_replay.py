@@ -114,7 +114,7 @@ def test_a_known_change_replayed_is_complete_against_itself_and_not_against_anot
     baseline = baseline_test(poor, clean, seed=3)
     assert baseline["critic_z"] >= DIFFER_Z  # there is a change to replay
     rng = np.random.default_rng(4)
-    drawn = strength(values)
+    drawn = np.sort(strength(values))  # a grid of the true strengths, each equally likely
     spread = {"grid": drawn, "weights": np.full(len(drawn), 1.0 / len(drawn))}
     itself = judge(poor, replay(path, spread, clean, rng)[0], baseline, seed=3)
     assert confidence(itself) == "complete", itself
