@@ -22,12 +22,14 @@ from sevens import paths
 from sevens.changes import GEOMETRY_ENTRIES
 from sevens.critic import DIFFER_Z
 from sevens.descriptors import TONE_KNOTS
-from sevens.verdict import NON_RIGID_GAIN
 
 CANDIDATE_FLOOR = 0.3  # a family explaining this share along the axis gives candidates
 MARK_QUANTILE = 0.05  # a fixed mark: ink that even the faintest 5% of the poor sevens have there
 MARK_LEVEL = 0.1  # grey, beyond the clean sevens' same quantile: a pixel of a mark
 ERASED_SHARE = 0.2  # a pixel inked in a fifth of the clean sevens and in almost no poor one
+# A grey-level map keeps each image's grey ranks: tone is read on the images only when a critic on
+# the ranks (image_checks.tone_check) sees at most a quarter of what the raw critic sees (z).
+RANKS_KEEP = 0.25
 GHOST_REACH = 6  # pixels: the shifts tried for a shifted copy, each way
 FAMILY_KINDS = {  # the one-parameter kinds of each family (changes.KINDS), the shear's two members
     "geometry": [(kind, 0) for kind in GEOMETRY_ENTRIES] + [("shear", 1)],
@@ -53,7 +55,7 @@ def family_paths(family: str, found: dict) -> list:
     if family == "geometry":
         warps = found["warps"]
         full = [paths.affine_path(warps["matrix"], warps["offset"])]
-        if warps["field"] - warps["affine"] >= NON_RIGID_GAIN:
+        if warps["field"] > warps["affine"]:  # the judge says whether the field is needed
             full.append(paths.affine_path(warps["matrix"], warps["offset"], warps["field_grid"]))
         return best_kind_first(kinds, found) + full
     if family == "tone":
@@ -77,11 +79,14 @@ def best_kind_first(kinds: list, found: dict) -> list:
 
 
 def image_paths(evidence: dict, poor: np.ndarray, clean: np.ndarray, seed: int) -> list:
-    """The candidates read on the images; clean: clean sevens apart from those to be replayed."""
-    made = [paths.kind_path(kind, member) for members in FAMILY_KINDS.values()
-            for kind, member in members]
+    """The candidates read on the images; clean: clean sevens apart from those to be replayed. A
+    grey-level change only where the ranks hide most of the change (RANKS_KEEP)."""
+    greys_only = evidence["ranked_critic_z"] <= RANKS_KEEP * evidence["critic_z"]
+    made = [paths.kind_path(kind, member) for family, members in FAMILY_KINDS.items()
+            for kind, member in members if family != "tone" or greys_only]
     made += [paths.noise_path(kind, seed + k) for k, kind in enumerate(paths.NOISE_REACH)]
-    made += [paths.square_map_path(evidence["square_map"]), quantile_map_path(poor, clean)]
+    made += [paths.square_map_path(evidence["square_map"])]
+    made += [quantile_map_path(poor, clean)] if greys_only else []
     made += [paths.smear_path(degrees) for degrees in paths.SMEAR_DIRECTIONS]
     made += [paths.ghost_path(ghost_shift(poor, clean))]
     made += [paths.resolution_path(mode) for mode in ("nearest", "bilinear")]
@@ -151,5 +156,7 @@ def candidate_paths(found, named, evidence: dict, poor: np.ndarray, clean: np.nd
     """The axis' candidates (found: the descriptors along it, or None; named: the (family, kind) the
     descriptors name, first) and the images'."""
     along = [] if found is None else axis_paths(found, named)
-    return along + image_paths(evidence, poor, clean, seed)
+    made = {id(path) for path in along}  # a kind is one path (paths.kind_path), made once
+    return along + [path for path in image_paths(evidence, poor, clean, seed)
+                    if id(path) not in made]
 

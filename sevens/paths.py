@@ -24,6 +24,7 @@ Negative strengths walk the low end's fit where a family has two ends (its axis'
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Callable
 
@@ -97,6 +98,7 @@ KIND_UNITS = {  # how a kind's value reads: (words, value -> the number quoted)
 }
 
 
+@functools.lru_cache(maxsize=None)  # one path per kind: the axis' and the images' are the same
 def kind_path(kind: str, member: int = 0) -> Path:
     """A one-parameter kind of changes.KINDS (one member of the shear's two) at its value v."""
     family, members = KINDS[kind]

@@ -34,9 +34,9 @@ from sevens.critic import DIFFER_Z, GREY_BINS, grey_histogram, two_sample_test
 # Set in advance; checked on bench/effect_benchmark.py.
 COMPLETE_SHARE = 0.85  # the replay removes this share of the separation: a critic is near chance
 PARTIAL_SHARE = 0.5  # it removes at least half of it: a partial answer, named with its share
-JUDGE_SEVENS = 2048  # poor sevens and replayed clean sevens the fresh critic sees (half to fit)
+JUDGE_SEVENS = 4096  # at most this many poor and replayed clean sevens for the judge (half to fit)
 CALIBRATION_SEVENS = 128  # clean sevens changed at every strength of a grid to read R(v)
-JUDGED = 3  # candidates judged, the nearest by moments (and the descriptors' own answer)
+JUDGED = 4  # candidates judged, the nearest by moments (and the descriptors' own answer)
 HISTOGRAM_WEIGHT = 10.0  # a grey histogram bin weighs as much as 10 pixels of the mean image
 LEVELS = 255  # the judge sees 8-bit greys
 READING_BINS = 256  # the poor sevens' readings binned for EM: a 1/256 of their range apart
@@ -157,9 +157,12 @@ def baseline_test(poor: np.ndarray, clean: np.ndarray, seed: int) -> dict:
 
 
 def confidence(entry: dict) -> str:
-    """complete: the fresh critic is near chance (z < DIFFER_Z, or the replay removes
-    COMPLETE_SHARE of the separation); partial: it removes PARTIAL_SHARE; else unknown."""
-    if entry["replay_critic_z"] < DIFFER_Z or entry["completeness"] >= COMPLETE_SHARE:
+    """complete: the fresh critic is near chance (the replay removes COMPLETE_SHARE of the
+    separation, or the critic's z falls below DIFFER_Z while it removes PARTIAL_SHARE: a weak
+    change whose separation is small and noisy); partial: it removes PARTIAL_SHARE; else
+    unknown."""
+    if entry["completeness"] >= COMPLETE_SHARE or (entry["replay_critic_z"] < DIFFER_Z
+                                                   and entry["completeness"] >= PARTIAL_SHARE):
         return "complete"
     return "partial" if entry["completeness"] >= PARTIAL_SHARE else "unknown"
 
@@ -192,10 +195,14 @@ def best_replay(paths: list, readers: dict, sets: dict, seed: int, rng: np.rando
             entries.append({"path": path, "reader": reader, "strengths": strengths,
                             "replayed": replayed, "drawn": drawn,
                             "distance": moment_distance(replayed, sets["poor"], sets["clean"])})
-    ranked = sorted(entries, key=lambda entry: entry["distance"])
+    # A replay that leaves every seven as it was (all strengths at the identity) is no answer.
+    answers = [entry for entry in entries
+               if not np.array_equal(entry["replayed"], sets["clean"])] or entries
+    ranked = sorted(answers, key=lambda entry: entry["distance"])
     judged = unique_paths(ranked)[:JUDGED]
-    if first_judged and all(entry["path"] is not paths[0] for entry in judged):
-        judged.append(next(entry for entry in ranked if entry["path"] is paths[0]))
+    first = next((entry for entry in ranked if entry["path"] is paths[0]), None)
+    if first_judged and first is not None and all(entry is not first for entry in judged):
+        judged.append(first)
     baseline = baseline_test(sets["poor"], sets["clean"], seed)
     for entry in judged:
         entry.update(judge(sets["poor"], entry["replayed"], baseline, seed))

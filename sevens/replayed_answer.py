@@ -34,16 +34,26 @@ def replayed_answer(result: dict, found, evidence: dict, poor: np.ndarray, reade
     if result["effect_family"] == "none" or not evidence["images_differ"]:
         sure = "complete" if result["effect_family"] == "none" else "unknown"
         return {**result, **described, **dict.fromkeys(REPLAY_KEYS[:3]),
-                "effect_confidence": sure}, None
+                "effect_confidence": sure, "replay_candidates": []}, None
     sets = {"poor": poor[rng.permutation(len(poor))[:JUDGE_SEVENS]],
             "clean": evidence["held_out_clean"][:JUDGE_SEVENS],
             "calibration": evidence["fitting_clean"][:CALIBRATION_SEVENS]}
     named_pair = (result["effect_family"], result["effect_kind"])
     candidates = candidate_paths(found, named_pair, evidence, poor, evidence["fitting_clean"], seed)
     first_judged = found is not None and candidates[0].family == named_pair[0]
-    named, _ = best_replay(candidates, readers, sets, seed, rng, first_judged)
+    named, entries = best_replay(candidates, readers, sets, seed, rng, first_judged)
     figure = figure_examples(named, poor, named["strengths"]["modes"], sets["clean"])
-    return {**result, **described, **named_words(named, evidence)}, figure
+    judged = [judged_record(entry) for entry in entries if "completeness" in entry]
+    return {**result, **described, **named_words(named, evidence),
+            "replay_candidates": judged}, figure
+
+
+def judged_record(entry: dict) -> dict:
+    """What metrics.json keeps of a judged candidate: which change, read how, and its verdict."""
+    return {"family": entry["path"].family, "kind": entry["path"].kind, "reader": entry["reader"],
+            "moment_distance": entry["distance"], "completeness": entry["completeness"],
+            "replay_critic_accuracy": entry["replay_critic_accuracy"],
+            "replay_critic_z": entry["replay_critic_z"]}
 
 
 def named_words(named: dict, evidence: dict) -> dict:

@@ -139,3 +139,13 @@ def test_the_simplest_complete_candidate_is_named():
               {"path": paths.kind_path("shear"), "completeness": 0.5, "replay_critic_z": 9.0}]
     assert simplest_complete(judged)["path"] is simple
     assert simplest_complete(judged[2:])["path"].kind == "shear"  # none complete: the most
+
+
+def test_a_grey_level_change_is_a_candidate_on_the_images_only_when_the_ranks_hide_the_change(
+        sevens):
+    poor, clean = sevens[:300], sevens[300:600]
+    evidence = {"square_map": "mirror-left-right", "critic_z": 40.0}
+    for ranked_z, tone in ((30.0, False), (2.0, True)):
+        made = candidates.image_paths({**evidence, "ranked_critic_z": ranked_z}, poor, clean, 0)
+        assert any(path.family == "tone" for path in made) == tone
+        assert any(path.family == "noise" for path in made)
