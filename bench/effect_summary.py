@@ -49,8 +49,9 @@ def named_correlation(row: dict):
     """The named axis's |r| with the truth: 0 where no axis is named, None where it is undefined
     (a truth that is the same in every image, as fixed-mark's, gives NaN)."""
     value = row.get("named_abs_spearman")
-    if value is None:
-        return 0.0
+    if value is None:  # metrics.json writes NaN as null: undefined when no axis has a |r| either
+        best = row.get("best_abs_spearman")
+        return None if best is None or math.isnan(best) else 0.0
     return None if math.isnan(value) else value
 
 

@@ -4,7 +4,7 @@ bench/effect_summary.py reads the benchmark's targets off a table of runs."""
 import numpy as np
 import pytest
 
-from bench import effects
+from bench import effect_summary, effects
 from bench.effect_benchmark import benchmark_row, print_table
 from bench.effect_summary import confidently_wrong, summary
 from sevens.mnist import load_mnist_sevens
@@ -148,8 +148,9 @@ def test_combined_effects_are_their_two_changes_in_turn(sevens):
 
 def run(family, confidence="complete", abs_r=0.8, completeness=0.9, kind="k"):
     """A benchmark_row as the summary reads it."""
+    best = 0.9 if abs_r is None else abs_r  # NaN: the truth is the same in every image
     return {"effect_family": family, "effect_kind": kind, "effect_confidence": confidence,
-            "completeness": completeness, "named_abs_spearman": abs_r}
+            "completeness": completeness, "named_abs_spearman": abs_r, "best_abs_spearman": best}
 
 
 def hand_made_table():
@@ -242,3 +243,12 @@ def test_print_table_shows_each_effect_and_the_totals(capsys):
     combined = next(line for line in lines if line.startswith("turn-and-mark"))
     assert "geometry+content" in combined and " 2/3 " in combined and " no " in combined
     assert any("effects right at every seed: 2/5 (40%)" in line for line in lines)
+
+
+def test_an_undefined_correlation_read_back_from_json_stays_undefined():
+    """metrics.json writes NaN as null: with no axis' |r| defined either (a constant truth) the
+    named axis has none; with one, an unnamed axis scores 0."""
+    assert effect_summary.named_correlation({"named_abs_spearman": None,
+                                             "best_abs_spearman": None}) is None
+    assert effect_summary.named_correlation({"named_abs_spearman": None,
+                                             "best_abs_spearman": 0.4}) == 0.0
