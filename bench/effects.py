@@ -332,7 +332,11 @@ def write_effect_data(effect: str, out: Path, seed: int) -> None:
         source = sevens["train" if split == 0 else "test"]
         images, values = effect_sevens(effect, source, split, seed)
         write_pickle(out / f"{prefix}.pkl", images)
-        write_npy(out / f"{prefix}_truth_{effect}.npy", values)
+        truth = out / f"{prefix}_truth_{effect}.npy"
+        if np.ptp(values) > 0:  # a truth the same in every seven scores no axis (fixed-mark)
+            write_npy(truth, values)
+        else:
+            truth.unlink(missing_ok=True)
 
 
 def main() -> None:
