@@ -23,8 +23,9 @@ MAX_DICT_ITEMS = 64  # of a dict read one macro per item (the families of an ima
 KINDS = {dict: "an object", list: "a list", str: "a string", bool: "true/false"}  # or a number
 
 
-def read_metrics(folder: Path, figures) -> tuple[Path, dict]:
-    """(the run's metrics.json, its metrics), once the figures beside it are there too."""
+def read_metrics(folder: Path, figures, figures_if=None) -> tuple[Path, dict]:
+    """(the run's metrics.json, its metrics), once the figures beside it are there too, and each
+    figure of figures_if (name -> key) whose key is not null (a figure the run draws only then)."""
     path = Path(folder) / "metrics.json"
     if not path.is_file():
         raise DataError(f"{path}: file not found "
@@ -39,7 +40,8 @@ def read_metrics(folder: Path, figures) -> tuple[Path, dict]:
     if not isinstance(metrics, dict):
         raise DataError(f"{path}: expected a JSON object of metrics, "
                         f"found {type(metrics).__name__}")
-    if missing := [name for name in figures if not (Path(folder) / name).is_file()]:
+    drawn = [name for name, key in (figures_if or {}).items() if metrics.get(key) is not None]
+    if missing := [name for name in (*figures, *drawn) if not (Path(folder) / name).is_file()]:
         raise DataError(f"{folder}: expected the figures {', '.join(missing)} "
                         "beside metrics.json, not found")
     return path, metrics

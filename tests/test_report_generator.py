@@ -230,7 +230,7 @@ def test_a_missing_key_figure_or_metrics_file_is_one_line_exit_2_and_no_output(t
     (tmp_path / "figure" / "results" / "vae_sevens_k3_plain" / "effect.png").write_bytes(b"PNG")
     result = run_generator(runs + ["--out", str(out)])
     assert result.returncode == 2 and result.stderr.count("\n") == 1
-    assert "vae_sevens_k3: expected the figure replay.png" in result.stderr
+    assert "vae_sevens_k3: expected the figures replay.png beside metrics.json" in result.stderr
     (tmp_path / "figure" / "results" / "speaker_verification" / "metrics.json").unlink()
     result = run_generator(runs + ["--out", str(out)])
     assert result.returncode == 2
