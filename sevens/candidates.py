@@ -26,6 +26,7 @@ from sevens.descriptors import TONE_KNOTS
 CANDIDATE_FLOOR = 0.3  # a family explaining this share along the axis gives candidates
 MARK_QUANTILE = 0.05  # a fixed mark: ink that even the faintest 5% of the poor sevens have there
 MARK_LEVEL = 0.1  # grey, beyond the clean sevens' same quantile: a pixel of a mark
+DARKEST_QUANTILE = 0.95  # a mark of varying darkness at its darkest: the poor sevens' 95th centile
 ERASED_SHARE = 0.2  # a pixel inked in a fifth of the clean sevens and in almost no poor one
 # A grey-level map keeps each image's grey ranks: tone is read on the images only when a critic on
 # the ranks (image_checks.tone_check) sees at most a quarter of what the raw critic sees (z).
@@ -89,11 +90,12 @@ def image_paths(evidence: dict, poor: np.ndarray, clean: np.ndarray, seed: int) 
     made += [quantile_map_path(poor, clean)] if greys_only else []
     made += [paths.smear_path(degrees) for degrees in paths.SMEAR_DIRECTIONS]
     made += [paths.ghost_path(ghost_shift(poor, clean))]
-    made += [paths.resolution_path(mode) for mode in ("nearest", "bilinear")]
+    made += [paths.resolution_path(mode) for mode in ("blocks", "smooth")]
     made += [paths.random_warp_path(seed + 3)]
     mark, erased = fixed_mark(poor, clean)
     if mark.any() or erased.any():
         made.append(paths.mark_path(mark, erased))
+    made += changed_regions(poor, clean)
     ink = content_ink(poor, clean)
     if ink.any():
         made.append(paths.content_path(ink[None], one_sided=True))
@@ -140,6 +142,30 @@ def fixed_mark(poor: np.ndarray, clean: np.ndarray) -> tuple[np.ndarray, np.ndar
     inked = (np.mean(clean > MARK_LEVEL, axis=0) >= ERASED_SHARE)
     erased = inked & (np.mean(poor > MARK_LEVEL, axis=0) <= MARK_QUANTILE / 5)
     return mark.astype(np.float32), erased.astype(np.float32)
+
+
+def changed_regions(poor: np.ndarray, clean: np.ndarray) -> list:
+    """Content that varies between sevens, at the pixels content_ink keeps: ink added (a mark of
+    varying darkness, at its darkest, mark_path; a growing region, region_path) and ink erased (a
+    growing region). A pixel's share: how much more often the poor sevens have ink there (grey >
+    1/2) than the clean ones; its ink, the median grey of the poor sevens that have it. Erased:
+    the share 1 - mean(poor) / mean(clean)."""
+    kept = content_ink(poor, clean)
+    made = []
+    added = np.clip(np.mean(poor > 0.5, 0) - np.mean(clean > 0.5, 0), 0, 1) * (kept > 0)
+    if added.any():
+        order = np.sort(poor, axis=0)  # each pixel's greys, lightest first
+        rows = np.clip(((1 - added / 2) * len(poor)).astype(int), 0, len(poor) - 1)
+        ink = np.take_along_axis(order, rows[None], 0)[0] * (added > 0)
+        darkest = np.where(kept > 0, np.quantile(poor, DARKEST_QUANTILE, axis=0), 0.0)
+        made += [paths.mark_path(darkest.astype(np.float32), np.zeros_like(darkest)),
+                 paths.region_path(added.astype(np.float32), ink.astype(np.float32))]
+    clean_ink = clean.mean(0)
+    erased = np.where(kept < 0,
+                      1 - poor.mean(0) / np.maximum(clean_ink, EPS), 0.0).clip(0, 1)
+    if erased.any():
+        made.append(paths.region_path(erased.astype(np.float32), None))
+    return made
 
 
 def content_ink(poor: np.ndarray, clean: np.ndarray) -> np.ndarray:

@@ -10,11 +10,12 @@ it on clean sevens):
     a grey-level curve f                  C(x, v) = x + v (f(x) - x)
     a filter f(k * x + c)                 C(x, v) = x + v (f(k * x + c) - x)
     ink D added or erased                 C(x, v) = clip(x + v D, 0, 1)
-    a fixed mark M, erasing E             C(x, v) = max(x (1 - v E), v M): the same in every seven
+    a mark M, erasing E                   C(x, v) = max(x (1 - v E), v M): fixed where v = 1 always
+    a growing region R_v (share s)        C(x, v) = max(x, ink [s > 1 - v]) or x [s <= 1 - v]
     a map of the square M                 C(x, v) = M(x) where v >= 1/2, else x
-    a directional smear of length v       C(x, v) = mean of x shifted by t d, t in [-v/2, v/2]
+    a directional smear of 1 + v taps     C(x, v) = mean of x shifted by k d, k = 0 .. v (centred)
     a shifted copy (taps at 0 and d)      C(x, v) = clip(x + v x(p - d), 0, 1)
-    a loss of resolution by a factor v    C(x, v) = x averaged over v x v blocks, drawn back
+    a loss of resolution by a factor v    C(x, v) = x averaged over v x v blocks (or smoothly)
     noise (Gaussian, impulse, dropout)    C(x, v) = x with random pixels changed at level v
     a random smooth warp                  C(x, v) = x warped by its own field of RMS v pixels
 
@@ -34,7 +35,7 @@ import torch
 import torch.nn.functional as F
 
 from common import IMAGE_SHAPE
-from sevens.changes import KINDS, SQUARE_MAPS, affine_grid, affine_warp, sample, smooth_field
+from sevens.changes import KINDS, SQUARE_MAPS, affine_grid, sample, smooth_field
 from sevens.descriptors import FIELD_SIDE, KERNEL_SIDE, TONE_KNOTS
 from sevens.image_checks import place
 
@@ -42,9 +43,12 @@ IMAGE_SIDE = IMAGE_SHAPE[0]  # pixels
 # Set in advance: the strengths at which a path is read (replay.read_strengths), both ends included.
 GRID_POINTS = 41  # a strength grid of 41 values: a rotation's 180 degrees in steps of 4.5
 AXIS_REACH = 3.0  # an end's fit walked up to 3 times: clean sevens may lie beyond the poor's ends
-SMEAR_TAPS = 9  # points along a smear's line
-SMEAR_DIRECTIONS = (0.0, 45.0, 90.0, 135.0)  # degrees from the x axis, counter-clockwise on screen
+SMEAR_REACH = 9.0  # a smear's longest line: 10 pixels
+# Degrees from the x axis, counter-clockwise on screen; both ways along each line, since an even
+# box's centre lies half a pixel to one side of it.
+SMEAR_DIRECTIONS = (0.0, 45.0, 90.0, 135.0, 180.0, 225.0, 270.0, 315.0)
 RESOLUTION_SIDES = (28, 24, 20, 16, 14, 12, 10, 9, 8, 7)  # a blurry seven drawn from this many rows
+MAX_BLOCK = 7  # pixels: the largest block of a pixelated seven
 NOISE_REACH = {"gaussian": 0.5, "impulse": 0.3, "dropout": 0.6}  # the largest level of each noise
 WARP_REACH = 4.0  # pixels: the largest RMS displacement of a random warp
 
@@ -223,7 +227,8 @@ def ink_words(ink: torch.Tensor, values: np.ndarray) -> str:
 
 
 def mark_path(mark: np.ndarray, erased: np.ndarray) -> Path:
-    """A fixed mark M (28, 28) drawn into every seven, pixels E (28, 28) erased in every one."""
+    """A mark M (28, 28) drawn into every seven at v times its darkness, pixels E (28, 28) erased:
+    a fixed mark reads v = 1 in every seven, a mark of varying darkness a spread of v."""
     mark_t, erased_t = (torch.as_tensor(a, dtype=torch.float32) for a in (mark, erased))
 
     def apply(x, v):
@@ -232,11 +237,40 @@ def mark_path(mark: np.ndarray, erased: np.ndarray) -> Path:
 
     where = place(np.maximum(mark, erased))
     kind = "ink-added" if mark.sum() >= erased.sum() else "ink-erased"
-    words = (f"the same mark in every seven: {int((mark > 0).sum())} pixels of ink up to "
-             f"{mark.max():.2f} grey added, {int((erased > 0).sum())} erased, in {where}")
+
+    def words(values):
+        return (f"a mark of {int((mark > 0).sum())} pixels (up to {mark.max():.2f} grey) drawn at "
+                f"{values[0]:.2f} to {values[-1]:.2f} of its darkness, "
+                f"{int((erased > 0).sum())} pixels erased, in {where}")
+
     return Path("content", kind, apply, one_sided_grid(1.5), int((mark > 0).sum() +
-                                                                 (erased > 0).sum()),
-                lambda values: words)
+                                                                 (erased > 0).sum()), words)
+
+
+def region_path(shares: np.ndarray, ink: np.ndarray | None) -> Path:
+    """A region that grows with v in [0, 1]: the pixels p with share s(p) > 1 - v (s: how often p
+    is changed among the poor sevens), inked to ink(p) (max(x, ink)) or, when ink is None, erased.
+    A blob of growing radius, a band of growing height: the most often changed pixels first."""
+    shares_t = torch.as_tensor(shares, dtype=torch.float32)
+    ink_t = None if ink is None else torch.as_tensor(ink, dtype=torch.float32)
+
+    def apply(x, v):
+        region = (shares_t[None] > (1 - v)[:, None, None]).float()
+        if ink_t is None:
+            return x * (1 - region)
+        return torch.maximum(x, region * ink_t)
+
+    where = place(shares)
+    pixels = np.sort(shares.ravel())[::-1]
+
+    def words(values):
+        covered = [int((pixels > 1 - value).sum()) for value in values]
+        done = "erased" if ink is None else "inked"
+        return (f"a region in {where} {done}, growing from the pixels most often changed: "
+                f"{covered[0]} to {covered[-1]} pixels")
+
+    return Path("content", "ink-erased" if ink is None else "ink-added", apply,
+                one_sided_grid(1.0), int((shares > 0).sum()), words)
 
 
 def square_map_path(name: str) -> Path:
@@ -249,20 +283,30 @@ def square_map_path(name: str) -> Path:
 
 
 def smear_path(degrees: float) -> Path:
-    """A smear along `degrees` (counter-clockwise from the x axis on screen): the mean of
-    SMEAR_TAPS copies shifted evenly over a line of length v pixels."""
+    """A smear along `degrees` (0, 45, ..., 315, counter-clockwise from the x axis on screen): the
+    mean of L = 1 + v copies shifted by whole steps along the line (offsets -floor(L/2) ..
+    L - 1 - floor(L/2)): a box kernel of L whole taps, as a camera's motion blur."""
     angle = math.radians(degrees)
-    direction = torch.tensor([math.cos(angle), -math.sin(angle)])  # y points down
+    step = (round(math.cos(angle)), -round(math.sin(angle)))  # (dx, dy), y points down
 
     def apply(x, v):
-        identity = torch.eye(2).expand(len(x), 2, 2)
-        copies = [affine_warp(x, identity, (t * v)[:, None] * direction)
-                  for t in torch.linspace(-0.5, 0.5, SMEAR_TAPS)]
-        return torch.stack(copies).mean(0)
+        out = torch.empty_like(x)
+        for taps in torch.unique(v).tolist():
+            rows, length = v == taps, int(round(taps)) + 1
+            offsets = range(-(length // 2), length - length // 2)
+            out[rows] = sum(shifted_copy(x[rows], k * step[0], k * step[1])
+                            for k in offsets) / length
+        return out
 
-    return Path("filter", "directional-blur", apply, one_sided_grid(10.0), 2,
-                lambda values: (f"a smear along {degrees:g} degrees from the horizontal, "
-                                f"{values[0]:.1f} to {values[-1]:.1f} pixels long"))
+    return Path("filter", "directional-blur", apply, np.arange(0.0, SMEAR_REACH + 1), 2,
+                lambda values: (f"a smear along {degrees:g} degrees from the horizontal over "
+                                f"{1 + values[0]:.0f} to {1 + values[-1]:.0f} pixels"),
+                continuous=False)
+
+
+def shifted_copy(x: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
+    """x moved dx pixels right and dy down, blank shifted in."""
+    return mask_wrapped(torch.roll(x, (dy, dx), (-2, -1)), dx, dy)
 
 
 def ghost_path(shift: tuple[int, int]) -> Path:
@@ -270,9 +314,7 @@ def ghost_path(shift: tuple[int, int]) -> Path:
     dx, dy = shift
 
     def apply(x, v):
-        copy = torch.roll(x, (dy, dx), (-2, -1))
-        copy = mask_wrapped(copy, dx, dy)
-        return x + v[:, None, None] * copy
+        return x + v[:, None, None] * shifted_copy(x, dx, dy)
 
     return Path("filter", "shifted-copy", apply, one_sided_grid(1.0), 3,
                 lambda values: (f"a copy of the seven shifted by {dx:+d}, {dy:+d} pixels (x right, "
@@ -294,25 +336,31 @@ def mask_wrapped(copy: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
 
 
 def resolution_path(mode: str) -> Path:
-    """Each seven drawn from IMAGE_SIDE / v rows and columns (area averages), back to 28 by
-    `mode` (nearest: blocks; bilinear: smooth)."""
-    factors = np.array([IMAGE_SIDE / side for side in RESOLUTION_SIDES])
+    """Each seven drawn at a resolution v times coarser. blocks: every pixel the mean of its v x v
+    block (blocks from the top left, cut short at the far edges: pixelation, v whole); smooth:
+    area averages at IMAGE_SIDE / v rows and columns, back to 28 by bilinear interpolation."""
+    factors = (np.arange(1.0, MAX_BLOCK + 1) if mode == "blocks"
+               else np.array([IMAGE_SIDE / side for side in RESOLUTION_SIDES]))
 
     def apply(x, v):
         out = x.clone()
-        for factor in torch.unique(v):
+        for factor in torch.unique(v).tolist():
             rows = v == factor
-            side = max(1, round(IMAGE_SIDE / max(float(factor), 1.0)))
-            if side < IMAGE_SIDE:
-                small = F.interpolate(x[rows].unsqueeze(1), size=(side, side), mode="area")
-                options = {} if mode == "nearest" else {"align_corners": False}
-                out[rows] = F.interpolate(small, size=IMAGE_SHAPE, mode=mode,
-                                          **options).squeeze(1)
+            images = x[rows].unsqueeze(1)
+            if mode == "blocks" and round(factor) > 1:
+                block = round(factor)
+                means = F.avg_pool2d(images, block, block, ceil_mode=True)
+                out[rows] = means.repeat_interleave(block, 2).repeat_interleave(
+                    block, 3)[:, 0, :IMAGE_SIDE, :IMAGE_SIDE]
+            elif mode == "smooth" and round(IMAGE_SIDE / max(factor, 1.0)) < IMAGE_SIDE:
+                small = F.interpolate(images, size=round(IMAGE_SIDE / factor), mode="area")
+                out[rows] = F.interpolate(small, size=IMAGE_SHAPE, mode="bilinear",
+                                          align_corners=False).squeeze(1)
         return out
 
     return Path("filter", "resolution", apply, factors, 1,
                 lambda values: (f"drawn at a resolution {values[0]:.1f} to {values[-1]:.1f}x "
-                                f"coarser, back to 28 pixels by {mode} interpolation"),
+                                f"coarser ({'blocks' if mode == 'blocks' else 'smoothly'})"),
                 continuous=False)
 
 

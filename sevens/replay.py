@@ -2,7 +2,9 @@
 critic.
 
 1. Strengths (read_strengths). A reader r(x) says where a seven lies: the effect axis' code z0 when
-   an axis spreads, and always the first critic's logit (how changed a seven looks). On clean sevens
+   an axis spreads, the first critic's logit (how changed a seven looks), and the path's own reader
+   (path_reader: a ridge regression of v on the pixels and the histograms of greys and of edges,
+   fitted on other clean sevens changed at random strengths). On clean sevens
    changed at every strength v of the path's grid it gives the curve R(v) = median r(C(clean, v));
    each poor seven's strength is the v whose R(v) is nearest its own reading (the smallest |v| of
    ties). The strengths are spread as the poor sevens' are, with their sign where the axis has one.
@@ -36,6 +38,8 @@ COMPLETE_SHARE = 0.85  # the replay removes this share of the separation: a crit
 PARTIAL_SHARE = 0.5  # it removes at least half of it: a partial answer, named with its share
 JUDGE_SEVENS = 4096  # at most this many poor and replayed clean sevens for the judge (half to fit)
 CALIBRATION_SEVENS = 128  # clean sevens changed at every strength of a grid to read R(v)
+REGRESSION_SEVENS = 1024  # other clean sevens changed at random strengths to fit a path's reader
+RIDGE = 10.0  # the ridge penalty of a path's reader, on standardised features of 1,024 sevens
 JUDGED = 4  # candidates judged, the nearest by moments (and the descriptors' own answer)
 HISTOGRAM_WEIGHT = 10.0  # a grey histogram bin weighs as much as 10 pixels of the mean image
 LEVELS = 255  # the judge sees 8-bit greys
@@ -81,6 +85,30 @@ def read_strengths(path, read, clean: np.ndarray, poor_readings: np.ndarray) -> 
     modes = bin_modes[np.clip(np.searchsorted(edges, poor_readings, "right") - 1, 0,
                               READING_BINS - 1)]
     return {"grid": grid, "weights": weights, "modes": modes}
+
+
+def path_reader(path, sevens: np.ndarray, rng: np.random.Generator):
+    """The path's own reader: r(x) = (phi(x) - mean) / std . beta, beta the ridge regression (RIDGE)
+    of v on the standardised features phi (strength_features) of sevens (n, 28, 28) changed at
+    strengths drawn evenly over the path's grid."""
+    grid = path.grid
+    drawn = (rng.uniform(grid.min(), grid.max(), len(sevens)) if path.continuous
+             else rng.choice(grid, len(sevens)))
+    features = strength_features(path(sevens, drawn))
+    mean, std = features.mean(0), np.maximum(features.std(0), EPS)
+    standard = (features - mean) / std
+    beta = np.linalg.solve(standard.T @ standard + RIDGE * np.eye(standard.shape[1]),
+                           standard.T @ (drawn - drawn.mean()))
+    return lambda images: ((strength_features(images) - mean) / std) @ beta
+
+
+def strength_features(images: np.ndarray) -> np.ndarray:
+    """(n, 784 + 3 GREY_BINS): the pixels, the histogram of greys and those of the horizontal and
+    the vertical steps between neighbours (how sharp the edges are)."""
+    x = torch.as_tensor(images, dtype=torch.float32)
+    steps = [(x[:, :, 1:] - x[:, :, :-1]).abs(), (x[:, 1:] - x[:, :-1]).abs()]
+    return torch.cat([x.flatten(1), grey_histogram(x)]
+                     + [grey_histogram(step) for step in steps], 1).double().numpy()
 
 
 def log_kernel_densities(readings: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -182,14 +210,18 @@ def simplest_complete(judged: list[dict]) -> dict:
 def best_replay(paths: list, readers: dict, sets: dict, seed: int, rng: np.random.Generator,
                 first_judged: bool = False) -> tuple[dict, list[dict]]:
     """Every path read by every reader and replayed on the judge's clean sevens, ranked by
-    moment_distance; the JUDGED nearest judged, and paths[0] too when first_judged (the
-    descriptors' own answer: moments hardly see a turn either way). sets: poor (the judge's poor
-    sevens), clean (its clean sevens), calibration (clean sevens for R(v)). readers: name ->
-    (read(images) -> (n,), the poor sevens' readings (N,)). Returns the named entry and every
-    entry (path, reader, strengths, distance[, judge])."""
+    moment_distance; the JUDGED nearest judged, and paths[0] by every reader when first_judged
+    (the descriptors' own answer: moments hardly see a turn either way). sets: poor (the judge's
+    poor sevens), clean (its clean sevens), calibration (clean sevens for R(v)), regression (clean
+    sevens for each path's own reader, path_reader). readers: name -> (read(images) -> (n,), the
+    poor sevens' readings (N,)); each path's own reader is added as "path". Returns the named entry
+    and every entry (path, reader, strengths, distance[, judge])."""
     entries = []
     for path in paths:
-        for reader, (read, poor_readings) in readers.items():
+        path_readers = dict(readers)
+        own = path_reader(path, sets["regression"], rng)
+        path_readers["path"] = (own, own(sets["poor"]))
+        for reader, (read, poor_readings) in path_readers.items():
             strengths = read_strengths(path, read, sets["calibration"], poor_readings)
             replayed, drawn = replay(path, strengths, sets["clean"], rng)
             entries.append({"path": path, "reader": reader, "strengths": strengths,
@@ -200,9 +232,9 @@ def best_replay(paths: list, readers: dict, sets: dict, seed: int, rng: np.rando
                if not np.array_equal(entry["replayed"], sets["clean"])] or entries
     ranked = sorted(answers, key=lambda entry: entry["distance"])
     judged = unique_paths(ranked)[:JUDGED]
-    first = next((entry for entry in ranked if entry["path"] is paths[0]), None)
-    if first_judged and first is not None and all(entry is not first for entry in judged):
-        judged.append(first)
+    if first_judged:  # the descriptors' own answer by every reader: moments hardly see a turn
+        judged += [entry for entry in ranked if entry["path"] is paths[0]
+                   and all(entry is not other for other in judged)]
     baseline = baseline_test(sets["poor"], sets["clean"], seed)
     for entry in judged:
         entry.update(judge(sets["poor"], entry["replayed"], baseline, seed))

@@ -16,8 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from sevens.candidates import candidate_paths
-from sevens.replay import (CALIBRATION_SEVENS, JUDGE_SEVENS, best_replay, confidence,
-                           figure_examples, percentiles)
+from sevens.replay import (CALIBRATION_SEVENS, JUDGE_SEVENS, REGRESSION_SEVENS, best_replay,
+                           confidence, figure_examples, percentiles)
 
 REPLAY_KEYS = ("replay_critic_accuracy", "replay_critic_z", "completeness", "effect_confidence")
 WORDS_PERCENTILES = (5, 95)  # a replayed strength is quoted from its 5th to its 95th percentile
@@ -35,9 +35,13 @@ def replayed_answer(result: dict, found, evidence: dict, poor: np.ndarray, reade
         sure = "complete" if result["effect_family"] == "none" else "unknown"
         return {**result, **described, **dict.fromkeys(REPLAY_KEYS[:3]),
                 "effect_confidence": sure, "replay_candidates": []}, None
+    fitting = evidence["fitting_clean"]
+    # Each path's reader is fitted on other clean sevens than R(v) is read on, unless there are
+    # too few (a small data set: then on the same).
+    others = fitting[CALIBRATION_SEVENS:] if len(fitting) >= 2 * CALIBRATION_SEVENS else fitting
     sets = {"poor": poor[rng.permutation(len(poor))[:JUDGE_SEVENS]],
             "clean": evidence["held_out_clean"][:JUDGE_SEVENS],
-            "calibration": evidence["fitting_clean"][:CALIBRATION_SEVENS]}
+            "calibration": fitting[:CALIBRATION_SEVENS], "regression": others[:REGRESSION_SEVENS]}
     named_pair = (result["effect_family"], result["effect_kind"])
     candidates = candidate_paths(found, named_pair, evidence, poor, evidence["fitting_clean"], seed)
     first_judged = found is not None and candidates[0].family == named_pair[0]

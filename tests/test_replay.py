@@ -12,8 +12,8 @@ from bench import effects
 from sevens import candidates, paths
 from sevens.critic import DIFFER_Z, two_sample_test
 from sevens.mnist import load_mnist_sevens
-from sevens.replay import (baseline_test, confidence, judge, percentiles, read_strengths,
-                           replay, simplest_complete)
+from sevens.replay import (baseline_test, confidence, judge, path_reader, percentiles,
+                           read_strengths, replay, simplest_complete)
 
 torch.set_num_threads(1)
 JUDGED_SEVENS = 1536  # of each set: the judge's critic at a test's cost
@@ -37,9 +37,11 @@ def every_path(seed=0):
              paths.content_path(np.ones((2, 28, 28))),
              paths.mark_path(np.ones((28, 28)), np.ones((28, 28))),
              paths.square_map_path("mirror-left-right"), paths.ghost_path((4, 3)),
-             paths.random_warp_path(seed)]
+             paths.random_warp_path(seed),
+             paths.region_path(np.linspace(0, 1, 784).reshape(28, 28), np.ones((28, 28))),
+             paths.region_path(np.linspace(0, 1, 784).reshape(28, 28), None)]
     made += [paths.smear_path(degrees) for degrees in paths.SMEAR_DIRECTIONS]
-    made += [paths.resolution_path(mode) for mode in ("nearest", "bilinear")]
+    made += [paths.resolution_path(mode) for mode in ("blocks", "smooth")]
     return made + [paths.noise_path(kind, seed) for kind in paths.NOISE_REACH]
 
 
@@ -55,7 +57,7 @@ def test_the_paths_on_the_images_do_what_they_say(sevens):
     ghost = paths.ghost_path((4, 3))(images, np.full(8, 0.5))
     shifted = scipy.ndimage.shift(images, (0, 3, 4), order=0, cval=0.0)
     assert np.allclose(ghost, np.clip(images + 0.5 * shifted, 0, 1), atol=1e-6)
-    blocky = paths.resolution_path("nearest")(images, np.full(8, 2.0))
+    blocky = paths.resolution_path("blocks")(images, np.full(8, 2.0))
     assert np.allclose(blocky[:, ::2, ::2], blocky[:, 1::2, 1::2])
     assert np.allclose(blocky[:, ::2, ::2], images.reshape(8, 14, 2, 14, 2).mean((2, 4)),
                        atol=1e-6)
@@ -77,6 +79,59 @@ def test_the_image_candidates_find_a_fixed_mark_and_a_shifted_copy(sevens):
     assert np.array_equal(mark > 0, drawn > 0) and not erased.any()
     ghosted = np.clip(poor + 0.4 * scipy.ndimage.shift(poor, (0, 3, 4), order=0), 0, 1)
     assert candidates.ghost_shift(ghosted, clean) == (4, 3)
+
+
+def test_a_smear_is_a_box_of_whole_taps_either_way_along_its_line(sevens):
+    """Against SciPy: a sideways box (uniform_filter1d) and a down-right diagonal one (convolve with
+    eye(L) / L); an even box's centre lies half a pixel to one side, so each is one of the two ways
+    along its line."""
+    images = sevens[:8]
+    for taps in (2, 3, 4, 5):
+        sideways = scipy.ndimage.uniform_filter1d(images, taps, axis=2, mode="constant")
+        assert np.allclose(paths.smear_path(180.0)(images, np.full(8, taps - 1.0)), sideways,
+                           atol=1e-6)
+        diagonal = np.stack([scipy.ndimage.convolve(image, np.eye(taps) / taps, mode="constant")
+                             for image in images])
+        assert np.allclose(paths.smear_path(315.0)(images, np.full(8, taps - 1.0)), diagonal,
+                           atol=1e-6)
+
+
+def test_a_growing_region_and_a_mark_of_varying_darkness_are_found_and_replayed(sevens):
+    """A blob of random radius (pixels nearer the corner inked more often) and a bar of random
+    darkness: the candidates' region grows from the corner, their mark is the bar at its darkest,
+    and each replayed at the poor sevens' own strengths is complete."""
+    rng = np.random.default_rng(1)
+    poor, clean = sevens[:1536].copy(), sevens[1536:3072]
+    rows, columns = np.mgrid[0:28, 0:28]
+    radii = rng.uniform(0, 6, len(poor))
+    distance = np.hypot(rows - 4.0, columns - 4.0)
+    blobbed = np.maximum(poor, (distance[None] <= radii[:, None, None]).astype(np.float32))
+    region = next(path for path in candidates.changed_regions(blobbed, clean)
+                  if path.apply.__qualname__.startswith("region_path"))
+    grown = region(np.zeros((3, 28, 28), np.float32), np.array([0.2, 0.5, 0.9]))
+    assert grown[0].sum() < grown[1].sum() < grown[2].sum()
+    assert grown[2][2:7, 2:7].all() and not grown[2][12:].any()
+    darkness = rng.uniform(0, 1, len(poor)).astype(np.float32)
+    bar = np.zeros((28, 28), np.float32)
+    bar[14:16, 8:21] = 1.0
+    barred = np.maximum(poor, darkness[:, None, None] * bar)
+    mark = next(path for path in candidates.changed_regions(barred, clean)
+                if path.apply.__qualname__.startswith("mark_path"))
+    drawn = mark(np.zeros((1, 28, 28), np.float32), np.ones(1))[0]
+    assert drawn[14:16, 8:21].min() > 0.9 and drawn.sum() < 1.2 * bar.sum()
+    baseline = baseline_test(barred, clean, 0)
+    replayed = mark(clean, darkness[rng.permutation(len(clean))] / drawn[14:16, 8:21].mean())
+    assert confidence(judge(barred, replayed, baseline, 0)) == "complete"
+
+
+def test_a_paths_own_reader_reads_a_blur_back(sevens):
+    """Gaussian blurs of known sigma: the blur path's own reader (fitted on other sevens) orders
+    them as their sigmas are."""
+    path = paths.kind_path("blur")
+    sigmas = np.random.default_rng(2).uniform(0.0, 2.0, 300)
+    read = path_reader(path, sevens[1000:2024], np.random.default_rng(3))
+    readings = read(path(sevens[:300], sigmas))
+    assert np.corrcoef(readings, sigmas)[0, 1] > 0.9
 
 
 def test_strengths_are_read_back_from_a_reader(sevens):
