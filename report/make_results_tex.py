@@ -221,8 +221,7 @@ def per_item(value, key: str, where: str) -> dict:
     value = checked_items(value, PER_ITEM[key], where)
     if isinstance(value, list):
         return dict(zip(INDEX_NAMES, value))
-    return {"".join(map(str.capitalize, item.split("-"))): item_value
-            for item, item_value in value.items()}
+    return {"".join(map(str.capitalize, name.split("-"))): item for name, item in value.items()}
 
 
 def printed(value, form, where: str) -> str:
@@ -279,12 +278,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                                  ("--plain-vae", "vae_sevens_k3_plain", "--plain run folder")):
         parser.add_argument(option, type=Path, default=RESULTS / folder, help=what)
     parser.add_argument("--out", type=Path, default=REPORT_DIR / "generated" / "results.tex",
-                        help="file to write; an existing file is replaced only if this script "
-                        "wrote it")
-    parser.add_argument("--tex-dir", type=Path, default=REPORT_DIR,
-                        help="where pdflatex runs (figure paths)")
-    parser.add_argument("--quick", action="store_true",
-                        help="--quick runs: the PDF says so on its first page")
+                        help="file to write; it replaces only a file this script wrote")
+    parser.add_argument("--tex-dir", type=Path, default=REPORT_DIR, help="where pdflatex runs")
+    parser.add_argument("--quick", action="store_true", help="--quick runs: the PDF says so")
     return parser.parse_args(argv)
 
 

@@ -127,16 +127,23 @@ def log_kernel_densities(readings: np.ndarray, points: np.ndarray) -> np.ndarray
 
 
 def replay(path, strengths: dict, clean: np.ndarray, rng: np.random.Generator):
-    """Clean sevens (n, 28, 28), each changed by a strength drawn as the poor sevens' are spread
-    (uniform within its grid cell for a continuous path); and the strengths drawn (n,)."""
-    grid = strengths["grid"]
-    cells = rng.choice(len(grid), size=len(clean), p=strengths["weights"])
-    drawn = grid[cells]
-    if path.continuous:  # anywhere in the grid value's cell: a turn of any angle, not only steps
-        middles = (grid[1:] + grid[:-1]) / 2
-        lower, upper = np.append(grid[0], middles), np.append(middles, grid[-1])
-        drawn = rng.uniform(lower[cells], upper[cells])
+    """Clean sevens (n, 28, 28), each changed by a strength drawn as the poor sevens' are spread;
+    and the strengths drawn (n,)."""
+    drawn = draw_strengths(strengths, len(clean), rng, path.continuous)
     return path(clean, drawn), drawn
+
+
+def draw_strengths(strengths: dict, n: int, rng: np.random.Generator,
+                   continuous: bool) -> np.ndarray:
+    """n strengths drawn from the spread's weights over its grid (uniform within the grid value's
+    cell for a continuous path: a turn of any angle, not only steps)."""
+    grid = strengths["grid"]
+    cells = rng.choice(len(grid), size=n, p=strengths["weights"])
+    if not continuous:
+        return grid[cells]
+    middles = (grid[1:] + grid[:-1]) / 2
+    lower, upper = np.append(grid[0], middles), np.append(middles, grid[-1])
+    return rng.uniform(lower[cells], upper[cells])
 
 
 def percentiles(strengths: dict, shares) -> np.ndarray:
@@ -208,9 +215,9 @@ def simplest_complete(judged: list[dict]) -> dict:
 
 
 def best_replay(paths: list, readers: dict, sets: dict, seed: int, rng: np.random.Generator,
-                first_judged: bool = False) -> tuple[dict, list[dict]]:
+                first_judged: bool = False, judged: int = JUDGED) -> tuple[dict, list[dict]]:
     """Every path read by every reader and replayed on the judge's clean sevens, ranked by
-    moment_distance; the JUDGED nearest judged, and paths[0] by every reader when first_judged
+    moment_distance; the `judged` nearest judged, and paths[0] by every reader when first_judged
     (the descriptors' own answer: moments hardly see a turn either way). sets: poor (the judge's
     poor sevens), clean (its clean sevens), calibration (clean sevens for R(v)), regression (clean
     sevens for each path's own reader, path_reader). readers: name -> (read(images) -> (n,), the
@@ -231,14 +238,14 @@ def best_replay(paths: list, readers: dict, sets: dict, seed: int, rng: np.rando
     answers = [entry for entry in entries
                if not np.array_equal(entry["replayed"], sets["clean"])] or entries
     ranked = sorted(answers, key=lambda entry: entry["distance"])
-    judged = unique_paths(ranked)[:JUDGED]
+    chosen = unique_paths(ranked)[:judged]
     if first_judged:  # the descriptors' own answer by every reader: moments hardly see a turn
-        judged += [entry for entry in ranked if entry["path"] is paths[0]
-                   and all(entry is not other for other in judged)]
+        chosen += [entry for entry in ranked if entry["path"] is paths[0]
+                   and all(entry is not other for other in chosen)]
     baseline = baseline_test(sets["poor"], sets["clean"], seed)
-    for entry in judged:
+    for entry in chosen:
         entry.update(judge(sets["poor"], entry["replayed"], baseline, seed))
-    named = simplest_complete(judged)
+    named = simplest_complete(chosen)
     named["baseline_accuracy"] = baseline["critic_accuracy"]
     return named, entries
 

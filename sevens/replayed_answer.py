@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from sevens.candidates import candidate_paths
+from sevens.second_change import with_second_change
 from sevens.replay import (CALIBRATION_SEVENS, JUDGE_SEVENS, REGRESSION_SEVENS, best_replay,
                            confidence, figure_examples, percentiles)
 
@@ -34,7 +35,8 @@ def replayed_answer(result: dict, found, evidence: dict, poor: np.ndarray, reade
     if result["effect_family"] == "none" or not evidence["images_differ"]:
         sure = "complete" if result["effect_family"] == "none" else "unknown"
         return {**result, **described, **dict.fromkeys(REPLAY_KEYS[:3]),
-                "effect_confidence": sure, "replay_candidates": []}, None
+                "effect_confidence": sure, "second_family": None, "second_kind": None,
+                "replay_candidates": []}, None
     fitting = evidence["fitting_clean"]
     # Each path's reader is fitted on other clean sevens than R(v) is read on, unless there are
     # too few (a small data set: then on the same).
@@ -43,9 +45,13 @@ def replayed_answer(result: dict, found, evidence: dict, poor: np.ndarray, reade
             "clean": evidence["held_out_clean"][:JUDGE_SEVENS],
             "calibration": fitting[:CALIBRATION_SEVENS], "regression": others[:REGRESSION_SEVENS]}
     named_pair = (result["effect_family"], result["effect_kind"])
-    candidates = candidate_paths(found, named_pair, evidence, poor, evidence["fitting_clean"], seed)
+    candidates = candidate_paths(found, named_pair, evidence, poor, fitting, seed)
     first_judged = found is not None and candidates[0].family == named_pair[0]
     named, entries = best_replay(candidates, readers, sets, seed, rng, first_judged)
+    if confidence(named) != "complete":  # a second change on top of the best one
+        named, seconds = with_second_change(named, found, named_pair, evidence, poor, sets, seed,
+                                            rng)
+        entries += seconds
     figure = figure_examples(named, poor, named["strengths"]["modes"], sets["clean"])
     judged = [judged_record(entry) for entry in entries if "completeness" in entry]
     return {**result, **described, **named_words(named, evidence),
@@ -54,7 +60,9 @@ def replayed_answer(result: dict, found, evidence: dict, poor: np.ndarray, reade
 
 def judged_record(entry: dict) -> dict:
     """What metrics.json keeps of a judged candidate: which change, read how, and its verdict."""
+    after = entry.get("first")
     return {"family": entry["path"].family, "kind": entry["path"].kind, "reader": entry["reader"],
+            "after": None if after is None else f"{after['path'].family}/{after['path'].kind}",
             "moment_distance": entry["distance"], "completeness": entry["completeness"],
             "replay_critic_accuracy": entry["replay_critic_accuracy"],
             "replay_critic_z": entry["replay_critic_z"]}
@@ -75,6 +83,14 @@ def named_words(named: dict, evidence: dict) -> dict:
               f"they are: {100 * named['baseline_accuracy']:.1f}%): completeness "
               f"{named['completeness']:.2f}")
     family, kind = path.family, path.kind
+    second = {"second_family": None, "second_kind": None}
+    if "first" in named:  # two changes: the first one's words, then the second's
+        first = named["first"]
+        second = {"second_family": family, "second_kind": kind}
+        first_words = first["path"].words(percentiles(first["strengths"], WORDS_PERCENTILES))
+        words = (f"{words}, then {first_words}" if named["second_first"] else
+                 f"{first_words}, then {family} ({kind}): {words}")
+        family, kind = first["path"].family, first["path"].kind
     if sure == "complete":
         sentence = f"{family} ({kind}): {words}; {judged}"
     elif sure == "partial":
@@ -85,7 +101,9 @@ def named_words(named: dict, evidence: dict) -> dict:
                     f"sees (the best, {family} ({kind}), {words}; {judged}); the change lives in "
                     f"{evidence['change_place']}")
         family = kind = "unknown"
-    return {"effect_family": family, "effect_kind": kind, "effect_sentence": sentence,
+    if sure == "unknown":
+        second = dict.fromkeys(second)
+    return {"effect_family": family, "effect_kind": kind, "effect_sentence": sentence, **second,
             "named_on": "axis" if named["reader"] == "axis" else "images",
             "effect_confidence": sure, "completeness": named["completeness"],
             "replay_critic_accuracy": named["replay_critic_accuracy"],

@@ -204,3 +204,35 @@ def test_a_grey_level_change_is_a_candidate_on_the_images_only_when_the_ranks_hi
         made = candidates.image_paths({**evidence, "ranked_critic_z": ranked_z}, poor, clean, 0)
         assert any(path.family == "tone" for path in made) == tone
         assert any(path.family == "noise" for path in made)
+
+
+def test_two_changes_are_named_when_one_alone_is_not_complete(sevens):
+    """A turn and then a fixed mark: the mark alone leaves the turn (unknown); a second change made
+    on top of it names the turn, done before the mark, and the two together remove most of what a
+    critic sees."""
+    from sevens.second_change import composed_path, with_second_change
+    rng = np.random.default_rng(4)
+    turns = rng.uniform(-30, 30, JUDGED_SEVENS)
+    rotation = paths.kind_path("rotation")
+    mark = np.zeros((28, 28), np.float32)
+    mark[22:24, 20:26] = 1.0
+    marked = paths.mark_path(mark, np.zeros_like(mark))
+    poor = marked(rotation(sevens[:JUDGED_SEVENS], turns), np.ones(JUDGED_SEVENS))
+    clean = sevens[JUDGED_SEVENS:2 * JUDGED_SEVENS]
+    fitting = sevens[2 * JUDGED_SEVENS:2 * JUDGED_SEVENS + 1200]
+    on_mark = {"grid": marked.grid, "weights": np.eye(len(marked.grid))[
+        np.abs(marked.grid - 1.0).argmin()]}  # every seven marked at full darkness
+    both = composed_path(marked, on_mark, rotation, True, 0)(clean[:4], np.full(4, 20.0))
+    assert np.allclose(both, marked(rotation(clean[:4], np.full(4, 20.0)), np.ones(4)))
+    sets = {"poor": poor, "clean": clean, "calibration": fitting[:128], "regression": fitting[128:]}
+    baseline = baseline_test(poor, clean, 0)
+    alone = {"path": marked, "strengths": on_mark,
+             **judge(poor, marked(clean, np.ones(len(clean))), baseline, 0)}
+    assert confidence(alone) == "unknown"
+    evidence = {"fitting_clean": fitting, "critic_z": 50.0, "ranked_critic_z": 50.0,
+                "square_map": "mirror-left-right"}
+    named, _ = with_second_change(alone, None, ("content", "ink-added"), evidence, poor, sets, 0,
+                                  rng)
+    assert named["first"] is alone and named["second_first"]
+    assert (named["path"].family, named["path"].kind) == ("geometry", "rotation")
+    assert named["completeness"] >= 0.7  # 0.79 at these draws: strengths read by the turn's reader

@@ -1,0 +1,66 @@
+"""Two changes at once? When the best single change, done again on clean sevens, leaves a critic
+telling them from the poor sevens, a second change is made with it.
+
+The first change A is the best single replay (replay.best_replay), with the strengths it read.
+Clean sevens changed by A, at strengths drawn as the poor sevens' are, are the new clean sevens:
+the candidates of the other families (candidates.py) are made again against them (a mark, a shift,
+a grey-level map found between the poor sevens and A's replay), each walked after A and before it,
+
+    C(x, v) = B(A(x, a), v)  or  A(B(x, v), a),   a drawn from A's spread, v read by B's reader,
+
+and judged as every single change is. Two changes are named only when they reach a higher
+confidence than A alone (partial over unknown, complete over partial): a second change that
+adds nothing is not named.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from sevens.candidates import candidate_paths
+from sevens.replay import best_replay, confidence, draw_strengths
+
+SECOND_JUDGED = 2  # second changes judged, the nearest by moments: each costs a critic
+RANK = {"unknown": 0, "partial": 1, "complete": 2}
+
+
+def composed_path(first, first_strengths: dict, second, second_first: bool, seed: int):
+    """A and B: A at strengths drawn from its spread (its own generator, so a replay repeats) and B
+    at v, B after A, or before it when second_first (a turn and then a mark is not a mark and then
+    a turn). Its family and kind are B's; its parameters both changes'."""
+    rng = np.random.default_rng(seed)
+
+    def apply(x, v):
+        drawn = torch.as_tensor(draw_strengths(first_strengths, len(x), rng, first.continuous),
+                                dtype=torch.float32)
+        if second_first:
+            return first.apply(second.apply(x, v), drawn)
+        return second.apply(first.apply(x, drawn), v)
+
+    return dataclasses.replace(second, apply=apply,
+                               parameters=first.parameters + second.parameters)
+
+
+def with_second_change(named: dict, found, named_pair: tuple, evidence: dict, poor: np.ndarray,
+                       sets: dict, seed: int, rng: np.random.Generator) -> tuple[dict, list]:
+    """The named entry (with "first": A's entry when two changes are named) and the second
+    changes' entries. found, named_pair, evidence, poor: as candidate_paths takes them; sets: as
+    best_replay takes them."""
+    first = named["path"]
+    changed = first(evidence["fitting_clean"],
+                    draw_strengths(named["strengths"], len(evidence["fitting_clean"]), rng,
+                                   first.continuous))
+    seconds = [path for path in candidate_paths(found, named_pair, evidence, poor, changed, seed)
+               if path.family != first.family]  # another kind of change, not more of the same
+    composed = [composed_path(first, named["strengths"], path, second_first, seed + 100 + k)
+                for k, path in enumerate(seconds) for second_first in (False, True)]
+    best, entries = best_replay(composed, {}, sets, seed, rng, judged=SECOND_JUDGED)
+    for entry in entries:
+        entry["first"] = named
+        entry["second_first"] = any(entry["path"] is path for path in composed[1::2])
+    if RANK[confidence(best)] > RANK[confidence(named)]:
+        return best, entries
+    return named, entries
