@@ -124,7 +124,7 @@ def ghost_shift(poor: np.ndarray, clean: np.ndarray) -> tuple[int, int]:
         for dy in range(-GHOST_REACH, GHOST_REACH + 1):
             if max(abs(dx), abs(dy)) < 2:
                 continue
-            copy = paths.mask_wrapped(torch.roll(mean, (dy, dx), (-2, -1)), dx, dy)[0]
+            copy = paths.shifted_copy(mean, dx, dy)[0]
             cosine = float((copy * difference).sum() / max(float(copy.norm() *
                                                                  difference.norm()), EPS))
             if cosine > best:
