@@ -9,8 +9,9 @@ a grey-level map found between the poor sevens and A's replay), each walked afte
     C(x, v) = B(A(x, a), v)  or  A(B(x, v), a),   a drawn from A's spread, v read by B's reader,
 
 and judged as every single change is. Two changes are named only when they reach a higher
-confidence than A alone (partial over unknown, complete over partial): a second change that
-adds nothing is not named.
+confidence than A alone (partial over unknown, complete over partial) and the fresh critic's z
+falls by DIFFER_Z or more from A's: a second change that adds nothing, whose replay the critic
+tells from the poor sevens a little less often by chance, is not named.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 
 from sevens.candidates import candidate_paths
+from sevens.critic import DIFFER_Z
 from sevens.replay import best_replay, confidence, draw_strengths
 
 SECOND_JUDGED = 2  # second changes judged, the nearest by moments: each costs a critic
@@ -61,6 +63,11 @@ def with_second_change(named: dict, found, named_pair: tuple, evidence: dict, po
     for entry in entries:
         entry["first"] = named
         entry["second_first"] = any(entry["path"] is path for path in composed[1::2])
-    if RANK[confidence(best)] > RANK[confidence(named)]:
-        return best, entries
-    return named, entries
+    return (best, entries) if adds_to(named, best) else (named, entries)
+
+
+def adds_to(first: dict, both: dict) -> bool:
+    """Two changes are named over the first alone: a higher confidence, and the fresh critic's z
+    DIFFER_Z or more below the first's (a drop clear of the critics' noise)."""
+    clearer = first["replay_critic_z"] - both["replay_critic_z"] >= DIFFER_Z
+    return RANK[confidence(both)] > RANK[confidence(first)] and clearer

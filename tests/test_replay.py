@@ -206,6 +206,20 @@ def test_a_grey_level_change_is_a_candidate_on_the_images_only_when_the_ranks_hi
         assert any(path.family == "noise" for path in made)
 
 
+def test_a_second_change_within_the_critics_noise_is_not_named():
+    """The default data's turn alone: partial (0.82, z 5.1); with a contrast of 1.00x after it,
+    0.85 at z 4.0 (complete by the threshold, but a critic's noise). A mark alone (z 40) and with a
+    turn before it (z 3): named."""
+    from sevens.second_change import adds_to
+    turn = {"completeness": 0.817, "replay_critic_z": 5.08}
+    assert confidence(turn) == "partial"
+    no_op = {"completeness": 0.845, "replay_critic_z": 4.03}
+    assert confidence(no_op) == "complete" and not adds_to(turn, no_op)
+    mark, turn_and_mark = ({"completeness": share, "replay_critic_z": z}
+                           for share, z in ((0.08, 40.0), (0.92, 3.0)))
+    assert adds_to(mark, turn_and_mark) and not adds_to(turn_and_mark, mark)
+
+
 def test_two_changes_are_named_when_one_alone_is_not_complete(sevens):
     """A turn and then a fixed mark: the mark alone leaves the turn (unknown); a second change made
     on top of it names the turn, done before the mark, and the two together remove most of what a
