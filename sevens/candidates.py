@@ -177,6 +177,19 @@ def content_ink(poor: np.ndarray, clean: np.ndarray) -> np.ndarray:
     return np.where(kept, difference, 0.0).astype(np.float32)
 
 
+def own_answers(made: list, named: tuple[str, str], found) -> list:
+    """The descriptors' own answers among the candidates (made, axis_paths' first): the path they
+    name and, when it is a full fit (more than one parameter: an affine warp, a curve, a kernel),
+    the one-parameter kind of its family that explains most along the axis, the simplest answer
+    they found; none without an axis."""
+    if found is None or not made or made[0].family != named[0]:
+        return []
+    kinds = [path for path in made if path.family == named[0] and path.parameters == 1]
+    if made[0].parameters == 1 or not kinds:
+        return made[:1]
+    return made[:1] + [max(kinds, key=lambda path: found["kinds"].get(path.kind, 0.0))]
+
+
 def candidate_paths(found, named, evidence: dict, poor: np.ndarray, clean: np.ndarray,
                     seed: int) -> list:
     """The axis' candidates (found: the descriptors along it, or None; named: the (family, kind) the

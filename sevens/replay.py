@@ -215,10 +215,11 @@ def simplest_complete(judged: list[dict]) -> dict:
 
 
 def best_replay(paths: list, readers: dict, sets: dict, seed: int, rng: np.random.Generator,
-                first_judged: bool = False, judged: int = JUDGED) -> tuple[dict, list[dict]]:
+                heard: list = (), judged: int = JUDGED) -> tuple[dict, list[dict]]:
     """Every path read by every reader and replayed on the judge's clean sevens, ranked by
-    moment_distance; the `judged` nearest judged, and paths[0] by every reader when first_judged
-    (the descriptors' own answer: moments hardly see a turn either way). sets: poor (the judge's
+    moment_distance; the `judged` nearest judged, and the descriptors' own answers whatever their
+    distance (moments hardly see a turn either way): heard[0] by every reader, the rest each read by
+    its nearest reader (candidates.own_answers). sets: poor (the judge's
     poor sevens), clean (its clean sevens), calibration (clean sevens for R(v)), regression (clean
     sevens for each path's own reader, path_reader). readers: name -> (read(images) -> (n,), the
     poor sevens' readings (N,)); each path's own reader is added as "path". Returns the named entry
@@ -239,14 +240,16 @@ def best_replay(paths: list, readers: dict, sets: dict, seed: int, rng: np.rando
                if not np.array_equal(entry["replayed"], sets["clean"])] or entries
     ranked = sorted(answers, key=lambda entry: entry["distance"])
     chosen = unique_paths(ranked)[:judged]
-    if first_judged:  # the descriptors' own answer by every reader: moments hardly see a turn
-        chosen += [entry for entry in ranked if entry["path"] is paths[0]
-                   and all(entry is not other for other in chosen)]
+    for rank, path in enumerate(heard):  # the descriptors' own answers: moments miss a turn
+        read = [entry for entry in ranked if entry["path"] is path]
+        chosen += [entry for entry in read[: len(read) if rank == 0 else 1]
+                   if all(entry is not other for other in chosen)]
     baseline = baseline_test(sets["poor"], sets["clean"], seed)
     for entry in chosen:
         entry.update(judge(sets["poor"], entry["replayed"], baseline, seed))
     named = simplest_complete(chosen)
     named["baseline_accuracy"] = baseline["critic_accuracy"]
+    named["baseline_z"] = baseline["critic_z"]
     return named, entries
 
 

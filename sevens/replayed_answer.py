@@ -8,14 +8,17 @@ sees between poor and clean sevens), `partial` (at least replay.PARTIAL_SHARE: n
 share) or `unknown` (the best replay removes less: the family is `unknown`, with where the change
 lives). `none` needs no replay: the clean sevens themselves are its replay, and the first critic
 already cannot tell them from the poor ones (complete). When the critic sees no difference but an
-axis names a family, nothing can be replayed against: the name stands with confidence `unknown`.
+axis names a family, nothing can be replayed against: the name stands with confidence `unknown`;
+so it does when the judge's own critic, on its fewer sevens, cannot tell the poor sevens from the
+clean ones (a faint change: its z below DIFFER_Z), since then no replay can be judged.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from sevens.candidates import candidate_paths
+from sevens.candidates import candidate_paths, own_answers
+from sevens.critic import DIFFER_Z
 from sevens.second_change import with_second_change
 from sevens.replay import (CALIBRATION_SEVENS, JUDGE_SEVENS, REGRESSION_SEVENS, best_replay,
                            confidence, figure_examples, percentiles)
@@ -46,8 +49,10 @@ def replayed_answer(result: dict, found, evidence: dict, poor: np.ndarray, reade
             "calibration": fitting[:CALIBRATION_SEVENS], "regression": others[:REGRESSION_SEVENS]}
     named_pair = (result["effect_family"], result["effect_kind"])
     candidates = candidate_paths(found, named_pair, evidence, poor, fitting, seed)
-    first_judged = found is not None and candidates[0].family == named_pair[0]
-    named, entries = best_replay(candidates, readers, sets, seed, rng, first_judged)
+    own = own_answers(candidates, named_pair, found)
+    named, entries = best_replay(candidates, readers, sets, seed, rng, own)
+    if named["baseline_z"] < DIFFER_Z:  # the judge does not see the change: it judges nothing
+        return unjudged(result, described, named, entries), None
     if confidence(named) != "complete":  # a second change on top of the best one
         named, seconds = with_second_change(named, found, named_pair, evidence, poor, sets, seed,
                                             rng)
@@ -56,6 +61,18 @@ def replayed_answer(result: dict, found, evidence: dict, poor: np.ndarray, reade
     judged = [judged_record(entry) for entry in entries if "completeness" in entry]
     return {**result, **described, **named_words(named, evidence),
             "replay_candidates": judged}, figure
+
+
+def unjudged(result: dict, described: dict, named: dict, entries: list) -> dict:
+    """The descriptors' answer, confidence `unknown`, when the judge's critic cannot tell the poor
+    sevens from the clean ones as they are."""
+    sentence = (f"{result['effect_sentence']}; not replayed: the replay's critic tells the poor "
+                f"sevens from the clean ones at only {100 * named['baseline_accuracy']:.1f}% (z "
+                f"{named['baseline_z']:.1f} < {DIFFER_Z:.0f}), so no replay can be judged")
+    return {**result, **described, **dict.fromkeys(REPLAY_KEYS[:3]), "effect_sentence": sentence,
+            "effect_confidence": "unknown", "second_family": None, "second_kind": None,
+            "replay_candidates": [judged_record(entry) for entry in entries
+                                  if "completeness" in entry]}
 
 
 def judged_record(entry: dict) -> dict:

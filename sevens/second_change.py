@@ -9,9 +9,9 @@ a grey-level map found between the poor sevens and A's replay), each walked afte
     C(x, v) = B(A(x, a), v)  or  A(B(x, v), a),   a drawn from A's spread, v read by B's reader,
 
 and judged as every single change is. Two changes are named only when they reach a higher
-confidence than A alone (partial over unknown, complete over partial) and the fresh critic's z
-falls by DIFFER_Z or more from A's: a second change that adds nothing, whose replay the critic
-tells from the poor sevens a little less often by chance, is not named.
+confidence and completeness than A alone, and the fresh critic's z falls by DIFFER_Z or more from
+A's: a second change that adds nothing, whose replay the critic tells from the poor sevens less
+often by chance, is not named.
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ def with_second_change(named: dict, found, named_pair: tuple, evidence: dict, po
 
 
 def adds_to(first: dict, both: dict) -> bool:
-    """Two changes are named over the first alone: a higher confidence, and the fresh critic's z
-    DIFFER_Z or more below the first's (a drop clear of the critics' noise)."""
+    """Two changes are named over the first alone: a higher confidence, a higher completeness, and
+    the fresh critic's z DIFFER_Z or more below the first's (a drop clear of the critics' noise: a
+    critic trained on a faint change learns it at some draws and not at others)."""
     clearer = first["replay_critic_z"] - both["replay_critic_z"] >= DIFFER_Z
-    return RANK[confidence(both)] > RANK[confidence(first)] and clearer
+    return (RANK[confidence(both)] > RANK[confidence(first)] and clearer
+            and both["completeness"] > first["completeness"])

@@ -206,15 +206,50 @@ def test_a_grey_level_change_is_a_candidate_on_the_images_only_when_the_ranks_hi
         assert any(path.family == "noise" for path in made)
 
 
+def test_the_descriptors_full_fit_brings_its_familys_best_kind_to_the_judge():
+    """A non-rigid warp named along the axis: the one-parameter geometry kind that explains most
+    (a horizontal stretch) is heard too, whatever the moments say; a named kind alone; no axis,
+    none."""
+    found = {"kinds": {"scale-x": 0.76, "scale": 0.28, "rotation": 0.05}}
+    field = paths.affine_path(torch.eye(2).repeat(2, 1, 1), torch.zeros(2, 2),
+                              torch.zeros(2, 2, 4, 4))
+    made = [field, paths.kind_path("scale"), paths.kind_path("scale-x"), paths.kind_path("blur")]
+    assert candidates.own_answers(made, ("geometry", "non-rigid"), found) == [made[0], made[2]]
+    turn = [paths.kind_path("rotation"), field]
+    assert candidates.own_answers(turn, ("geometry", "rotation"), found) == turn[:1]
+    assert candidates.own_answers(made, ("geometry", "non-rigid"), None) == []
+
+
+def test_the_descriptors_name_stands_unknown_when_the_judge_cannot_see_the_change(sevens):
+    """A change the first critic saw but the judge's, on its fewer sevens, does not (here: none at
+    all): nothing is replayed, the descriptors' family stands with confidence unknown."""
+    from sevens.replayed_answer import replayed_answer
+    poor, clean = sevens[:600], sevens[600:1800]
+    result = {"effect_family": "tone", "effect_kind": "gamma", "effect_sentence": "tone (gamma)"}
+    evidence = {"images_differ": True, "critic_z": 6.0, "ranked_critic_z": 0.0,
+                "square_map": "mirror-left-right", "fitting_clean": clean[:600],
+                "held_out_clean": clean[600:], "change_place": "rows 0-27, columns 0-27"}
+    answer, figure = replayed_answer(result, None, evidence, poor, {}, 0,
+                                     np.random.default_rng(0))
+    assert (answer["effect_family"], answer["effect_kind"]) == ("tone", "gamma")
+    assert answer["effect_confidence"] == "unknown" and answer["completeness"] is None
+    assert "no replay can be judged" in answer["effect_sentence"] and figure is None
+
+
 def test_a_second_change_within_the_critics_noise_is_not_named():
     """The default data's turn alone: partial (0.82, z 5.1); with a contrast of 1.00x after it,
-    0.85 at z 4.0 (complete by the threshold, but a critic's noise). A mark alone (z 40) and with a
-    turn before it (z 3): named."""
+    0.85 at z 4.0 (complete by the threshold, but a critic's noise): not named. A mark alone (z
+    40) and with a turn before it (z 3): named."""
     from sevens.second_change import adds_to
     turn = {"completeness": 0.817, "replay_critic_z": 5.08}
     assert confidence(turn) == "partial"
     no_op = {"completeness": 0.845, "replay_critic_z": 4.03}
     assert confidence(no_op) == "complete" and not adds_to(turn, no_op)
+    # A soft threshold's grey map (0.64, z 10.0), and with 0% of impulse noise after it: 0.60 at
+    # z 2.7, a critic that did not learn the faint change this time.
+    grey_map, with_nothing = ({"completeness": share, "replay_critic_z": z}
+                              for share, z in ((0.64, 10.0), (0.60, 2.7)))
+    assert not adds_to(grey_map, with_nothing)
     mark, turn_and_mark = ({"completeness": share, "replay_critic_z": z}
                            for share, z in ((0.08, 40.0), (0.92, 3.0)))
     assert adds_to(mark, turn_and_mark) and not adds_to(turn_and_mark, mark)
