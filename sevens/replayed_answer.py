@@ -19,7 +19,7 @@ import numpy as np
 
 from sevens.candidates import candidate_paths, own_answers
 from sevens.critic import DIFFER_Z
-from sevens.second_change import with_second_change
+from sevens.second_change import from_either_first
 from sevens.replay import (CALIBRATION_SEVENS, JUDGE_SEVENS, REGRESSION_SEVENS, best_replay,
                            confidence, figure_examples, percentiles)
 
@@ -54,13 +54,23 @@ def replayed_answer(result: dict, found, evidence: dict, poor: np.ndarray, reade
     if named["baseline_z"] < DIFFER_Z:  # the judge does not see the change: it judges nothing
         return unjudged(result, described, named, entries), None
     if confidence(named) != "complete":  # a second change on top of the best one
-        named, seconds = with_second_change(named, found, named_pair, evidence, poor, sets, seed,
-                                            rng)
+        named, seconds = from_either_first(first_changes(named, entries, own), found, named_pair,
+                                           evidence, poor, sets, seed, rng)
         entries += seconds
     figure = figure_examples(named, poor, named["strengths"]["modes"], sets["clean"])
     judged = [judged_record(entry) for entry in entries if "completeness" in entry]
     return {**result, **described, **named_words(named, evidence),
             "replay_candidates": judged}, figure
+
+
+def first_changes(named: dict, entries: list, own: list) -> list:
+    """The first changes a second one is tried on: the named entry and, when it is `unknown` and
+    the descriptors' answer is another path, that answer's most complete judged entry."""
+    own_entries = [entry for entry in entries if own and entry["path"] is own[0]
+                   and "completeness" in entry and entry["path"] is not named["path"]]
+    if confidence(named) != "unknown" or not own_entries:
+        return [named]
+    return [named, max(own_entries, key=lambda entry: entry["completeness"])]
 
 
 def unjudged(result: dict, described: dict, named: dict, entries: list) -> dict:

@@ -66,6 +66,19 @@ def with_second_change(named: dict, found, named_pair: tuple, evidence: dict, po
     return (best, entries) if adds_to(named, best) else (named, entries)
 
 
+def from_either_first(firsts: list, found, named_pair: tuple, evidence: dict, poor: np.ndarray,
+                      sets: dict, seed: int, rng: np.random.Generator) -> tuple[dict, list]:
+    """with_second_change from each first change (judged entries): the surest answer (confidence,
+    then completeness) and every second change's entry. When no single change removes half of the
+    difference, a critic tells every replay from the poor sevens almost always, so the best single
+    one is a poor guide to the first change: the descriptors' own answer is tried too."""
+    tried = [with_second_change(first, found, named_pair, evidence, poor, sets, seed, rng)
+             for first in firsts]
+    surest = max((named for named, _ in tried),
+                 key=lambda entry: (RANK[confidence(entry)], entry["completeness"]))
+    return surest, [entry for _, entries in tried for entry in entries]
+
+
 def adds_to(first: dict, both: dict) -> bool:
     """Two changes are named over the first alone: a higher confidence, a higher completeness, and
     the fresh critic's z DIFFER_Z or more below the first's (a drop clear of the critics' noise: a

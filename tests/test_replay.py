@@ -255,6 +255,24 @@ def test_a_second_change_within_the_critics_noise_is_not_named():
     assert adds_to(mark, turn_and_mark) and not adds_to(turn_and_mark, mark)
 
 
+def test_a_second_change_is_also_tried_on_the_descriptors_answer_when_nothing_is_partial():
+    """Contrast then a blur: each alone leaves a critic at 100%, so the best single replay (a
+    kernel here, completeness 0.01) is a guess; the descriptors' contrast, judged at 0.00, is a
+    first change too. Not when the best is partial, nor when it is the descriptors' own."""
+    from sevens.replayed_answer import first_changes
+    contrast, kernel = paths.kind_path("contrast"), paths.kind_path("blur")
+    judged = [{"path": contrast, "completeness": share, "replay_critic_z": 50.0}
+              for share in (0.0, -0.01)] + [{"path": kernel, "completeness": 0.01,
+                                             "replay_critic_z": 48.7}]
+    unread = {"path": contrast}  # read by a reader, not judged
+    entries = judged + [unread]
+    assert first_changes(judged[2], entries, [contrast]) == [judged[2], judged[0]]
+    assert first_changes(judged[0], entries, [contrast]) == [judged[0]]
+    partial = {**judged[2], "completeness": 0.6, "replay_critic_z": 10.0}
+    assert first_changes(partial, entries, [contrast]) == [partial]
+    assert first_changes(judged[2], entries, []) == [judged[2]]
+
+
 def test_two_changes_are_named_when_one_alone_is_not_complete(sevens):
     """A turn and then a fixed mark: the mark alone leaves the turn (unknown); a second change made
     on top of it names the turn, done before the mark, and the two together remove most of what a
