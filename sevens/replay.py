@@ -215,11 +215,14 @@ def simplest_complete(judged: list[dict]) -> dict:
 
 
 def best_replay(paths: list, readers: dict, sets: dict, seed: int, rng: np.random.Generator,
-                heard: list = (), judged: int = JUDGED) -> tuple[dict, list[dict]]:
+                heard: list = (), judged: int = JUDGED,
+                one_per_family: bool = False) -> tuple[dict, list[dict]]:
     """Every path read by every reader and replayed on the judge's clean sevens, ranked by
     moment_distance; the `judged` nearest judged, and the descriptors' own answers whatever their
     distance (moments hardly see a turn either way): heard[0] by every reader, the rest each read by
-    its nearest reader (candidates.own_answers). sets: poor (the judge's
+    its nearest reader (candidates.own_answers); with one_per_family, the nearest of each family
+    only (a mark built from the mean difference matches the moments whatever the change, and
+    would take every place). sets: poor (the judge's
     poor sevens), clean (its clean sevens), calibration (clean sevens for R(v)), regression (clean
     sevens for each path's own reader, path_reader). readers: name -> (read(images) -> (n,), the
     poor sevens' readings (N,)); each path's own reader is added as "path". Returns the named entry
@@ -239,7 +242,7 @@ def best_replay(paths: list, readers: dict, sets: dict, seed: int, rng: np.rando
     answers = [entry for entry in entries
                if not np.array_equal(entry["replayed"], sets["clean"])] or entries
     ranked = sorted(answers, key=lambda entry: entry["distance"])
-    chosen = unique_paths(ranked)[:judged]
+    chosen = unique_paths(ranked, one_per_family)[:judged]
     for rank, path in enumerate(heard):  # the descriptors' own answers: moments miss a turn
         read = [entry for entry in ranked if entry["path"] is path]
         chosen += [entry for entry in read[: len(read) if rank == 0 else 1]
@@ -253,12 +256,13 @@ def best_replay(paths: list, readers: dict, sets: dict, seed: int, rng: np.rando
     return named, entries
 
 
-def unique_paths(ranked: list[dict]) -> list[dict]:
-    """The best-read entry of each path, in the order of their distance."""
+def unique_paths(ranked: list[dict], one_per_family: bool = False) -> list[dict]:
+    """The best-read entry of each path (of each family), in the order of their distance."""
     seen, unique = set(), []
     for entry in ranked:
-        if id(entry["path"]) not in seen:
-            seen.add(id(entry["path"]))
+        key = entry["path"].family if one_per_family else id(entry["path"])
+        if key not in seen:
+            seen.add(key)
             unique.append(entry)
     return unique
 

@@ -206,6 +206,18 @@ def test_a_grey_level_change_is_a_candidate_on_the_images_only_when_the_ranks_hi
         assert any(path.family == "noise" for path in made)
 
 
+def test_the_second_changes_judged_are_the_nearest_of_each_family():
+    """Two marks built from the mean difference are nearest by the moments; per family, the
+    nearest blur comes before the second mark."""
+    from sevens.replay import unique_paths
+    mark, region = (paths.mark_path(np.ones((28, 28)), np.zeros((28, 28))) for _ in range(2))
+    blur = paths.kind_path("blur")
+    ranked = [{"path": path, "distance": d}
+              for path, d in ((mark, 0.02), (region, 0.03), (mark, 0.04), (blur, 0.2))]
+    assert [e["path"] for e in unique_paths(ranked)] == [mark, region, blur]
+    assert [e["path"] for e in unique_paths(ranked, one_per_family=True)] == [mark, blur]
+
+
 def test_the_descriptors_full_fit_brings_its_familys_best_kind_to_the_judge():
     """A non-rigid warp named along the axis: the one-parameter geometry kind that explains most
     (a horizontal stretch) is heard too, whatever the moments say; a named kind alone; no axis,
