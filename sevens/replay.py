@@ -222,8 +222,8 @@ def best_replay(paths: list, readers: dict, sets: dict, seed: int, rng: np.rando
     distance (moments hardly see a turn either way): heard[0] by every reader, the rest each read by
     its nearest reader (candidates.own_answers); with one_per_family, the nearest of each family
     only (a mark built from the mean difference matches the moments whatever the change, and
-    would take every place). sets: poor (the judge's
-    poor sevens), clean (its clean sevens), calibration (clean sevens for R(v)), regression (clean
+    would take every place). sets: poor (the judge's poor sevens), clean (its clean sevens),
+    baseline (baseline_test of the two), calibration (clean sevens for R(v)), regression (clean
     sevens for each path's own reader, path_reader). readers: name -> (read(images) -> (n,), the
     poor sevens' readings (N,)); each path's own reader is added as "path". Returns the named entry
     and every entry (path, reader, strengths, distance[, judge])."""
@@ -247,12 +247,10 @@ def best_replay(paths: list, readers: dict, sets: dict, seed: int, rng: np.rando
         read = [entry for entry in ranked if entry["path"] is path]
         chosen += [entry for entry in read[: len(read) if rank == 0 else 1]
                    if all(entry is not other for other in chosen)]
-    baseline = baseline_test(sets["poor"], sets["clean"], seed)
     for entry in chosen:
-        entry.update(judge(sets["poor"], entry["replayed"], baseline, seed))
+        entry.update(judge(sets["poor"], entry["replayed"], sets["baseline"], seed))
     named = simplest_complete(chosen)
-    named["baseline_accuracy"] = baseline["critic_accuracy"]
-    named["baseline_z"] = baseline["critic_z"]
+    named["baseline_accuracy"] = sets["baseline"]["critic_accuracy"]
     return named, entries
 
 

@@ -20,8 +20,8 @@ import numpy as np
 from sevens.candidates import candidate_paths, own_answers
 from sevens.critic import DIFFER_Z
 from sevens.second_change import from_either_first
-from sevens.replay import (CALIBRATION_SEVENS, JUDGE_SEVENS, REGRESSION_SEVENS, best_replay,
-                           confidence, figure_examples, percentiles)
+from sevens.replay import (CALIBRATION_SEVENS, JUDGE_SEVENS, REGRESSION_SEVENS, baseline_test,
+                           best_replay, confidence, figure_examples, percentiles)
 
 REPLAY_KEYS = ("replay_critic_accuracy", "replay_critic_z", "completeness", "effect_confidence")
 WORDS_PERCENTILES = (5, 95)  # a replayed strength is quoted from its 5th to its 95th percentile
@@ -36,10 +36,8 @@ def replayed_answer(result: dict, found, evidence: dict, poor: np.ndarray, reade
                  "descriptor_kind": result["effect_kind"],
                  "descriptor_sentence": result["effect_sentence"]}
     if result["effect_family"] == "none" or not evidence["images_differ"]:
-        sure = "complete" if result["effect_family"] == "none" else "unknown"
-        return {**result, **described, **dict.fromkeys(REPLAY_KEYS[:3]),
-                "effect_confidence": sure, "second_family": None, "second_kind": None,
-                "replay_candidates": []}, None
+        return unreplayed(result, described, "complete" if result["effect_family"] == "none"
+                          else "unknown"), None
     fitting = evidence["fitting_clean"]
     # Each path's reader is fitted on other clean sevens than R(v) is read on, unless there are
     # too few (a small data set: then on the same).
@@ -47,12 +45,16 @@ def replayed_answer(result: dict, found, evidence: dict, poor: np.ndarray, reade
     sets = {"poor": poor[rng.permutation(len(poor))[:JUDGE_SEVENS]],
             "clean": evidence["held_out_clean"][:JUDGE_SEVENS],
             "calibration": fitting[:CALIBRATION_SEVENS], "regression": others[:REGRESSION_SEVENS]}
+    sets["baseline"] = baseline = baseline_test(sets["poor"], sets["clean"], seed)  # once a run
+    if baseline["critic_z"] < DIFFER_Z:  # the judge does not see the change: it judges nothing
+        return unreplayed(result, described, "unknown", (
+            f"{result['effect_sentence']}; not replayed: the replay's critic tells the poor sevens "
+            f"from the clean ones at only {100 * baseline['critic_accuracy']:.1f}% (z "
+            f"{baseline['critic_z']:.1f} < {DIFFER_Z:.0f}), so no replay can be judged")), None
     named_pair = (result["effect_family"], result["effect_kind"])
     candidates = candidate_paths(found, named_pair, evidence, poor, fitting, seed)
     own = own_answers(candidates, named_pair, found)
     named, entries = best_replay(candidates, readers, sets, seed, rng, own)
-    if named["baseline_z"] < DIFFER_Z:  # the judge does not see the change: it judges nothing
-        return unjudged(result, described, named, entries), None
     if confidence(named) != "complete":  # a second change on top of the best one
         named, seconds = from_either_first(first_changes(named, entries, own), found, named_pair,
                                            evidence, poor, sets, seed, rng)
@@ -73,16 +75,11 @@ def first_changes(named: dict, entries: list, own: list) -> list:
     return [named, max(own_entries, key=lambda entry: entry["completeness"])]
 
 
-def unjudged(result: dict, described: dict, named: dict, entries: list) -> dict:
-    """The descriptors' answer, confidence `unknown`, when the judge's critic cannot tell the poor
-    sevens from the clean ones as they are."""
-    sentence = (f"{result['effect_sentence']}; not replayed: the replay's critic tells the poor "
-                f"sevens from the clean ones at only {100 * named['baseline_accuracy']:.1f}% (z "
-                f"{named['baseline_z']:.1f} < {DIFFER_Z:.0f}), so no replay can be judged")
-    return {**result, **described, **dict.fromkeys(REPLAY_KEYS[:3]), "effect_sentence": sentence,
-            "effect_confidence": "unknown", "second_family": None, "second_kind": None,
-            "replay_candidates": [judged_record(entry) for entry in entries
-                                  if "completeness" in entry]}
+def unreplayed(result: dict, described: dict, sure: str, sentence: str | None = None) -> dict:
+    """The descriptors' answer as it stands, nothing replayed: its confidence (and sentence)."""
+    return {**result, **described, **dict.fromkeys(REPLAY_KEYS[:3]), "effect_confidence": sure,
+            "effect_sentence": sentence or result["effect_sentence"], "second_family": None,
+            "second_kind": None, "replay_candidates": []}
 
 
 def judged_record(entry: dict) -> dict:

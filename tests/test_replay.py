@@ -303,8 +303,9 @@ def test_two_changes_are_named_when_one_alone_is_not_complete(sevens):
         np.abs(marked.grid - 1.0).argmin()]}  # every seven marked at full darkness
     both = composed_path(marked, on_mark, rotation, True, 0)(clean[:4], np.full(4, 20.0))
     assert np.allclose(both, marked(rotation(clean[:4], np.full(4, 20.0)), np.ones(4)))
-    sets = {"poor": poor, "clean": clean, "calibration": fitting[:128], "regression": fitting[128:]}
     baseline = baseline_test(poor, clean, 0)
+    sets = {"poor": poor, "clean": clean, "baseline": baseline, "calibration": fitting[:128],
+            "regression": fitting[128:]}
     alone = {"path": marked, "strengths": on_mark,
              **judge(poor, marked(clean, np.ones(len(clean))), baseline, 0)}
     assert confidence(alone) == "unknown"
