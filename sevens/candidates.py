@@ -3,13 +3,13 @@ images.
 
 Along the axis, every family whose descriptor explains CANDIDATE_FLOOR of the change gives its fits
 as paths (paths.py): its best one-parameter kind, and its full fit (an affine warp and its smooth
-field, a grey-level curve, a filter, the ink added). On the images, changes a decoder's mean cannot
-show or that no descriptor along an axis fits: the one-parameter kinds read without the axis, noise
-of three kinds, the map of the square the maps' classifier found, the grey-level map from quantiles,
-smears in four directions, a shifted copy at the shift the mean images point to, a loss of
-resolution, a random warp per seven, a fixed mark and the ink of the content check's pixels. A
-descriptor beating its null decides which are made first; the replay (replay.py) decides which is
-named.
+field, a grey-level curve, a filter, the ink added). On the images (image_changes.py), changes a
+decoder's mean cannot show or that no descriptor along an axis fits: the one-parameter kinds read
+without the axis, noise of three kinds, the map of the square the maps' classifier found, the
+grey-level map from quantiles, smears in four directions, a shifted copy at the shift the mean
+images point to, a loss of resolution, a random warp per seven, a fixed mark and the ink of the
+content check's pixels. A descriptor beating its null decides which are made first; the replay
+(replay.py) decides which is named.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from common import EPS
-from sevens import paths
+from sevens import image_changes, paths
 from sevens.changes import GEOMETRY_ENTRIES
 from sevens.critic import DIFFER_Z
 from sevens.descriptors import TONE_KNOTS
@@ -67,7 +67,8 @@ def family_paths(family: str, found: dict) -> list:
                                          (np.stack(kernels), np.array(offsets)))]
     if family == "content":
         return [paths.content_path(found["added"])]
-    return [paths.square_map_path(name) for name in set(found["square_maps"]) - {"identity"}]
+    return [image_changes.square_map_path(name)
+            for name in set(found["square_maps"]) - {"identity"}]
 
 
 def best_kind_first(kinds: list, found: dict) -> list:
@@ -85,16 +86,17 @@ def image_paths(evidence: dict, poor: np.ndarray, clean: np.ndarray, seed: int) 
     greys_only = evidence["ranked_critic_z"] <= RANKS_KEEP * evidence["critic_z"]
     made = [paths.kind_path(kind, member) for family, members in FAMILY_KINDS.items()
             for kind, member in members if family != "tone" or greys_only]
-    made += [paths.noise_path(kind, seed + k) for k, kind in enumerate(paths.NOISE_REACH)]
-    made += [paths.square_map_path(evidence["square_map"])]
+    made += [image_changes.noise_path(kind, seed + k)
+             for k, kind in enumerate(image_changes.NOISE_REACH)]
+    made += [image_changes.square_map_path(evidence["square_map"])]
     made += [quantile_map_path(poor, clean)] if greys_only else []
-    made += [paths.smear_path(degrees) for degrees in paths.SMEAR_DIRECTIONS]
-    made += [paths.ghost_path(ghost_shift(poor, clean))]
-    made += [paths.resolution_path(mode) for mode in ("blocks", "smooth")]
-    made += [paths.random_warp_path(seed + 3)]
+    made += [image_changes.smear_path(degrees) for degrees in image_changes.SMEAR_DIRECTIONS]
+    made += [image_changes.ghost_path(ghost_shift(poor, clean))]
+    made += [image_changes.resolution_path(mode) for mode in ("blocks", "smooth")]
+    made += [image_changes.random_warp_path(seed + 3)]
     mark, erased = fixed_mark(poor, clean)
     if mark.any() or erased.any():
-        made.append(paths.mark_path(mark, erased))
+        made.append(image_changes.mark_path(mark, erased))
     made += changed_regions(poor, clean)
     ink = content_ink(poor, clean)
     if ink.any():
@@ -124,7 +126,7 @@ def ghost_shift(poor: np.ndarray, clean: np.ndarray) -> tuple[int, int]:
         for dy in range(-GHOST_REACH, GHOST_REACH + 1):
             if max(abs(dx), abs(dy)) < 2:
                 continue
-            copy = paths.shifted_copy(mean, dx, dy)[0]
+            copy = image_changes.shifted_copy(mean, dx, dy)[0]
             cosine = float((copy * difference).sum() / max(float(copy.norm() *
                                                                  difference.norm()), EPS))
             if cosine > best:
@@ -158,13 +160,13 @@ def changed_regions(poor: np.ndarray, clean: np.ndarray) -> list:
         rows = np.clip(((1 - added / 2) * len(poor)).astype(int), 0, len(poor) - 1)
         ink = np.take_along_axis(order, rows[None], 0)[0] * (added > 0)
         darkest = np.where(kept > 0, np.quantile(poor, DARKEST_QUANTILE, axis=0), 0.0)
-        made += [paths.mark_path(darkest.astype(np.float32), np.zeros_like(darkest)),
-                 paths.region_path(added.astype(np.float32), ink.astype(np.float32))]
+        made += [image_changes.mark_path(darkest.astype(np.float32), np.zeros_like(darkest)),
+                 image_changes.region_path(added.astype(np.float32), ink.astype(np.float32))]
     clean_ink = clean.mean(0)
     erased = np.where(kept < 0,
                       1 - poor.mean(0) / np.maximum(clean_ink, EPS), 0.0).clip(0, 1)
     if erased.any():
-        made.append(paths.region_path(erased.astype(np.float32), None))
+        made.append(image_changes.region_path(erased.astype(np.float32), None))
     return made
 
 

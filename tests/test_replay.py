@@ -1,7 +1,7 @@
-"""sevens/paths.py, candidates.py and replay.py: every path leaves a seven as it is at strength 0
-and does what it says; strengths are read back; a known change replayed on clean sevens is
-complete against itself and not against another change of its family; and the fresh critic is at
-chance on two halves of clean sevens."""
+"""sevens/paths.py, image_changes.py, candidates.py and replay.py: every path leaves a seven as it
+is at strength 0 and does what it says; strengths are read back; a known change replayed on clean
+sevens is complete against itself and not against another change of its family; and the fresh
+critic is at chance on two halves of clean sevens."""
 
 import numpy as np
 import pytest
@@ -9,7 +9,7 @@ import scipy.ndimage
 import torch
 
 from bench import effects
-from sevens import candidates, paths
+from sevens import candidates, image_changes, paths
 from sevens.critic import DIFFER_Z, two_sample_test
 from sevens.mnist import load_mnist_sevens
 from sevens.replay import (baseline_test, confidence, judge, path_reader, percentiles,
@@ -35,14 +35,14 @@ def every_path(seed=0):
              paths.affine_path(rotation, torch.ones(2, 2), 0.1 * torch.ones(2, 2, 4, 4)),
              paths.curve_path("tone", "grey-level-curve", np.ones((2, 17))),
              paths.content_path(np.ones((2, 28, 28))),
-             paths.mark_path(np.ones((28, 28)), np.ones((28, 28))),
-             paths.square_map_path("mirror-left-right"), paths.ghost_path((4, 3)),
-             paths.random_warp_path(seed),
-             paths.region_path(np.linspace(0, 1, 784).reshape(28, 28), np.ones((28, 28))),
-             paths.region_path(np.linspace(0, 1, 784).reshape(28, 28), None)]
-    made += [paths.smear_path(degrees) for degrees in paths.SMEAR_DIRECTIONS]
-    made += [paths.resolution_path(mode) for mode in ("blocks", "smooth")]
-    return made + [paths.noise_path(kind, seed) for kind in paths.NOISE_REACH]
+             image_changes.mark_path(np.ones((28, 28)), np.ones((28, 28))),
+             image_changes.square_map_path("mirror-left-right"), image_changes.ghost_path((4, 3)),
+             image_changes.random_warp_path(seed),
+             image_changes.region_path(np.linspace(0, 1, 784).reshape(28, 28), np.ones((28, 28))),
+             image_changes.region_path(np.linspace(0, 1, 784).reshape(28, 28), None)]
+    made += [image_changes.smear_path(degrees) for degrees in image_changes.SMEAR_DIRECTIONS]
+    made += [image_changes.resolution_path(mode) for mode in ("blocks", "smooth")]
+    return made + [image_changes.noise_path(kind, seed) for kind in image_changes.NOISE_REACH]
 
 
 @pytest.mark.parametrize("path", every_path(), ids=lambda path: path.kind)
@@ -54,20 +54,20 @@ def test_every_path_leaves_a_seven_as_it_is_at_strength_zero(sevens, path):
 
 def test_the_paths_on_the_images_do_what_they_say(sevens):
     images = sevens[:8]
-    ghost = paths.ghost_path((4, 3))(images, np.full(8, 0.5))
+    ghost = image_changes.ghost_path((4, 3))(images, np.full(8, 0.5))
     shifted = scipy.ndimage.shift(images, (0, 3, 4), order=0, cval=0.0)
     assert np.allclose(ghost, np.clip(images + 0.5 * shifted, 0, 1), atol=1e-6)
-    blocky = paths.resolution_path("blocks")(images, np.full(8, 2.0))
+    blocky = image_changes.resolution_path("blocks")(images, np.full(8, 2.0))
     assert np.allclose(blocky[:, ::2, ::2], blocky[:, 1::2, 1::2])
     assert np.allclose(blocky[:, ::2, ::2], images.reshape(8, 14, 2, 14, 2).mean((2, 4)),
                        atol=1e-6)
-    dropped = paths.noise_path("dropout", 0)(np.ones((200, 28, 28), np.float32),
+    dropped = image_changes.noise_path("dropout", 0)(np.ones((200, 28, 28), np.float32),
                                               np.full(200, 0.3))
     assert np.mean(dropped == 0) == pytest.approx(0.3, abs=0.01)
-    noisy = paths.noise_path("gaussian", 0)(np.full((200, 28, 28), 0.5, np.float32),
+    noisy = image_changes.noise_path("gaussian", 0)(np.full((200, 28, 28), 0.5, np.float32),
                                             np.full(200, 0.1))
     assert noisy.std() == pytest.approx(0.1, rel=0.05)
-    smeared = paths.smear_path(0.0)(images, np.full(8, 6.0))  # sideways: rows keep their ink
+    smeared = image_changes.smear_path(0.0)(images, np.full(8, 6.0))  # sideways: rows keep ink
     assert np.allclose(smeared.sum(2)[:, 4:24], images.sum(2)[:, 4:24], rtol=0.05, atol=0.05)
 
 
@@ -88,12 +88,12 @@ def test_a_smear_is_a_box_of_whole_taps_either_way_along_its_line(sevens):
     images = sevens[:8]
     for taps in (2, 3, 4, 5):
         sideways = scipy.ndimage.uniform_filter1d(images, taps, axis=2, mode="constant")
-        assert np.allclose(paths.smear_path(180.0)(images, np.full(8, taps - 1.0)), sideways,
-                           atol=1e-6)
+        smeared = image_changes.smear_path(180.0)(images, np.full(8, taps - 1.0))
+        assert np.allclose(smeared, sideways, atol=1e-6)
         diagonal = np.stack([scipy.ndimage.convolve(image, np.eye(taps) / taps, mode="constant")
                              for image in images])
-        assert np.allclose(paths.smear_path(315.0)(images, np.full(8, taps - 1.0)), diagonal,
-                           atol=1e-6)
+        smeared = image_changes.smear_path(315.0)(images, np.full(8, taps - 1.0))
+        assert np.allclose(smeared, diagonal, atol=1e-6)
 
 
 def test_a_growing_region_and_a_mark_of_varying_darkness_are_found_and_replayed(sevens):
@@ -154,10 +154,10 @@ def test_strengths_are_read_back_from_a_reader(sevens):
 
 REPLAYS = [  # (effect of bench/effects.py, its path, value -> the path's strength, another path)
     ("rotation", paths.kind_path("rotation"), lambda v: v, paths.kind_path("shear")),
-    ("gaussian-noise", paths.noise_path("gaussian", 1), lambda v: v,
-     paths.noise_path("impulse", 1)),
+    ("gaussian-noise", image_changes.noise_path("gaussian", 1), lambda v: v,
+     image_changes.noise_path("impulse", 1)),
     ("contrast", paths.kind_path("contrast"), np.log, paths.kind_path("gamma")),
-    ("blur", paths.kind_path("blur"), lambda v: v, paths.smear_path(0.0)),
+    ("blur", paths.kind_path("blur"), lambda v: v, image_changes.smear_path(0.0)),
 ]
 
 
@@ -210,7 +210,8 @@ def test_the_second_changes_judged_are_the_nearest_of_each_family():
     """Two marks built from the mean difference are nearest by the moments; per family, the
     nearest blur comes before the second mark."""
     from sevens.replay import unique_paths
-    mark, region = (paths.mark_path(np.ones((28, 28)), np.zeros((28, 28))) for _ in range(2))
+    mark, region = (image_changes.mark_path(np.ones((28, 28)), np.zeros((28, 28)))
+                    for _ in range(2))
     blur = paths.kind_path("blur")
     ranked = [{"path": path, "distance": d}
               for path, d in ((mark, 0.02), (region, 0.03), (mark, 0.04), (blur, 0.2))]
@@ -295,7 +296,7 @@ def test_two_changes_are_named_when_one_alone_is_not_complete(sevens):
     rotation = paths.kind_path("rotation")
     mark = np.zeros((28, 28), np.float32)
     mark[22:24, 20:26] = 1.0
-    marked = paths.mark_path(mark, np.zeros_like(mark))
+    marked = image_changes.mark_path(mark, np.zeros_like(mark))
     poor = marked(rotation(sevens[:JUDGED_SEVENS], turns), np.ones(JUDGED_SEVENS))
     clean = sevens[JUDGED_SEVENS:2 * JUDGED_SEVENS]
     fitting = sevens[2 * JUDGED_SEVENS:2 * JUDGED_SEVENS + 1200]
