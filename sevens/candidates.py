@@ -6,10 +6,11 @@ as paths (paths.py): its best one-parameter kind, and its full fit (an affine wa
 field, a grey-level curve, a filter, the ink added). On the images (image_changes.py), changes a
 decoder's mean cannot show or that no descriptor along an axis fits: the one-parameter kinds read
 without the axis, noise of three kinds, the map of the square the maps' classifier found, the
-grey-level map from quantiles, smears in four directions, a shifted copy at the shift the mean
-images point to, a loss of resolution, a random warp per seven, a fixed mark and the ink of the
-content check's pixels. A descriptor beating its null decides which are made first; the replay
-(replay.py) decides which is named.
+grey-level map from quantiles, greys merged into evenly spaced levels (where the poor sevens keep
+few distinct greys), smears in eight directions, a shifted copy at the shift the mean images point
+to, a loss of resolution, a random warp per seven, a fixed mark and the ink of the content check's
+pixels. A descriptor beating its null decides which are made first; the replay (replay.py) decides
+which is named.
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ ERASED_SHARE = 0.2  # a pixel inked in a fifth of the clean sevens and in almost
 # A grey-level map keeps each image's grey ranks: tone is read on the images only when a critic on
 # the ranks (image_checks.tone_check) sees at most a quarter of what the raw critic sees (z).
 RANKS_KEEP = 0.25
+# Greys merged into few: the poor sevens' median count of distinct greys (8 bits, ink only) at most
+# a quarter of the clean sevens'. Set from the benchmark's effects that merge none: the lowest,
+# low-resolution's blocks, keep 0.42 of them; posterized sevens keep 0.03.
+MERGED_SHARE = 0.25
 GHOST_REACH = 6  # pixels: the shifts tried for a shifted copy, each way
 FAMILY_KINDS = {  # the one-parameter kinds of each family (changes.KINDS), the shear's two members
     "geometry": [(kind, 0) for kind in GEOMETRY_ENTRIES] + [("shear", 1)],
@@ -90,6 +95,7 @@ def image_paths(evidence: dict, poor: np.ndarray, clean: np.ndarray, seed: int) 
              for k, kind in enumerate(image_changes.NOISE_REACH)]
     made += [image_changes.square_map_path(evidence["square_map"])]
     made += [quantile_map_path(poor, clean)] if greys_only else []
+    made += [image_changes.posterize_path()] if merged_greys(poor, clean) else []
     made += [image_changes.smear_path(degrees) for degrees in image_changes.SMEAR_DIRECTIONS]
     made += [image_changes.ghost_path(ghost_shift(poor, clean))]
     made += [image_changes.resolution_path(mode) for mode in ("blocks", "smooth")]
@@ -114,6 +120,16 @@ def quantile_map_path(poor: np.ndarray, clean: np.ndarray):
              + np.searchsorted(clean_greys, knots, "right")) / (2.0 * len(clean_greys))
     curve = np.quantile(poor_greys, below)
     return paths.curve_path("tone", "grey-level-map", curve[None])
+
+
+def merged_greys(poor: np.ndarray, clean: np.ndarray) -> bool:
+    """Do the poor sevens keep at most MERGED_SHARE of the clean sevens' distinct greys (median
+    over sevens, ink only, 8 bits)? A grey-level map that merges greys, whatever their order."""
+    def distinct(images):
+        greys = np.round(np.clip(images, 0, 1) * 255).astype(np.int64)
+        return np.median([len(np.unique(image[image > 0])) for image in greys])
+
+    return distinct(poor) <= MERGED_SHARE * distinct(clean)
 
 
 def ghost_shift(poor: np.ndarray, clean: np.ndarray) -> tuple[int, int]:

@@ -9,6 +9,7 @@
     a loss of resolution by a factor v    C(x, v) = x averaged over v x v blocks (or smoothly)
     noise (Gaussian, impulse, dropout)    C(x, v) = x with random pixels changed at level v
     a random smooth warp                  C(x, v) = x warped by its own field of RMS v pixels
+    greys merged into levels v apart      C(x, v) = v round(x / v) (posterized)
 
 """
 
@@ -35,6 +36,7 @@ RESOLUTION_SIDES = (28, 24, 20, 16, 14, 12, 10, 9, 8, 7)  # a blurry seven drawn
 MAX_BLOCK = 7  # pixels: the largest block of a pixelated seven
 NOISE_REACH = {"gaussian": 0.5, "impulse": 0.3, "dropout": 0.6}  # the largest level of each noise
 WARP_REACH = 4.0  # pixels: the largest RMS displacement of a random warp
+MOST_LEVELS = 16  # a posterized seven keeps 2 to 16 levels of grey, black and white included
 
 
 def mark_path(mark: np.ndarray, erased: np.ndarray) -> Path:
@@ -213,3 +215,19 @@ def random_warp_path(seed: int) -> Path:
     return Path("geometry", "random-warp", apply, one_sided_grid(WARP_REACH), 1,
                 lambda values: (f"each seven warped by its own random smooth field, RMS "
                                 f"{values[0]:.1f} to {values[-1]:.1f} pixels"))
+
+
+def posterize_path() -> Path:
+    """Greys merged into evenly spaced levels v apart, v = 1 / (L - 1) for L levels (black and
+    white among them): C(x, v) = v round(x / v), v = 1 a threshold at 1/2; v = 0 leaves x."""
+
+    def apply(x, v):
+        step = v[:, None, None]
+        return torch.where(step > 0, torch.round(x / step.clamp_min(1e-6)) * step, x)
+
+    steps = np.concatenate([[0.0], 1.0 / (np.arange(MOST_LEVELS, 1, -1) - 1.0)])
+    return Path("tone", "posterize", apply, steps, 1,
+                lambda values: ("greys merged into " + " to ".join(
+                    f"{1 + round(1 / value)}" if value > 0 else "all" for value in values[::-1])
+                                + " evenly spaced levels (black and white among them)"),
+                continuous=False)

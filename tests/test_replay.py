@@ -42,6 +42,7 @@ def every_path(seed=0):
              image_changes.region_path(np.linspace(0, 1, 784).reshape(28, 28), None)]
     made += [image_changes.smear_path(degrees) for degrees in image_changes.SMEAR_DIRECTIONS]
     made += [image_changes.resolution_path(mode) for mode in ("blocks", "smooth")]
+    made += [image_changes.posterize_path()]
     return made + [image_changes.noise_path(kind, seed) for kind in image_changes.NOISE_REACH]
 
 
@@ -69,6 +70,9 @@ def test_the_paths_on_the_images_do_what_they_say(sevens):
     assert noisy.std() == pytest.approx(0.1, rel=0.05)
     smeared = image_changes.smear_path(0.0)(images, np.full(8, 6.0))  # sideways: rows keep ink
     assert np.allclose(smeared.sum(2)[:, 4:24], images.sum(2)[:, 4:24], rtol=0.05, atol=0.05)
+    for levels in (2, 3, 5):  # bench/effects.py's posterize, by NumPy
+        merged = image_changes.posterize_path()(images, np.full(8, 1.0 / (levels - 1)))
+        assert np.allclose(merged, effects.posterize(images, levels), atol=1e-6)
 
 
 def test_the_image_candidates_find_a_fixed_mark_and_a_shifted_copy(sevens):
@@ -158,6 +162,8 @@ REPLAYS = [  # (effect of bench/effects.py, its path, value -> the path's streng
      image_changes.noise_path("impulse", 1)),
     ("contrast", paths.kind_path("contrast"), np.log, paths.kind_path("gamma")),
     ("blur", paths.kind_path("blur"), lambda v: v, image_changes.smear_path(0.0)),
+    ("posterize", image_changes.posterize_path(),
+     lambda levels: 1.0 / (np.maximum(2, np.round(levels)) - 1), paths.kind_path("gamma")),
 ]
 
 
@@ -204,6 +210,10 @@ def test_a_grey_level_change_is_a_candidate_on_the_images_only_when_the_ranks_hi
         made = candidates.image_paths({**evidence, "ranked_critic_z": ranked_z}, poor, clean, 0)
         assert any(path.family == "tone" for path in made) == tone
         assert any(path.family == "noise" for path in made)
+    # Greys merged into few: a candidate whatever the ranks see (a merge makes ties of them).
+    merged = image_changes.posterize_path()(poor, np.full(len(poor), 0.5))
+    made = candidates.image_paths({**evidence, "ranked_critic_z": 30.0}, merged, clean, 0)
+    assert [path.kind for path in made if path.family == "tone"] == ["posterize"]
 
 
 def test_the_second_changes_judged_are_the_nearest_of_each_family():
