@@ -10,7 +10,6 @@
     noise (Gaussian, impulse, dropout)    C(x, v) = x with random pixels changed at level v
     a random smooth warp                  C(x, v) = x warped by its own field of RMS v pixels
     greys merged into levels v apart      C(x, v) = v round(x / v) (posterized)
-
 """
 
 from __future__ import annotations
