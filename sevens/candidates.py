@@ -23,6 +23,7 @@ from sevens import image_changes, paths
 from sevens.changes import GEOMETRY_ENTRIES
 from sevens.critic import DIFFER_Z
 from sevens.descriptors import TONE_KNOTS
+from sevens.replay import visible
 
 CANDIDATE_FLOOR = 0.3  # a family explaining this share along the axis gives candidates
 MARK_QUANTILE = 0.05  # a fixed mark: ink that even the faintest 5% of the poor sevens have there
@@ -126,7 +127,7 @@ def merged_greys(poor: np.ndarray, clean: np.ndarray) -> bool:
     """Do the poor sevens keep at most MERGED_SHARE of the clean sevens' distinct greys (median
     over sevens, ink only, 8 bits)? A grey-level map that merges greys, whatever their order."""
     def distinct(images):
-        greys = np.round(np.clip(images, 0, 1) * 255).astype(np.int64)
+        greys = visible(np.clip(images, 0, 1))  # the greys a screen shows, as the judge sees them
         return np.median([len(np.unique(image[image > 0])) for image in greys])
 
     return distinct(poor) <= MERGED_SHARE * distinct(clean)

@@ -63,10 +63,10 @@ def test_the_paths_on_the_images_do_what_they_say(sevens):
     assert np.allclose(blocky[:, ::2, ::2], images.reshape(8, 14, 2, 14, 2).mean((2, 4)),
                        atol=1e-6)
     dropped = image_changes.noise_path("dropout", 0)(np.ones((200, 28, 28), np.float32),
-                                              np.full(200, 0.3))
+                                                     np.full(200, 0.3))
     assert np.mean(dropped == 0) == pytest.approx(0.3, abs=0.01)
     noisy = image_changes.noise_path("gaussian", 0)(np.full((200, 28, 28), 0.5, np.float32),
-                                            np.full(200, 0.1))
+                                                    np.full(200, 0.1))
     assert noisy.std() == pytest.approx(0.1, rel=0.05)
     smeared = image_changes.smear_path(0.0)(images, np.full(8, 6.0))  # sideways: rows keep ink
     assert np.allclose(smeared.sum(2)[:, 4:24], images.sum(2)[:, 4:24], rtol=0.05, atol=0.05)
