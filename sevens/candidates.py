@@ -89,7 +89,7 @@ def best_kind_first(kinds: list, found: dict) -> list:
 def image_paths(evidence: dict, poor: np.ndarray, clean: np.ndarray, seed: int) -> list:
     """The candidates read on the images; clean: clean sevens apart from those to be replayed. A
     grey-level change only where the ranks hide most of the change (RANKS_KEEP)."""
-    greys_only = evidence["ranked_critic_z"] <= RANKS_KEEP * evidence["critic_z"]
+    greys_only = only_greys(evidence)
     made = [paths.kind_path(kind, member) for family, members in FAMILY_KINDS.items()
             for kind, member in members if family != "tone" or greys_only]
     made += [image_changes.noise_path(kind, seed + k)
@@ -109,6 +109,12 @@ def image_paths(evidence: dict, poor: np.ndarray, clean: np.ndarray, seed: int) 
     if ink.any():
         made.append(paths.content_path(ink[None], one_sided=True))
     return made
+
+
+def only_greys(evidence: dict) -> bool:
+    """A critic on the images' grey ranks sees at most RANKS_KEEP of what the raw critic sees (z):
+    the change lives in the greys, not in where the ink is."""
+    return evidence["ranked_critic_z"] <= RANKS_KEEP * evidence["critic_z"]
 
 
 def quantile_map_path(poor: np.ndarray, clean: np.ndarray):

@@ -3,6 +3,8 @@ cannot tell from the poor sevens.
 
 The descriptors' verdict (verdict.py, cross_checks.py) decides which candidate is made first; every
 candidate (candidates.py) is replayed and judged (replay.py); the simplest complete one is named.
+When none is complete, a grey-level map per strength (grey_maps.py) is judged too where the change
+is in the greys, and then a second change on top of the best (second_change.py).
 effect_confidence: `complete` (the replay removes at least replay.COMPLETE_SHARE of what a critic
 sees between poor and clean sevens), `partial` (at least replay.PARTIAL_SHARE: named with its
 share) or `unknown` (the best replay removes less: the family is `unknown`, with where the change
@@ -17,9 +19,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sevens.candidates import candidate_paths, own_answers
+from sevens.candidates import CANDIDATE_FLOOR, candidate_paths, only_greys, own_answers
 from sevens.critic import DIFFER_Z
-from sevens.second_change import from_either_first
+from sevens.grey_maps import grey_maps_path
+from sevens.second_change import adds_to, from_either_first
 from sevens.replay import (CALIBRATION_SEVENS, JUDGE_SEVENS, REGRESSION_SEVENS, baseline_test,
                            best_replay, confidence, figure_examples, percentiles)
 
@@ -55,6 +58,9 @@ def replayed_answer(result: dict, found, evidence: dict, poor: np.ndarray, reade
     candidates = candidate_paths(found, named_pair, evidence, poor, fitting, seed)
     own = own_answers(candidates, named_pair, found)
     named, entries = best_replay(candidates, readers, sets, seed, rng, own)
+    if confidence(named) != "complete":  # a richer fit than the moments rank
+        named, richer = with_grey_maps(named, found, evidence, poor, readers, sets, seed, rng)
+        entries += richer
     if confidence(named) != "complete":  # a second change on top of the best one
         named, seconds = from_either_first(first_changes(named, entries, own), found, named_pair,
                                            evidence, poor, sets, seed, rng)
@@ -63,6 +69,23 @@ def replayed_answer(result: dict, found, evidence: dict, poor: np.ndarray, reade
     judged = [judged_record(entry) for entry in entries if "completeness" in entry]
     return {**result, **described, **named_words(named, evidence),
             "replay_candidates": judged}, figure
+
+
+def with_grey_maps(named: dict, found, evidence: dict, poor: np.ndarray, readers: dict,
+                   sets: dict, seed: int, rng: np.random.Generator) -> tuple[dict, list]:
+    """When no candidate is complete, an axis spreads and the change is in the greys (tone explains
+    CANDIDATE_FLOOR along the axis, or the grey ranks hide it on the images): a grey-level map per
+    strength bin of the axis reading (grey_maps.py), judged whatever its moments (a map that folds
+    greys back matches the mean image only once it is right). It is named over the best candidate
+    as a second change is (second_change.adds_to): a higher confidence, and the fresh critic's z
+    lower by DIFFER_Z. Returns the named entry and the maps' entries."""
+    in_greys = found is not None and (found["fractions"]["tone"] >= CANDIDATE_FLOOR
+                                      or only_greys(evidence))
+    if "axis" not in readers or not in_greys:
+        return named, []
+    maps = grey_maps_path(poor, evidence["fitting_clean"], readers["axis"][1])
+    best, entries = best_replay([maps], readers, sets, seed, rng, judged=1)
+    return (best if adds_to(named, best) else named), entries
 
 
 def first_changes(named: dict, entries: list, own: list) -> list:
