@@ -19,10 +19,9 @@ import numpy as np
 import torch
 
 from common import EPS
-from sevens import image_changes, paths
+from sevens import grey_maps, image_changes, paths
 from sevens.changes import GEOMETRY_ENTRIES
 from sevens.critic import DIFFER_Z
-from sevens.descriptors import TONE_KNOTS
 from sevens.replay import visible
 
 CANDIDATE_FLOOR = 0.3  # a family explaining this share along the axis gives candidates
@@ -118,15 +117,9 @@ def only_greys(evidence: dict) -> bool:
 
 
 def quantile_map_path(poor: np.ndarray, clean: np.ndarray):
-    """The grey-level map f(x) = Q_poor(F_clean(x)) at TONE_KNOTS greys, F the mid-rank share of
-    clean pixels at or below x, Q the poor pixels' quantile: it merges greys where the poor
-    sevens have few."""
-    clean_greys, poor_greys = np.sort(clean.ravel()), poor.ravel()
-    knots = np.linspace(0.0, 1.0, TONE_KNOTS)
-    below = (np.searchsorted(clean_greys, knots, "left")
-             + np.searchsorted(clean_greys, knots, "right")) / (2.0 * len(clean_greys))
-    curve = np.quantile(poor_greys, below)
-    return paths.curve_path("tone", "grey-level-map", curve[None])
+    """The grey-level map f(x) = Q_poor(F_clean(x)) at TONE_KNOTS greys (grey_maps.quantile_map): it
+    merges greys where the poor sevens have few."""
+    return paths.curve_path("tone", "grey-level-map", grey_maps.quantile_map(clean, poor)[None])
 
 
 def merged_greys(poor: np.ndarray, clean: np.ndarray) -> bool:

@@ -10,8 +10,7 @@ grey t_k to g_k, so
     P_b ~ P_c H(g),  H(g)[k, j] = h_j(g_k),
     g_b = argmin ||P_c H(g) - P_b||^2 + SMOOTH s ||D2 g||^2,  s = ||P_c||^2 / TONE_KNOTS,
 
-(through G = P_c^T P_c and C = P_c^T P_b: K x K each, whatever the number of pixels),
-
+computed through G = P_c^T P_c and C = P_c^T P_b (K x K each, whatever the number of pixels), with
 D2 the second differences (a map is a smooth function of grey: without it the middle greys, which
 few pixels hold, follow the noise). The fit is not convex: coordinate descent on one knot at a time
 (every grey of MOVES) and on a straight line from a knot to the end (every slope of SLOPES: a fold
@@ -112,7 +111,8 @@ def map_fit(terms: tuple, smooth: float, start: np.ndarray) -> tuple[np.ndarray,
 
 
 def quantile_map(clean: np.ndarray, poor: np.ndarray) -> np.ndarray:
-    """The map keeping the order of greys: Q_poor(F_clean(t_k)), F the mid-rank share."""
+    """The map keeping the order of greys: Q_poor(F_clean(t_k)) at the knots, F the mid-rank share
+    of clean pixels at or below t_k, Q the poor pixels' quantile."""
     greys = np.sort(clean.ravel())
     below = (np.searchsorted(greys, KNOTS, "left")
              + np.searchsorted(greys, KNOTS, "right")) / (2.0 * len(greys))

@@ -28,7 +28,7 @@ def test_a_fitted_map_is_a_minimum_of_its_objective_for_every_move_it_tries(seve
     clean_hats = grey_maps.hat_means(sevens[:512])
     folded = np.where(sevens[512:1024] <= 0.6, sevens[512:1024], 1.2 - sevens[512:1024])
     poor_hats = grey_maps.hat_means(folded)
-    smooth = 0.01 * float(np.sum(clean_hats**2)) / grey_maps.TONE_KNOTS
+    smooth = grey_maps.SMOOTH * float(np.sum(clean_hats**2)) / grey_maps.TONE_KNOTS
     terms = grey_maps.normal_terms(clean_hats, poor_hats)
     curve, value = grey_maps.map_fit(terms, smooth, grey_maps.KNOTS.copy())
 
