@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from sevens.descriptors import TONE_KNOTS
-from sevens.paths import Path, curve_words
+from sevens.paths import Path, curve_words, read_curves
 
 MAP_BINS = 16  # strength bins: a fold that moves with strength needs about this many
 # Chosen among 0.001, 0.01 and 0.1 on three grey-level effects of the benchmark (1,536 poor sevens
@@ -145,13 +145,9 @@ def grey_maps_path(poor: np.ndarray, clean: np.ndarray, readings: np.ndarray) ->
     maps = fitted_maps(clean, [poor[rows] for rows in np.array_split(order, MAP_BINS)])
     table = torch.as_tensor(np.vstack([KNOTS, maps]), dtype=torch.float32)  # (1 + bins, knots)
 
-    def apply(x, v):
-        position = x.clamp(0, 1) * (TONE_KNOTS - 1)
-        left = position.floor().long().clamp(max=TONE_KNOTS - 2)
-        curves = table[v.round().long().clamp(0, MAP_BINS)]  # (n, knots)
-        rows = torch.arange(len(x))[:, None, None]
-        at_left, at_right = curves[rows, left], curves[rows, left + 1]
-        return at_left + (position - left) * (at_right - at_left)
+    def apply(x, v):  # each seven's bin's map
+        return read_curves(x.clamp(0, 1) * (TONE_KNOTS - 1),
+                           table[v.round().long().clamp(0, MAP_BINS)])
 
     words = curve_words(apply)
     folds = np.diff(maps, axis=1).min() < -FOLD_DROP

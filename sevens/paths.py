@@ -154,17 +154,22 @@ def curve_path(family: str, kind: str, curves: np.ndarray, spans=((0.0, 1.0),) *
         filtered = x if kernels is None else filter_with(x, v, *kernels)
         low, high = either_end(v, spans[0], spans[-1]).T[:, :, None, None]  # (n, 1, 1) each
         position = (filtered - low) / (high - low).clamp_min(1e-6) * (TONE_KNOTS - 1)
-        position = position.clamp(0, TONE_KNOTS - 1)
-        left = position.floor().long().clamp(max=TONE_KNOTS - 2)
-        end_curves = either_end(v, curves[0], curves[-1])  # (n, knots)
-        rows = torch.arange(len(x))[:, None, None]
-        at_left, at_right = end_curves[rows, left], end_curves[rows, left + 1]
-        mapped = at_left + (position - left) * (at_right - at_left)
+        mapped = read_curves(position.clamp(0, TONE_KNOTS - 1),
+                             either_end(v, curves[0], curves[-1]))
         return x + v.abs()[:, None, None] * (mapped - x)
 
     parameters = TONE_KNOTS + (0 if kernels is None else KERNEL_SIDE**2 + 1)
     grid = symmetric_grid(AXIS_REACH) if curves.shape[0] == 2 else one_sided_grid(AXIS_REACH)
     return Path(family, kind, apply, grid, parameters, curve_words(apply))
+
+
+def read_curves(position: torch.Tensor, curves: torch.Tensor) -> torch.Tensor:
+    """Each image's piecewise-linear curve (n, TONE_KNOTS) at its pixels' positions (n, 28, 28),
+    in knots from 0 to TONE_KNOTS - 1: linear between the two knots around each position."""
+    left = position.floor().long().clamp(max=TONE_KNOTS - 2)
+    rows = torch.arange(len(position))[:, None, None]
+    at_left, at_right = curves[rows, left], curves[rows, left + 1]
+    return at_left + (position - left) * (at_right - at_left)
 
 
 def filter_with(x, v, kernels, offsets):
