@@ -216,17 +216,17 @@ def simplest_complete(judged: list[dict]) -> dict:
 
 def best_replay(paths: list, readers: dict, sets: dict, seed: int, rng: np.random.Generator,
                 heard: list = (), judged: int = JUDGED,
-                one_per_family: bool = False) -> tuple[dict, list[dict]]:
+                per_family: int = 0) -> tuple[dict, list[dict]]:
     """Every path read by every reader and replayed on the judge's clean sevens, ranked by
     moment_distance; the `judged` nearest judged, and the descriptors' own answers whatever their
     distance (moments hardly see a turn either way): heard[0] by every reader, the rest each read by
-    its nearest reader (candidates.own_answers); with one_per_family, the nearest of each family
-    only (a mark built from the mean difference matches the moments whatever the change, and
-    would take every place). sets: poor (the judge's poor sevens), clean (its clean sevens),
-    baseline (baseline_test of the two), calibration (clean sevens for R(v)), regression (clean
-    sevens for each path's own reader, path_reader). readers: name -> (read(images) -> (n,), the
-    poor sevens' readings (N,)); each path's own reader is added as "path". Returns the named entry
-    and every entry (path, reader, strengths, distance[, judge])."""
+    its nearest reader (candidates.own_answers); with per_family, the nearest per_family paths of
+    each family only (a mark built from the mean difference matches the moments whatever the
+    change, and would take every place). sets: poor (the judge's poor sevens), clean (its clean
+    sevens), baseline (baseline_test of the two), calibration (clean sevens for R(v)), regression
+    (clean sevens for each path's own reader, path_reader). readers: name -> (read(images) ->
+    (n,), the poor sevens' readings (N,)); each path's own reader is added as "path". Returns the
+    named entry and every entry (path, reader, strengths, distance[, judge])."""
     entries = []
     for path in paths:
         path_readers = dict(readers)
@@ -242,7 +242,7 @@ def best_replay(paths: list, readers: dict, sets: dict, seed: int, rng: np.rando
     answers = [entry for entry in entries
                if not np.array_equal(entry["replayed"], sets["clean"])] or entries
     ranked = sorted(answers, key=lambda entry: entry["distance"])
-    chosen = unique_paths(ranked, one_per_family)[:judged]
+    chosen = unique_paths(ranked, per_family)[:judged]
     for rank, path in enumerate(heard):  # the descriptors' own answers: moments miss a turn
         read = [entry for entry in ranked if entry["path"] is path]
         chosen += [entry for entry in read[: len(read) if rank == 0 else 1]
@@ -254,15 +254,19 @@ def best_replay(paths: list, readers: dict, sets: dict, seed: int, rng: np.rando
     return named, entries
 
 
-def unique_paths(ranked: list[dict], one_per_family: bool = False) -> list[dict]:
-    """The best-read entry of each path (of each family), in the order of their distance."""
+def unique_paths(ranked: list[dict], per_family: int = 0) -> list[dict]:
+    """The best-read entry of each path, in the order of their distance; with per_family, at most
+    that many paths of each family, the families in the order of their nearest path."""
     seen, unique = set(), []
     for entry in ranked:
-        key = entry["path"].family if one_per_family else id(entry["path"])
-        if key not in seen:
-            seen.add(key)
+        if id(entry["path"]) not in seen:
+            seen.add(id(entry["path"]))
             unique.append(entry)
-    return unique
+    if not per_family:
+        return unique
+    families = list(dict.fromkeys(entry["path"].family for entry in unique))
+    return [entry for family in families
+            for entry in [entry for entry in unique if entry["path"].family == family][:per_family]]
 
 
 def figure_examples(entry: dict, poor: np.ndarray, poor_strengths: np.ndarray,

@@ -62,8 +62,9 @@ def replayed_answer(result: dict, found, evidence: dict, poor: np.ndarray, reade
         named, richer = with_grey_maps(named, found, evidence, poor, readers, sets, seed, rng)
         entries += richer
     if confidence(named) != "complete":  # a second change on top of the best one
-        named, seconds = from_either_first(first_changes(named, entries, own), found, named_pair,
-                                           evidence, poor, sets, seed, rng)
+        firsts = first_changes(named, entries, own, found)
+        named, seconds = from_either_first(firsts, found, named_pair, evidence, poor, sets, seed,
+                                           rng)
         entries += seconds
     figure = figure_examples(named, poor, named["strengths"]["modes"], sets["clean"])
     judged = [judged_record(entry) for entry in entries if "completeness" in entry]
@@ -88,14 +89,25 @@ def with_grey_maps(named: dict, found, evidence: dict, poor: np.ndarray, readers
     return (best if adds_to(named, best) else named), entries
 
 
-def first_changes(named: dict, entries: list, own: list) -> list:
-    """The first changes a second one is tried on: the named entry and, when it is `unknown` and
-    the descriptors' answer is another path, that answer's most complete judged entry."""
-    own_entries = [entry for entry in entries if own and entry["path"] is own[0]
-                   and "completeness" in entry and entry["path"] is not named["path"]]
-    if confidence(named) != "unknown" or not own_entries:
+def first_changes(named: dict, entries: list, own: list, found) -> list:
+    """The first changes a second one is tried on: the named entry and, when it is `unknown`, the
+    most complete judged entry of the descriptors' answer when that is another path, and of the
+    family explaining most along the axis, read along it (the axis holds one change's strength
+    even where a second change, the same in every seven, leaves a critic at 100% whatever the
+    first: a turn and a mark)."""
+    if confidence(named) != "unknown":
         return [named]
-    return [named, max(own_entries, key=lambda entry: entry["completeness"])]
+    own_entries = [entry for entry in entries if own and entry["path"] is own[0]]
+    axis_entries = [] if found is None else [
+        entry for entry in entries if entry.get("reader") == "axis"
+        and entry["path"].family == max(found["fractions"], key=found["fractions"].get)]
+    firsts = [named]
+    for chosen in (own_entries, axis_entries):
+        chosen = [entry for entry in chosen if "completeness" in entry
+                  and all(entry["path"] is not first["path"] for first in firsts)]
+        if chosen:
+            firsts.append(max(chosen, key=lambda entry: entry["completeness"]))
+    return firsts
 
 
 def unreplayed(result: dict, described: dict, sure: str, sentence: str | None = None) -> dict:

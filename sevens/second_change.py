@@ -25,7 +25,10 @@ from sevens.candidates import candidate_paths
 from sevens.critic import DIFFER_Z
 from sevens.replay import best_replay, confidence, draw_strengths
 
-SECOND_JUDGED = 2  # second changes judged, the nearest of two families by moments: a critic each
+SECOND_FAMILIES = 2  # second changes judged from the two families nearest by moments,
+# two paths of each (a mark drawn as it is and the mean difference's ink are near alike by moments,
+# the mark the nearer only at some draws: turn-and-mark): a critic each
+PER_FAMILY = 2
 RANK = {"unknown": 0, "partial": 1, "complete": 2}
 
 
@@ -59,8 +62,8 @@ def with_second_change(named: dict, found, named_pair: tuple, evidence: dict, po
                if path.family != first.family]  # another kind of change, not more of the same
     composed = [composed_path(first, named["strengths"], path, second_first, seed + 100 + k)
                 for k, path in enumerate(seconds) for second_first in (False, True)]
-    best, entries = best_replay(composed, {}, sets, seed, rng, judged=SECOND_JUDGED,
-                                one_per_family=True)
+    best, entries = best_replay(composed, {}, sets, seed, rng,
+                                judged=SECOND_FAMILIES * PER_FAMILY, per_family=PER_FAMILY)
     for entry in entries:
         entry["first"] = named
         entry["second_first"] = any(entry["path"] is path for path in composed[1::2])

@@ -217,16 +217,17 @@ def test_a_grey_level_change_is_a_candidate_on_the_images_only_when_the_ranks_hi
 
 
 def test_the_second_changes_judged_are_the_nearest_of_each_family():
-    """Two marks built from the mean difference are nearest by the moments; per family, the
-    nearest blur comes before the second mark."""
+    """Three marks built from the mean difference are nearest by the moments; with two per family,
+    the nearest blur comes before the third mark, the families in the order of their nearest."""
     from sevens.replay import unique_paths
-    mark, region = (image_changes.mark_path(np.ones((28, 28)), np.zeros((28, 28)))
-                    for _ in range(2))
+    mark, region, ink = (image_changes.mark_path(np.ones((28, 28)), np.zeros((28, 28)))
+                         for _ in range(3))
     blur = paths.kind_path("blur")
-    ranked = [{"path": path, "distance": d}
-              for path, d in ((mark, 0.02), (region, 0.03), (mark, 0.04), (blur, 0.2))]
-    assert [e["path"] for e in unique_paths(ranked)] == [mark, region, blur]
-    assert [e["path"] for e in unique_paths(ranked, one_per_family=True)] == [mark, blur]
+    ranked = [{"path": path, "distance": d} for path, d in (
+        (mark, 0.02), (region, 0.03), (mark, 0.04), (ink, 0.05), (blur, 0.2))]
+    assert [e["path"] for e in unique_paths(ranked)] == [mark, region, ink, blur]
+    assert [e["path"] for e in unique_paths(ranked, per_family=1)] == [mark, blur]
+    assert [e["path"] for e in unique_paths(ranked, per_family=2)] == [mark, region, blur]
 
 
 def test_the_descriptors_full_fit_brings_its_familys_best_kind_to_the_judge():
@@ -289,11 +290,28 @@ def test_a_second_change_is_also_tried_on_the_descriptors_answer_when_nothing_is
                                              "replay_critic_z": 48.7}]
     unread = {"path": contrast}  # read by a reader, not judged
     entries = judged + [unread]
-    assert first_changes(judged[2], entries, [contrast]) == [judged[2], judged[0]]
-    assert first_changes(judged[0], entries, [contrast]) == [judged[0]]
+    assert first_changes(judged[2], entries, [contrast], None) == [judged[2], judged[0]]
+    assert first_changes(judged[0], entries, [contrast], None) == [judged[0]]
     partial = {**judged[2], "completeness": 0.6, "replay_critic_z": 10.0}
-    assert first_changes(partial, entries, [contrast]) == [partial]
-    assert first_changes(judged[2], entries, []) == [judged[2]]
+    assert first_changes(partial, entries, [contrast], None) == [partial]
+    assert first_changes(judged[2], entries, [], None) == [judged[2]]
+
+
+def test_a_second_change_is_also_tried_on_the_axis_family_read_along_the_axis():
+    """A turn and a fixed mark, the descriptors' answer another family (noise): the mark, read by
+    the critic (0.12), is the best single replay; the turn read along the axis (0.00, the mark
+    left out) is a first change too, since geometry explains most along the axis, not the turn read
+    by another reader; the mark read along the axis is the named path itself, not tried again."""
+    from sevens.replayed_answer import first_changes
+    turn, mark = paths.kind_path("rotation"), paths.content_path(np.ones((1, 28, 28)), True)
+    entries = [{"path": path, "reader": reader, "completeness": share, "replay_critic_z": 40.0}
+               for path, reader, share in ((turn, "axis", 0.0), (turn, "critic", -0.02),
+                                           (mark, "critic", 0.12), (mark, "axis", 0.0))]
+    found = {"fractions": {"geometry": 0.75, "content": 0.66, "tone": 0.2}}
+    assert first_changes(entries[2], entries, [], found) == [entries[2], entries[0]]
+    found["fractions"]["content"] = 0.8  # the axis' family is the named entry's own
+    assert first_changes(entries[2], entries, [], found) == [entries[2]]
+    assert first_changes(entries[2], entries, [], None) == [entries[2]]
 
 
 def test_two_changes_are_named_when_one_alone_is_not_complete(sevens):
