@@ -98,9 +98,9 @@ def first_changes(named: dict, entries: list, own: list, found) -> list:
     if confidence(named) != "unknown":
         return [named]
     own_entries = [entry for entry in entries if own and entry["path"] is own[0]]
-    axis_entries = [] if found is None else [
-        entry for entry in entries if entry.get("reader") == "axis"
-        and entry["path"].family == max(found["fractions"], key=found["fractions"].get)]
+    axis_family = None if found is None else max(found["fractions"], key=found["fractions"].get)
+    axis_entries = [entry for entry in entries if entry.get("reader") == "axis"
+                    and entry["path"].family == axis_family]
     firsts = [named]
     for chosen in (own_entries, axis_entries):
         chosen = [entry for entry in chosen if "completeness" in entry
