@@ -91,20 +91,25 @@ def with_grey_maps(named: dict, found, evidence: dict, poor: np.ndarray, readers
 
 def first_changes(named: dict, entries: list, own: list, found) -> list:
     """The first changes a second one is tried on: the named entry and, when it is `unknown`, the
-    most complete judged entry of the descriptors' answer when that is another path, and of the
-    family explaining most along the axis, read along it (the axis holds one change's strength
-    even where a second change, the same in every seven, leaves a critic at 100% whatever the
-    first: a turn and a mark)."""
+    descriptors' answer read along the axis (or, without an axis read, its most complete judged
+    entry when that is another path), and the most complete judged entry of the family explaining
+    most along the axis, read along it. The axis holds one change's strength even where a second
+    change throws the readers of the images off (contrast read on blurred sevens) or leaves a
+    critic at 100% whatever the first (a turn and a mark)."""
     if confidence(named) != "unknown":
         return [named]
-    own_entries = [entry for entry in entries if own and entry["path"] is own[0]]
+    judged = [entry for entry in entries if "completeness" in entry]
+    own_entries = [entry for entry in judged if own and entry["path"] is own[0]]
+    own_along = [entry for entry in own_entries if entry.get("reader") == "axis"]
     axis_family = None if found is None else max(found["fractions"], key=found["fractions"].get)
-    axis_entries = [entry for entry in entries if entry.get("reader") == "axis"
+    axis_entries = [entry for entry in judged if entry.get("reader") == "axis"
                     and entry["path"].family == axis_family]
     firsts = [named]
-    for chosen in (own_entries, axis_entries):
-        chosen = [entry for entry in chosen if "completeness" in entry
-                  and all(entry["path"] is not first["path"] for first in firsts)]
+    if own_along and own_along[0] is not named:  # the same path, other strengths than named's
+        firsts.append(own_along[0])
+    for chosen in ([] if own_along else own_entries, axis_entries):
+        chosen = [entry for entry in chosen
+                  if all(entry["path"] is not first["path"] for first in firsts)]
         if chosen:
             firsts.append(max(chosen, key=lambda entry: entry["completeness"]))
     return firsts

@@ -8,10 +8,12 @@ a grey-level map found between the poor sevens and A's replay), each walked afte
 
     C(x, v) = B(A(x, a), v)  or  A(B(x, v), a),   a drawn from A's spread, v read by B's reader,
 
-and judged as every single change is. Two changes are named only when they reach a higher
-confidence and completeness than A alone, and the fresh critic's z falls by DIFFER_Z or more from
-A's: a second change that adds nothing, whose replay the critic tells from the poor sevens less
-often by chance, is not named.
+and judged as every single change is. What A leaves is near the judge's 8-bit step, so here both
+changes are read as the judge sees them (replay.visible): greys no screen shows (a blur's tails of
+1e-6) would otherwise outweigh it in the moments and in B's reader. Two changes are named only
+when they reach a higher confidence and completeness than A alone, and the fresh critic's z falls
+by DIFFER_Z or more from A's: a second change that adds nothing, whose replay the critic tells
+from the poor sevens less often by chance, is not named.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import torch
 
 from sevens.candidates import candidate_paths
 from sevens.critic import DIFFER_Z
-from sevens.replay import best_replay, confidence, draw_strengths
+from sevens.replay import LEVELS, best_replay, confidence, draw_strengths, visible
 
 SECOND_FAMILIES = 2  # second changes judged from the two families nearest by moments: a critic each
 # Two paths of each: the mean difference's ink is nearest by moments whatever the change, and a mark
@@ -35,15 +37,18 @@ RANK = {"unknown": 0, "partial": 1, "complete": 2}
 def composed_path(first, first_strengths: dict, second, second_first: bool, seed: int):
     """A and B: A at strengths drawn from its spread (its own generator, so a replay repeats) and B
     at v, B after A, or before it when second_first (a turn and then a mark is not a mark and then
-    a turn). Its family and kind are B's; its parameters both changes'."""
+    a turn), rounded to the judge's 8 bits. Its family and kind are B's; its parameters both
+    changes'."""
     rng = np.random.default_rng(seed)
 
     def apply(x, v):
         drawn = torch.as_tensor(draw_strengths(first_strengths, len(x), rng, first.continuous),
                                 dtype=torch.float32)
         if second_first:
-            return first.apply(second.apply(x, v), drawn)
-        return second.apply(first.apply(x, drawn), v)
+            both = first.apply(second.apply(x, v), drawn)
+        else:
+            both = second.apply(first.apply(x, drawn), v)
+        return torch.round(both.clamp(0.0, 1.0) * LEVELS) / LEVELS
 
     return dataclasses.replace(second, apply=apply,
                                parameters=first.parameters + second.parameters)
@@ -62,7 +67,8 @@ def with_second_change(named: dict, found, named_pair: tuple, evidence: dict, po
                if path.family != first.family]  # another kind of change, not more of the same
     composed = [composed_path(first, named["strengths"], path, second_first, seed + 100 + k)
                 for k, path in enumerate(seconds) for second_first in (False, True)]
-    best, entries = best_replay(composed, {}, sets, seed, rng,
+    seen = {**sets, "poor": visible(sets["poor"])}  # the poor sevens' 8 bits, as the replays'
+    best, entries = best_replay(composed, {}, seen, seed, rng,
                                 judged=SECOND_FAMILIES * PER_FAMILY, per_family=PER_FAMILY)
     for entry in entries:
         entry["first"] = named
