@@ -25,7 +25,7 @@ import torch
 
 from sevens.candidates import candidate_paths
 from sevens.critic import DIFFER_Z
-from sevens.replay import LEVELS, best_replay, confidence, draw_strengths, visible
+from sevens.replay import best_replay, confidence, draw_strengths, visible
 
 SECOND_FAMILIES = 2  # second changes judged from the two families nearest by moments: a critic each
 # Two paths of each: the mean difference's ink is nearest by moments whatever the change, and a mark
@@ -48,7 +48,7 @@ def composed_path(first, first_strengths: dict, second, second_first: bool, seed
             both = first.apply(second.apply(x, v), drawn)
         else:
             both = second.apply(first.apply(x, drawn), v)
-        return torch.round(both.clamp(0.0, 1.0) * LEVELS) / LEVELS
+        return torch.as_tensor(visible(both.clamp(0.0, 1.0).numpy()))
 
     return dataclasses.replace(second, apply=apply,
                                parameters=first.parameters + second.parameters)
